@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what Cofounder needs on Debian/Ubuntu: system packages (when root), uv, and the locked
+# Python environment in .venv. Safe to run again; it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+UV_VERSION=0.13.9
+need_pkgs=()
+command -v bwrap >/dev/null 2>&1 || need_pkgs+=(bubblewrap)
+command -v rg >/dev/null 2>&1 || need_pkgs+=(ripgrep)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
+if ((${#need_pkgs[@]})); then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing ${need_pkgs[*]} with apt-get" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  else
+    echo "bootstrap: missing system packages. Run:  sudo apt-get install -y ${need_pkgs[*]}" >&2
+    exit 2
+  fi
+fi
+
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "bootstrap: Python 3.11 or newer is required (found $(python3 --version))" >&2
+  exit 2
+fi
+
+if [[ ! -x .tools/uv/bin/uv ]]; then
+  echo "bootstrap: installing uv ${UV_VERSION} into .tools/uv" >&2
+  python3 -m venv .tools/uv
+  .tools/uv/bin/pip install -q --disable-pip-version-check "uv==${UV_VERSION}"
+fi
+.tools/uv/bin/uv sync --frozen --quiet

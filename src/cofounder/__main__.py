@@ -1,0 +1,3 @@
+from cofounder.cli import main
+
+main()

@@ -1,0 +1,98 @@
+"""The live view of a running session: a line per event, and a status bar while it runs."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from cofounder.cli.render import elapsed_since, event_line, money
+from cofounder.engine import Engine
+from cofounder.engine.feed import EventType
+from cofounder.storage import Event
+
+
+@dataclass
+class _Run:
+    outcome: str | None = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class _Bar:
+    current_tool: str = ""
+
+
+def _status_bar(engine: Engine, session_id: str, bar: _Bar) -> Text:
+    record = engine.rt.sessions.get(session_id)
+    assert record is not None
+    text = Text(
+        f"phase: {record.phase or '—'}  ·  iteration {record.iteration}  ·  "
+        f"tool calls {record.tool_calls}/{record.max_tool_calls}  ·  "
+        f"elapsed {elapsed_since(record.created_at)}  ·  "
+        f"spend {money(record.spend_microdollars)}",
+        style="dim",
+    )
+    if bar.current_tool:
+        text.append(f"\n  ⋯ {bar.current_tool}", style="yellow")
+    return text
+
+
+def _track(bar: _Bar, event: Event) -> None:
+    if event.type == EventType.TOOL_STARTED:
+        bar.current_tool = str(event.payload.get("name", ""))
+    elif event.type == EventType.THINKING:
+        bar.current_tool = "thinking"
+    elif event.type in (EventType.TOOL_CALLED, EventType.ITERATION_COMMITTED):
+        bar.current_tool = ""
+
+
+def run_with_live_view(
+    engine: Engine, session_id: str, console: Console, *, resumed: bool, after_seq: int
+) -> str:
+    """Run the session on a worker thread while this thread shows its events."""
+    run = _Run()
+
+    def work() -> None:
+        try:
+            run.outcome = engine.run(session_id, resumed=resumed)
+        except BaseException as exc:  # handed to the main thread, which reports it
+            run.error = exc
+        finally:
+            run.done.set()
+
+    threading.Thread(target=work, name="cofounder-session", daemon=True).start()
+    bar = _Bar()
+    seq = after_seq
+
+    def drain() -> None:
+        nonlocal seq
+        for event in engine.rt.events.read(session_id, after_seq=seq):
+            seq = event.seq
+            _track(bar, event)
+            line = event_line(event)
+            if line is not None:
+                console.print(line)
+
+    if console.is_terminal:
+        with Live(
+            _status_bar(engine, session_id, bar),
+            console=console,
+            refresh_per_second=8,
+            transient=True,
+        ) as live:
+            while not run.done.wait(0.1):
+                drain()
+                live.update(_status_bar(engine, session_id, bar))
+    else:
+        while not run.done.wait(0.1):
+            drain()
+    drain()
+    if run.error is not None:
+        raise run.error
+    assert run.outcome is not None
+    return run.outcome

@@ -1,0 +1,273 @@
+"""The `cofounder` command line. Exit codes: 0 completed/ok, 1 failure, 2 bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cofounder.cli.live import run_with_live_view
+from cofounder.cli.render import display_state, elapsed_since, event_line, money, status_payload
+from cofounder.config import load_settings
+from cofounder.engine import BadInputError, Engine, EngineError, SessionFinishedError
+from cofounder.project import ProjectBaseError, load_project, write_example
+from cofounder.sandbox import SandboxError, require_bwrap
+
+app = typer.Typer(
+    name="cofounder",
+    help="Turn a founder's idea into a running app, durably and within budget.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data dir (default $COFOUNDER_HOME, else ./.cofounder)."),
+]
+SessionId = Annotated[str, typer.Argument(help="Session id (a unique prefix is enough).")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _engine(data_dir: Path | None) -> Engine:
+    try:
+        return Engine(load_settings(data_dir))
+    except ValueError as exc:  # pydantic-settings validation of env/config
+        _fail(f"bad configuration: {exc}", EXIT_BAD_INPUT)
+
+
+def _outcome_exit(outcome: str) -> int:
+    return EXIT_OK if outcome == "completed" else EXIT_FAILED
+
+
+def _run_session(engine: Engine, session_id: str, *, resumed: bool) -> int:
+    after = engine.rt.events.read(session_id, after_seq=0, limit=1_000_000)
+    try:
+        outcome = run_with_live_view(
+            engine, session_id, out, resumed=resumed, after_seq=after[-1].seq if after else 0
+        )
+    except KeyboardInterrupt:
+        err.print(
+            f"\ninterrupted. `cofounder resume {session_id}` continues it; "
+            f"`cofounder cancel {session_id}` ends it."
+        )
+        sys.stdout.flush()
+        os._exit(130)  # the engine's threads hold no state that needs a clean shutdown
+    except SessionFinishedError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    except EngineError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    return _outcome_exit(outcome)
+
+
+@app.command()
+def build(
+    project_file: Annotated[Path, typer.Argument(help="The project file (YAML).")],
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model spec; overrides `model:`.")
+    ] = None,
+    data_dir: DataDir = None,
+    max_tool_calls: Annotated[int | None, typer.Option("--max-tool-calls", min=1)] = None,
+) -> None:
+    """Start a new build session and run it to the end with a live view."""
+    try:
+        spec = load_project(project_file)
+    except ProjectBaseError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    try:
+        require_bwrap()
+    except SandboxError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    engine = _engine(data_dir)
+    try:
+        record = engine.create_session(
+            spec, project_file, model_override=model, max_tool_calls=max_tool_calls
+        )
+    except BadInputError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    print(f"session: {record.id}", flush=True)
+    raise typer.Exit(_run_session(engine, record.id, resumed=False))
+
+
+@app.command()
+def resume(
+    session_id: Annotated[
+        str | None, typer.Argument(help="Session id; all interrupted if omitted.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Resume one interrupted session, or all of them."""
+    engine = _engine(data_dir)
+    if session_id is not None:
+        try:
+            record = engine.resolve_session(session_id)
+        except BadInputError as exc:
+            _fail(str(exc), EXIT_BAD_INPUT)
+        if engine.is_active(record.id):
+            _fail(f"session {record.id} is running in another process", EXIT_FAILED)
+        print(f"session: {record.id}", flush=True)
+        raise typer.Exit(_run_session(engine, record.id, resumed=True))
+    pending = engine.interrupted_sessions()
+    if not pending:
+        out.print("no interrupted sessions")
+        raise typer.Exit(EXIT_OK)
+    worst = EXIT_OK
+    for record in pending:  # one process each: DBOS recovers per executor, one per session
+        args = [sys.executable, "-m", "cofounder", "resume", record.id]
+        if data_dir is not None:
+            args += ["--data-dir", str(data_dir)]
+        code = subprocess.call(args)
+        worst = max(worst, code)
+    raise typer.Exit(worst)
+
+
+@app.command()
+def cancel(session_id: SessionId, data_dir: DataDir = None) -> None:
+    """Ask a session to stop after its current iteration (ends an interrupted one on resume)."""
+    engine = _engine(data_dir)
+    try:
+        record = engine.resolve_session(session_id)
+        engine.request_cancel(record.id)
+    except EngineError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    out.print(f"cancel requested for {record.id}")
+
+
+@app.command()
+def sessions(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
+    """List sessions."""
+    engine = _engine(data_dir)
+    records = engine.rt.sessions.list()
+    if as_json:
+        for record in records:
+            print(json.dumps(status_payload(record, engine.is_active(record.id))))
+        return
+    if not records:
+        out.print("no sessions yet — start one with `cofounder build PROJECT_FILE`")
+        return
+    table = Table("id", "name", "state", "iter", "tools", "phase", "elapsed", "spend")
+    for r in records:
+        table.add_row(
+            r.id,
+            r.name,
+            display_state(r, engine.is_active(r.id)),
+            str(r.iteration),
+            str(r.tool_calls),
+            r.phase or "",
+            elapsed_since(r.created_at, r.finished_at),
+            money(r.spend_microdollars),
+        )
+    out.print(table)
+
+
+@app.command()
+def status(session_id: SessionId, data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
+    """Show where a session stands."""
+    engine = _engine(data_dir)
+    try:
+        record = engine.resolve_session(session_id)
+    except BadInputError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    payload = status_payload(record, engine.is_active(record.id))
+    if as_json:
+        print(json.dumps(payload))
+        return
+    for key, value in payload.items():
+        out.print(f"[bold]{key:>18}[/]  {value if value is not None else '—'}")
+
+
+@app.command()
+def events(
+    session_id: SessionId,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events.")
+    ] = False,
+    after: Annotated[int, typer.Option("--after", help="Only events with seq above this.")] = 0,
+) -> None:
+    """Print a session's events (JSON lines with --json)."""
+    engine = _engine(data_dir)
+    try:
+        record = engine.resolve_session(session_id)
+    except BadInputError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    seq = after
+    while True:
+        for event in engine.rt.events.read(record.id, after_seq=seq):
+            seq = event.seq
+            if as_json:
+                print(event.to_json_line(), flush=True)
+            else:
+                line = event_line(event)
+                if line is not None:
+                    out.print(f"[dim]{event.seq:>5}[/] ", line)
+        if not follow:
+            return
+        current = engine.rt.sessions.get(record.id)
+        if (
+            current is not None
+            and current.state == "finished"
+            and not engine.rt.events.read(record.id, after_seq=seq, limit=1)
+        ):
+            return
+        time.sleep(0.2)
+
+
+@app.command()
+def workspace(session_id: SessionId, data_dir: DataDir = None) -> None:
+    """Print the host path of a session's workspace."""
+    engine = _engine(data_dir)
+    try:
+        record = engine.resolve_session(session_id)
+    except BadInputError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    print(record.workspace)
+
+
+@app.command()
+def docs(session_id: SessionId, data_dir: DataDir = None) -> None:
+    """Print the documentation the agent wrote for the founder."""
+    engine = _engine(data_dir)
+    try:
+        record = engine.resolve_session(session_id)
+    except BadInputError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    sections = engine.rt.documents.all(record.id)
+    if not sections:
+        out.print("no documentation yet")
+    for section in ("overview", "features", "getting_started", "faq"):
+        if section in sections:
+            out.rule(section.replace("_", " "))
+            out.print(sections[section])
+
+
+@app.command()
+def init(directory: Annotated[Path, typer.Argument(help="Where to write cofounder.yaml.")]) -> None:
+    """Write a commented example project file to start from."""
+    try:
+        path = write_example(directory)
+    except ProjectBaseError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    out.print(f"wrote {path} — edit it, then run `cofounder build {path}`")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,24 @@
+"""The event vocabulary: names and payload shapes shared by the engine and every face."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    SESSION_STARTED = "session_started"
+    SESSION_RESUMED = "session_resumed"
+    SESSION_FINISHED = "session_finished"
+    THINKING = "thinking"
+    ASSISTANT_TEXT = "assistant_text"
+    TOOL_STARTED = "tool_started"
+    TOOL_CALLED = "tool_called"
+    TOOL_STEERED = "tool_steered"
+    NARRATION = "narration"
+    PHASE_STARTED = "phase_started"
+    PHASE_COMPLETED = "phase_completed"
+    DOCUMENTATION_UPDATED = "documentation_updated"
+    ITERATION_COMMITTED = "iteration_committed"
+    WORKSPACE_RESTORED = "workspace_restored"
+    MODEL_FAILED = "model_failed"
+    CANCEL_REQUESTED = "cancel_requested"

@@ -1,0 +1,196 @@
+"""Creating, running, resuming and cancelling build sessions in this process."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from dbos import DBOS, DBOSPortableJSONSerializer, SetWorkflowID
+
+from cofounder.config import Settings
+from cofounder.engine import runtime
+from cofounder.engine.errors import BadInputError, SessionFinishedError
+from cofounder.engine.feed import EventType
+from cofounder.engine.locks import SessionLock, is_held
+from cofounder.engine.runtime import Runtime
+from cofounder.engine.workflow import build_session
+from cofounder.llm import Message, ModelError, TextBlock, canonical_model_spec, load_model
+from cofounder.project import ProjectSpec
+from cofounder.storage import Checkpoint, NewSession, SessionRecord
+from cofounder.storage.events import append_in
+from cofounder.storage.sessions import insert_in
+from cofounder.storage.transcript import append_messages_in, save_checkpoint_in
+
+# Bump when the workflow's step sequence changes incompatibly; recovery matches on it.
+WORKFLOW_VERSION = "cofounder-wf-1"
+
+
+def kickoff_message(spec: ProjectSpec) -> Message:
+    return Message(
+        role="user",
+        content=[
+            TextBlock(
+                text=(
+                    f"Please build {spec.name} now. The goal: {spec.goal}\n"
+                    "Work in the sandbox workspace, narrate as you go, verify by running "
+                    "things, and finish with a plain-language summary when the app works."
+                )
+            )
+        ],
+    )
+
+
+class Engine:
+    """The engine's front door for faces; one per process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.rt = Runtime.open(settings)
+        runtime.install(self.rt)
+
+    def close(self) -> None:
+        self.rt.close()
+
+    def resolve_session(self, prefix: str) -> SessionRecord:
+        matches = self.rt.sessions.find(prefix)
+        exact = [m for m in matches if m.id == prefix]
+        if exact:
+            return exact[0]
+        if not matches:
+            raise BadInputError(f"no session with id {prefix!r}")
+        if len(matches) > 1:
+            raise BadInputError(f"{prefix!r} matches {len(matches)} sessions; give more of the id")
+        return matches[0]
+
+    def create_session(
+        self,
+        spec: ProjectSpec,
+        project_file: Path,
+        *,
+        model_override: str | None = None,
+        max_tool_calls: int | None = None,
+    ) -> SessionRecord:
+        raw_spec = model_override or spec.model
+        if not raw_spec:
+            raise BadInputError(
+                "no model given: set `model:` in the project file or pass --model "
+                "(for example --model scripted:trajectory.yaml)"
+            )
+        base_dir = Path.cwd() if model_override else project_file.resolve().parent
+        try:
+            model_spec = canonical_model_spec(raw_spec, base_dir=base_dir)
+            load_model(model_spec, base_dir=base_dir)  # fail now, not mid-build
+        except ModelError as exc:
+            raise BadInputError(str(exc)) from exc
+        session_id = uuid.uuid4().hex[:12]
+        workspace = self.rt.session_dir(session_id) / "workspace"
+        workspace.mkdir(parents=True, exist_ok=True)
+        snapshot_id = self.rt.snapshots.take(workspace)
+        settings = self.rt.settings
+        with self.rt.db.transaction() as session:
+            insert_in(
+                session,
+                NewSession(
+                    id=session_id,
+                    name=spec.name,
+                    owner=spec.owner,
+                    tier=spec.tier,
+                    model_spec=model_spec,
+                    project_json=spec.model_dump_json(),
+                    workspace=str(workspace),
+                    max_tool_calls=max_tool_calls or settings.max_tool_calls,
+                    max_wall_seconds=settings.max_wall_seconds,
+                ),
+            )
+            append_messages_in(session, session_id, 0, 0, [kickoff_message(spec)])
+            save_checkpoint_in(
+                session,
+                Checkpoint(
+                    session_id=session_id,
+                    iteration=0,
+                    message_count=1,
+                    snapshot_id=snapshot_id,
+                    guard_state={},
+                    phase=None,
+                    elapsed_seconds=0.0,
+                ),
+            )
+            append_in(
+                session,
+                session_id,
+                EventType.SESSION_STARTED,
+                {
+                    "name": spec.name,
+                    "goal": spec.goal,
+                    "owner": spec.owner,
+                    "model": model_spec,
+                    "workspace": str(workspace),
+                    "max_tool_calls": max_tool_calls or settings.max_tool_calls,
+                },
+            )
+        record = self.rt.sessions.get(session_id)
+        assert record is not None
+        return record
+
+    def is_active(self, session_id: str) -> bool:
+        return is_held(self.rt.session_dir(session_id) / "lock")
+
+    def interrupted_sessions(self) -> list[SessionRecord]:
+        return [
+            s for s in self.rt.sessions.list() if s.state == "running" and not self.is_active(s.id)
+        ]
+
+    def run(self, session_id: str, *, resumed: bool = False) -> str:
+        """Run (or resume) a session to its terminal outcome in this process."""
+        record = self.rt.sessions.get(session_id)
+        if record is None:
+            raise BadInputError(f"no session with id {session_id!r}")
+        if record.state == "finished":
+            raise SessionFinishedError(
+                f"session {session_id} already finished with outcome {record.outcome}"
+            )
+        lock = SessionLock(self.rt.session_dir(session_id) / "lock")
+        lock.acquire()
+        try:
+            if resumed:
+                self.rt.events.append(
+                    session_id, EventType.SESSION_RESUMED, {"iteration": record.iteration}
+                )
+            _launch_dbos(self.rt.settings, executor_id=f"session-{session_id}")
+            try:
+                status = DBOS.get_workflow_status(session_id)
+                if status is None:
+                    with SetWorkflowID(session_id):
+                        handle = DBOS.start_workflow(build_session, session_id)
+                else:
+                    handle = DBOS.retrieve_workflow(session_id)
+                return str(handle.get_result())
+            finally:
+                DBOS.destroy(workflow_completion_timeout_sec=0)
+        finally:
+            lock.release()
+
+    def request_cancel(self, session_id: str) -> None:
+        record = self.rt.sessions.get(session_id)
+        if record is None:
+            raise BadInputError(f"no session with id {session_id!r}")
+        if record.state == "finished":
+            raise SessionFinishedError(
+                f"session {session_id} already finished with outcome {record.outcome}"
+            )
+        self.rt.sessions.request_cancel(session_id)
+        self.rt.events.append(session_id, EventType.CANCEL_REQUESTED, {})
+
+
+def _launch_dbos(settings: Settings, *, executor_id: str) -> None:
+    DBOS(
+        config={
+            "name": "cofounder",
+            "system_database_url": settings.dbos_database_url,
+            "application_version": WORKFLOW_VERSION,
+            "executor_id": executor_id,
+            "log_level": "WARNING",
+            "serializer": DBOSPortableJSONSerializer(),
+            "notification_listener_polling_interval_sec": 0.05,
+        }
+    )
+    DBOS.launch()

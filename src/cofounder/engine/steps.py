@@ -1,0 +1,334 @@
+"""The durable steps of a build session: think, act, commit, finish.
+
+Each is a DBOS step, so once its output is recorded a crash never repeats it: a model turn is
+never requested (or paid for) twice, and a tool batch is redone only when its output was not
+recorded, from the workspace as the last committed iteration left it.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dbos import DBOS
+from pydantic import BaseModel, ConfigDict
+
+from cofounder.agent.prompt import build_system_prompt
+from cofounder.engine import runtime
+from cofounder.engine.faults import crash_point
+from cofounder.engine.feed import EventType
+from cofounder.llm import AssistantTurn, Message, ModelError, ModelRequest, ToolUseBlock
+from cofounder.llm.messages import ToolResultBlock
+from cofounder.project import ProjectSpec
+from cofounder.redaction import redact
+from cofounder.sandbox import BwrapSandbox
+from cofounder.storage import Checkpoint
+from cofounder.storage.events import append_in
+from cofounder.storage.sessions import row_in
+from cofounder.storage.transcript import (
+    append_messages_in,
+    checkpoint_in,
+    latest_checkpoint_in,
+    save_checkpoint_in,
+)
+from cofounder.tools import DocumentEffect, NarrationEffect, PhaseEffect, ToolBox, ToolResult
+
+
+class ActOutput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    results: list[ToolResult]
+    snapshot_id: str
+    phase: str | None
+
+
+class GuardNote(BaseModel):
+    """A tool call a guard answered instead of running (steered or skipped)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tool_use_id: str
+    name: str
+    action: str
+    message: str
+
+
+class CommitInput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    turn: AssistantTurn
+    results: list[ToolResult]
+    guard_state: dict[str, Any]
+    tool_calls: int
+    snapshot_id: str | None
+    phase: str | None
+    guard_notes: list[GuardNote] = []
+
+
+class CommitOutput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    elapsed_seconds: float
+    cancel_requested: bool
+
+
+def _inflight_marker(session_id: str) -> Path:
+    return runtime.current().session_dir(session_id) / "inflight.json"
+
+
+def _hash_cache(session_id: str) -> Path:
+    return runtime.current().session_dir(session_id) / "hash-cache.json"
+
+
+def toolbox_for(sandbox: BwrapSandbox) -> ToolBox:
+    return ToolBox(sandbox, output_limit_chars=runtime.current().settings.tool_output_limit_chars)
+
+
+@DBOS.step(name="cofounder.think")
+def think_step(session_id: str, iteration: int) -> dict[str, Any]:
+    """Ask the model for the next turn; returns {"turn": ...} or {"error": ...}."""
+    rt = runtime.current()
+    record = rt.sessions.get(session_id)
+    assert record is not None
+    spec = ProjectSpec.model_validate_json(record.project_json)
+    rt.events.append(session_id, EventType.THINKING, {"iteration": iteration})
+    request = ModelRequest(
+        system=build_system_prompt(spec),
+        messages=rt.transcript.messages(session_id),
+        tools=toolbox_for(BwrapSandbox(Path(record.workspace), rt.sandbox_limits)).specs(),
+        max_tokens=rt.settings.max_tokens,
+    )
+    crash_point("think.before_model")
+    try:
+        turn = rt.model(session_id, record.model_spec).complete(request)
+    except ModelError as exc:
+        rt.events.append(
+            session_id, EventType.MODEL_FAILED, {"iteration": iteration, "error": str(exc)}
+        )
+        return {"error": str(exc)}
+    crash_point("think.after_model")
+    if turn.text:
+        rt.events.append(
+            session_id, EventType.ASSISTANT_TEXT, {"iteration": iteration, "text": turn.text}
+        )
+    return {"turn": turn.model_dump(mode="json")}
+
+
+@DBOS.step(name="cofounder.act")
+def act_step(session_id: str, iteration: int, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """Run one batch of tool calls, then snapshot the workspace."""
+    rt = runtime.current()
+    record = rt.sessions.get(session_id)
+    assert record is not None
+    workspace = Path(record.workspace)
+    last = rt.transcript.latest_checkpoint(session_id)
+    assert last is not None
+    marker = _inflight_marker(session_id)
+    if marker.exists():
+        # A batch was interrupted before its result was recorded: redo it from the last base.
+        rt.snapshots.restore(last.snapshot_id, workspace, _hash_cache(session_id))
+        rt.events.append(
+            session_id,
+            EventType.WORKSPACE_RESTORED,
+            {"iteration": iteration, "to_iteration": last.iteration},
+        )
+    _write_marker(marker, iteration)
+    crash_point("act.before_tools")
+    phase = last.phase
+    sandbox = BwrapSandbox(workspace, rt.sandbox_limits)
+    toolbox = toolbox_for(sandbox)
+    results: list[ToolResult] = []
+    try:
+        for raw in calls:
+            call = ToolUseBlock.model_validate(raw)
+            rt.events.append(
+                session_id,
+                EventType.TOOL_STARTED,
+                {"iteration": iteration, "tool_use_id": call.id, "name": call.name},
+            )
+            run = toolbox.run(call)
+            result = run.result.model_copy(update={"content": redact(run.result.content)})
+            for effect in run.effects:
+                phase = _apply_effect(session_id, iteration, effect, phase)
+            rt.events.append(
+                session_id,
+                EventType.TOOL_CALLED,
+                {
+                    "iteration": iteration,
+                    "tool_use_id": call.id,
+                    "name": call.name,
+                    "label": run.label,
+                    "summary": run.summary,
+                    "ok": result.ok,
+                    "exit_code": result.exit_code,
+                    "duration_ms": result.duration_ms,
+                },
+            )
+            results.append(result)
+            crash_point("act.after_tool")
+    finally:
+        sandbox.close()
+    crash_point("act.before_snapshot")
+    snapshot_id = rt.snapshots.take(workspace, _hash_cache(session_id))
+    crash_point("act.after_snapshot")
+    return ActOutput(results=results, snapshot_id=snapshot_id, phase=phase).model_dump(mode="json")
+
+
+def _write_marker(marker: Path, iteration: int) -> None:
+    tmp = marker.with_suffix(".tmp")
+    with tmp.open("w") as handle:
+        handle.write(f'{{"iteration": {iteration}}}')
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, marker)
+
+
+def _apply_effect(
+    session_id: str,
+    iteration: int,
+    effect: PhaseEffect | NarrationEffect | DocumentEffect,
+    phase: str | None,
+) -> str | None:
+    rt = runtime.current()
+    if isinstance(effect, NarrationEffect):
+        rt.events.append(
+            session_id, EventType.NARRATION, {"iteration": iteration, "message": effect.message}
+        )
+    elif isinstance(effect, PhaseEffect):
+        if phase is not None:
+            rt.events.append(
+                session_id, EventType.PHASE_COMPLETED, {"iteration": iteration, "phase": phase}
+            )
+        phase = effect.phase_name
+        rt.events.append(
+            session_id, EventType.PHASE_STARTED, {"iteration": iteration, "phase": phase}
+        )
+    else:
+        from cofounder.storage.documents import upsert_document_in
+
+        with rt.db.transaction() as session:
+            upsert_document_in(session, session_id, effect.section, redact(effect.content))
+            append_in(
+                session,
+                session_id,
+                EventType.DOCUMENTATION_UPDATED,
+                {"iteration": iteration, "section": effect.section, "chars": len(effect.content)},
+            )
+    return phase
+
+
+@DBOS.step(name="cofounder.commit")
+def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dict[str, Any]:
+    """Append the turn and its results to the transcript, checkpoint, and emit — atomically.
+
+    Idempotent: if this iteration was already committed (the step ran but its completion was
+    not recorded), the stored outcome is returned unchanged.
+    """
+    rt = runtime.current()
+    data = CommitInput.model_validate(payload)
+    crash_point("commit.before")
+    with rt.db.transaction() as session:
+        row = row_in(session, session_id)
+        done = checkpoint_in(session, session_id, iteration)
+        if done is None:
+            previous = latest_checkpoint_in(session, session_id)
+            assert previous is not None and previous.iteration == iteration - 1
+            messages = [data.turn.as_message()]
+            if data.results:
+                messages.append(
+                    Message(
+                        role="user",
+                        content=[
+                            ToolResultBlock(
+                                tool_use_id=r.tool_use_id, content=r.content, is_error=not r.ok
+                            )
+                            for r in data.results
+                        ],
+                    )
+                )
+            append_messages_in(session, session_id, iteration, previous.message_count, messages)
+            elapsed = (datetime.now(UTC) - row.created_at).total_seconds()
+            phase = data.phase if data.phase is not None else previous.phase
+            save_checkpoint_in(
+                session,
+                Checkpoint(
+                    session_id=session_id,
+                    iteration=iteration,
+                    message_count=previous.message_count + len(messages),
+                    snapshot_id=data.snapshot_id or previous.snapshot_id,
+                    guard_state=data.guard_state,
+                    phase=phase,
+                    elapsed_seconds=elapsed,
+                ),
+            )
+            usage = data.turn.usage
+            row.iteration = iteration
+            row.tool_calls = data.tool_calls
+            row.phase = phase
+            row.input_tokens += usage.input_tokens
+            row.output_tokens += usage.output_tokens
+            row.updated_at = datetime.now(UTC)
+            for note in data.guard_notes:
+                append_in(
+                    session,
+                    session_id,
+                    EventType.TOOL_STEERED,
+                    {"iteration": iteration, **note.model_dump()},
+                )
+            append_in(
+                session,
+                session_id,
+                EventType.ITERATION_COMMITTED,
+                {
+                    "iteration": iteration,
+                    "tool_calls": data.tool_calls,
+                    "input_tokens": usage.input_tokens,
+                    "output_tokens": usage.output_tokens,
+                },
+            )
+        else:
+            elapsed = done.elapsed_seconds
+        cancel = row.cancel_requested
+    crash_point("commit.after")
+    _inflight_marker(session_id).unlink(missing_ok=True)
+    return CommitOutput(elapsed_seconds=elapsed, cancel_requested=cancel).model_dump(mode="json")
+
+
+@DBOS.step(name="cofounder.finish")
+def finish_step(session_id: str, outcome: str, reason: str) -> str:
+    """Record the terminal outcome once; a repeat returns the stored one."""
+    rt = runtime.current()
+    crash_point("finish.before")
+    with rt.db.transaction() as session:
+        row = row_in(session, session_id)
+        if row.state == "finished":
+            assert row.outcome is not None
+            return row.outcome
+        if row.phase is not None:
+            append_in(
+                session,
+                session_id,
+                EventType.PHASE_COMPLETED,
+                {"iteration": row.iteration, "phase": row.phase},
+            )
+        now = datetime.now(UTC)
+        row.state = "finished"
+        row.outcome = outcome
+        row.outcome_reason = reason
+        row.finished_at = now
+        row.updated_at = now
+        append_in(
+            session,
+            session_id,
+            EventType.SESSION_FINISHED,
+            {
+                "outcome": outcome,
+                "reason": reason,
+                "iterations": row.iteration,
+                "tool_calls": row.tool_calls,
+                "elapsed_seconds": round((now - row.created_at).total_seconds(), 3),
+            },
+        )
+    return outcome

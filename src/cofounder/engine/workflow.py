@@ -1,0 +1,111 @@
+"""The build session as one durable DBOS workflow.
+
+The workflow body is deterministic: every decision is a pure function of recorded step outputs,
+so after a crash DBOS replays it to the first unrecorded step and carries on from there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbos import DBOS
+
+from cofounder.agent.guards import GuardConfig, GuardState, plan_batch, wall_clock_exceeded
+from cofounder.engine import runtime
+from cofounder.engine.steps import (
+    ActOutput,
+    CommitInput,
+    CommitOutput,
+    GuardNote,
+    act_step,
+    commit_step,
+    finish_step,
+    think_step,
+)
+from cofounder.llm import AssistantTurn
+from cofounder.tools import ToolResult
+
+WORKFLOW_NAME = "cofounder.build_session"
+
+
+@DBOS.step(name="cofounder.start")
+def start_step(session_id: str) -> dict[str, Any]:
+    """Fix the guard configuration for the life of the session."""
+    rt = runtime.current()
+    record = rt.sessions.get(session_id)
+    assert record is not None
+    return GuardConfig(
+        max_tool_calls=record.max_tool_calls,
+        max_wall_seconds=record.max_wall_seconds,
+        repetition_window=rt.settings.repetition_window,
+        repetition_threshold=rt.settings.repetition_threshold,
+    ).model_dump(mode="json")
+
+
+@DBOS.workflow(name=WORKFLOW_NAME)
+def build_session(session_id: str) -> str:
+    config = GuardConfig.model_validate(start_step(session_id))
+    guard = GuardState()
+    iteration = 0
+    while True:
+        iteration += 1
+        thought = think_step(session_id, iteration)
+        if "error" in thought:
+            return finish_step(session_id, "failed", f"the model failed: {thought['error']}")
+        turn = AssistantTurn.model_validate(thought["turn"])
+        calls = turn.tool_uses
+        plan = plan_batch(guard, config, calls)
+        to_run = [c for c, d in zip(calls, plan.decisions, strict=True) if d.action == "run"]
+        acted = (
+            ActOutput.model_validate(
+                act_step(session_id, iteration, [c.model_dump(mode="json") for c in to_run])
+            )
+            if to_run
+            else None
+        )
+        results = _results_in_order(calls, plan.decisions, acted)
+        guard = plan.state
+        committed = CommitOutput.model_validate(
+            commit_step(
+                session_id,
+                iteration,
+                CommitInput(
+                    turn=turn,
+                    results=results,
+                    guard_state=guard.model_dump(mode="json"),
+                    tool_calls=guard.tool_calls,
+                    snapshot_id=acted.snapshot_id if acted else None,
+                    phase=acted.phase if acted else None,
+                    guard_notes=[
+                        GuardNote(tool_use_id=c.id, name=c.name, action=d.action, message=d.message)
+                        for c, d in zip(calls, plan.decisions, strict=True)
+                        if d.action != "run"
+                    ],
+                ).model_dump(mode="json"),
+            )
+        )
+        if plan.stop is not None:
+            return finish_step(session_id, plan.stop, plan.stop_reason or plan.stop)
+        if not calls:
+            return finish_step(session_id, "completed", "the agent reported the build finished")
+        if committed.cancel_requested:
+            return finish_step(session_id, "cancelled", "cancelled by request")
+        over = wall_clock_exceeded(committed.elapsed_seconds, config)
+        if over:
+            return finish_step(session_id, "iteration_limit", over)
+
+
+def _results_in_order(
+    calls: list[Any], decisions: list[Any], acted: ActOutput | None
+) -> list[ToolResult]:
+    """Exactly one result per tool_use, in the order the model asked for them."""
+    executed = iter(acted.results if acted else [])
+    results: list[ToolResult] = []
+    for call, decision in zip(calls, decisions, strict=True):
+        if decision.action == "run":
+            result = next(executed)
+            assert result.tool_use_id == call.id
+            results.append(result)
+        else:
+            results.append(ToolResult(tool_use_id=call.id, ok=False, content=decision.message))
+    return results

@@ -1,0 +1,104 @@
+"""Model spec strings (`provider:rest`) -> Model instances, via a registry of providers.
+
+A session stores the canonical spec, so a resumed session (maybe another process, another
+working directory) resolves exactly the same model; canonicalisation is therefore a separate,
+pure step from loading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cofounder.llm.protocol import Model, ModelError
+from cofounder.llm.scripted import ScriptedModel
+
+Canonicaliser = Callable[[str, Path], str]
+Loader = Callable[[str, Path | None], Model]
+
+
+@dataclass(frozen=True)
+class Provider:
+    """How one provider turns the part after `provider:` into a canonical form and a Model."""
+
+    name: str
+    example: str
+    canonical: Canonicaliser
+    load: Loader
+
+
+def _scripted_canonical(rest: str, base_dir: Path) -> str:
+    return str((base_dir.expanduser() / Path(rest).expanduser()).resolve())
+
+
+def _scripted_load(rest: str, request_log: Path | None) -> Model:
+    return ScriptedModel(Path(rest), request_log=request_log)
+
+
+def _model_name_canonical(rest: str, base_dir: Path) -> str:
+    return rest
+
+
+def _not_available(provider: str) -> Loader:
+    def load(rest: str, request_log: Path | None) -> Model:
+        raise ModelError(
+            f"the {provider} provider is not available yet (model {provider}:{rest});"
+            " use scripted:PATH for now"
+        )
+
+    return load
+
+
+PROVIDERS: dict[str, Provider] = {
+    p.name: p
+    for p in (
+        Provider("scripted", "scripted:trajectory.yaml", _scripted_canonical, _scripted_load),
+        Provider(
+            "anthropic",
+            "anthropic:claude-sonnet-4-5",
+            _model_name_canonical,
+            _not_available("anthropic"),
+        ),
+        Provider("openai", "openai:gpt-4o", _model_name_canonical, _not_available("openai")),
+    )
+}
+
+
+def parse_model_spec(spec: str) -> tuple[Provider, str]:
+    """Split `provider:rest` and look the provider up; ModelError if malformed or unknown."""
+    provider_name, sep, rest = spec.strip().partition(":")
+    if not sep or not provider_name or not rest.strip():
+        raise ModelError(
+            f"malformed model spec {spec!r}: expected PROVIDER:NAME, e.g. {_examples()};"
+            f" known providers: {_known()}"
+        )
+    provider = PROVIDERS.get(provider_name)
+    if provider is None:
+        raise ModelError(
+            f"unknown model provider {provider_name!r} in {spec!r}; known providers: {_known()}"
+        )
+    return provider, rest.strip()
+
+
+def canonical_model_spec(spec: str, *, base_dir: Path) -> str:
+    """The spec in a form that means the same thing from any working directory.
+
+    `scripted:PATH` gets an absolute PATH (relative paths are taken from `base_dir`).
+    """
+    provider, rest = parse_model_spec(spec)
+    return f"{provider.name}:{provider.canonical(rest, base_dir)}"
+
+
+def load_model(spec: str, *, base_dir: Path, request_log: Path | None = None) -> Model:
+    """Resolve a spec to a ready Model. `request_log` is used by the scripted provider only."""
+    provider, rest = parse_model_spec(spec)
+    return provider.load(provider.canonical(rest, base_dir), request_log)
+
+
+def _known() -> str:
+    return ", ".join(sorted(PROVIDERS))
+
+
+def _examples() -> str:
+    return ", ".join(repr(p.example) for p in PROVIDERS.values())

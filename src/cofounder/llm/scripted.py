@@ -1,0 +1,159 @@
+"""ScriptedModel: a Model that replays assistant turns from a trajectory file.
+
+It makes demos and tests deterministic and free. The turn it plays is derived from the request
+alone (the number of assistant messages already in the conversation), so a process that
+crashed and resumed asks for, and gets, exactly the same turn again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cofounder.llm.messages import (
+    AssistantTurn,
+    ContentBlock,
+    Message,
+    TextBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+)
+from cofounder.llm.protocol import ModelError, ModelRequest, TextSink
+from cofounder.llm.script import Script, ScriptTurn, load_script
+
+TEXT_CHUNKS = 3
+QUOTE_CHARS = 200
+
+
+def tool_use_id(turn: int, call_index: int) -> str:
+    """Deterministic ids, so a replayed turn is byte-identical to the first play."""
+    return f"toolu_{turn:03d}_{call_index}"
+
+
+class ScriptedModel:
+    """Plays `turns[i]` where i = number of assistant messages in the request (0-based).
+
+    `requests_served` counts turns returned by this instance; with `request_log`, each served
+    request is also appended (and fsynced) as one JSON line, so counts survive SIGKILL.
+    """
+
+    def __init__(self, path: Path, *, request_log: Path | None = None) -> None:
+        self.path = path.expanduser().resolve()
+        self.script: Script = load_script(self.path)
+        self.request_log = request_log
+        self.requests_served = 0
+        self._lock = threading.Lock()
+
+    @property
+    def spec(self) -> str:
+        return f"scripted:{self.path}"
+
+    @property
+    def turn_count(self) -> int:
+        return len(self.script.turns)
+
+    def complete(self, request: ModelRequest, on_text: TextSink | None = None) -> AssistantTurn:
+        index = sum(1 for m in request.messages if m.role == "assistant")
+        if index >= self.turn_count:
+            raise ModelError(
+                f"scripted model {self.path}: requested turn {index} but the script has"
+                f" {self.turn_count} turns (turns count from 0: the number of assistant"
+                " messages already in the conversation)"
+            )
+        turn = self.script.turns[index]
+        _check_previous_results(index, turn, request.messages)
+        self._record(index)
+        if turn.text and on_text is not None:
+            for chunk in _chunks(turn.text, TEXT_CHUNKS):
+                on_text(chunk)
+        return _assistant_turn(index, turn, self.script.model)
+
+    def _record(self, index: int) -> None:
+        with self._lock:
+            if self.request_log is not None:
+                record = {"turn": index, "pid": os.getpid(), "ts": datetime.now(UTC).isoformat()}
+                try:
+                    _append_line(self.request_log, record)
+                except OSError as exc:
+                    raise ModelError(
+                        f"scripted model: cannot append to request log {self.request_log}: {exc}"
+                    ) from None
+            self.requests_served += 1
+
+
+def _assistant_turn(index: int, turn: ScriptTurn, model: str) -> AssistantTurn:
+    blocks: list[ContentBlock] = []
+    if turn.text:
+        blocks.append(TextBlock(text=turn.text))
+    for call_index, call in enumerate(turn.tool_calls):
+        blocks.append(
+            ToolUseBlock(id=tool_use_id(index, call_index), name=call.name, input=call.input)
+        )
+    return AssistantTurn(
+        blocks=blocks,
+        stop_reason="tool_use" if turn.tool_calls else "end_turn",
+        usage=turn.usage.to_usage(),
+        model=model,
+    )
+
+
+def _check_previous_results(index: int, turn: ScriptTurn, messages: list[Message]) -> None:
+    """Enforce `expect` / `require_ok` against the tool results sent after the last turn."""
+    if not turn.expect and not turn.require_ok:
+        return
+    results = _results_since_last_assistant(messages)
+    joined = "\n".join(r.content for r in results)
+    label = f"scripted turn {index}"
+    if not results:
+        raise ModelError(
+            f"{label} checks the tool results of turn {index - 1}, but the request has none"
+        )
+    for needle in turn.expect:
+        if needle not in joined:
+            raise ModelError(
+                f"{label} expected {needle!r} in the tool results of turn {index - 1},"
+                f" but it is missing; the results begin: {_quote(joined)}"
+            )
+    if turn.require_ok:
+        failed = [r for r in results if r.is_error]
+        if failed:
+            ids = ", ".join(r.tool_use_id for r in failed)
+            raise ModelError(
+                f"{label} requires every tool result of turn {index - 1} to succeed, but"
+                f" {ids} failed; the first failure begins: {_quote(failed[0].content)}"
+            )
+
+
+def _results_since_last_assistant(messages: list[Message]) -> list[ToolResultBlock]:
+    results: list[ToolResultBlock] = []
+    for message in reversed(messages):
+        if message.role == "assistant":
+            break
+        blocks = [b for b in message.content if isinstance(b, ToolResultBlock)]
+        results[:0] = blocks
+    return results
+
+
+def _chunks(text: str, count: int) -> list[str]:
+    size = max(1, -(-len(text) // count))
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _quote(text: str) -> str:
+    clipped = text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS] + "…"
+    return json.dumps(clipped, ensure_ascii=False)
+
+
+def _append_line(path: Path, record: dict[str, object]) -> None:
+    # One write() of a whole line with O_APPEND, then fsync: the line is either there or not.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (json.dumps(record) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)

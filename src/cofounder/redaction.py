@@ -1,0 +1,52 @@
+"""Secret redaction, applied before anything is stored, logged or printed."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+_PATTERNS = [
+    re.compile(r"sk-ant-[A-Za-z0-9_\-]{10,}"),
+    re.compile(r"sk-(?:proj-)?[A-Za-z0-9_\-]{20,}"),
+    re.compile(r"AKIA[0-9A-Z]{16}"),
+    re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}"),
+    re.compile(r"xox[abprs]-[A-Za-z0-9\-]{10,}"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{16,}"),
+    re.compile(
+        r"(?i)((?:api[_-]?key|secret|password|passwd|token|access[_-]?key)[\"']?\s*[:=]\s*[\"']?)"
+        r"[^\s\"',;]{6,}"
+    ),
+]
+_SECRET_ENV_NAME = re.compile(r"(?i)(KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL)")
+
+
+def _env_secrets(environ: Mapping[str, str]) -> list[str]:
+    values = {v for k, v in environ.items() if _SECRET_ENV_NAME.search(k) and len(v) >= 8}
+    return sorted(values, key=len, reverse=True)
+
+
+def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """Replace known secret shapes and the values of secret-named environment variables."""
+    for value in _env_secrets(os.environ if environ is None else environ):
+        text = text.replace(value, REDACTED)
+    for pattern in _PATTERNS:
+        text = pattern.sub(
+            lambda m: (m.group(1) if m.groups() else "") + REDACTED,
+            text,
+        )
+    return text
+
+
+def redact_value(value: Any) -> Any:
+    """Redact every string inside a JSON-like value."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [redact_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: redact_value(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,30 @@
+"""Application database (sessions, transcript, checkpoints, events, documents) and snapshots."""
+
+from cofounder.storage.db import Database
+from cofounder.storage.documents import Documents
+from cofounder.storage.events import Event, EventLog
+from cofounder.storage.sessions import (
+    OUTCOMES,
+    NewSession,
+    Outcome,
+    SessionRecord,
+    SessionStore,
+)
+from cofounder.storage.snapshots import LocalSnapshotStore, SnapshotError
+from cofounder.storage.transcript import Checkpoint, Transcript
+
+__all__ = [
+    "OUTCOMES",
+    "Checkpoint",
+    "Database",
+    "Documents",
+    "Event",
+    "EventLog",
+    "LocalSnapshotStore",
+    "NewSession",
+    "Outcome",
+    "SessionRecord",
+    "SessionStore",
+    "SnapshotError",
+    "Transcript",
+]

@@ -1,0 +1,94 @@
+"""The append-only, per-session event log with a gap-free `seq`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cofounder.redaction import redact_value
+from cofounder.storage.db import Database
+from cofounder.storage.tables import EventRow
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    seq: int
+    type: str
+    ts: datetime
+    payload: dict[str, Any]
+
+    def to_json_line(self) -> str:
+        return json.dumps(
+            {
+                "session_id": self.session_id,
+                "seq": self.seq,
+                "type": self.type,
+                "ts": self.ts.isoformat(),
+                "payload": self.payload,
+            },
+            ensure_ascii=False,
+        )
+
+
+def append_in(session: Session, session_id: str, type_: str, payload: dict[str, Any]) -> Event:
+    """Append inside an open transaction, so an event commits atomically with other writes."""
+    next_seq = session.scalar(
+        select(func.coalesce(func.max(EventRow.seq), 0) + 1).where(
+            EventRow.session_id == session_id
+        )
+    )
+    assert next_seq is not None
+    row = EventRow(
+        session_id=session_id,
+        seq=int(next_seq),
+        type=type_,
+        ts=datetime.now(UTC),
+        payload_json=json.dumps(redact_value(payload), ensure_ascii=False),
+    )
+    session.add(row)
+    session.flush()
+    return _to_event(row)
+
+
+class EventLog:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def append(self, session_id: str, type_: str, payload: dict[str, Any]) -> Event:
+        """Append in its own transaction; a concurrent writer's seq clash is retried."""
+        for attempt in range(20):
+            try:
+                with self._db.transaction() as session:
+                    return append_in(session, session_id, type_, payload)
+            except IntegrityError:
+                if attempt == 19:
+                    raise
+        raise AssertionError("unreachable")
+
+    def read(self, session_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[Event]:
+        with self._db.transaction() as session:
+            rows = session.scalars(
+                select(EventRow)
+                .where(EventRow.session_id == session_id, EventRow.seq > after_seq)
+                .order_by(EventRow.seq)
+                .limit(limit)
+            ).all()
+            return [_to_event(r) for r in rows]
+
+
+def _to_event(row: EventRow) -> Event:
+    return Event(
+        session_id=row.session_id,
+        seq=row.seq,
+        type=row.type,
+        ts=row.ts,
+        payload=json.loads(row.payload_json),
+    )

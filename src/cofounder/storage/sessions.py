@@ -1,0 +1,117 @@
+"""Build-session records: what a session is, where it stands, and how it ended."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cofounder.storage.db import Database
+from cofounder.storage.tables import SessionRow
+
+SessionState = Literal["running", "finished"]
+Outcome = Literal["completed", "iteration_limit", "stuck", "failed", "cancelled"]
+OUTCOMES: tuple[Outcome, ...] = ("completed", "iteration_limit", "stuck", "failed", "cancelled")
+
+
+class SessionRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    id: str
+    name: str
+    owner: str
+    tier: str
+    model_spec: str
+    project_json: str
+    workspace: str
+    state: SessionState
+    outcome: Outcome | None
+    outcome_reason: str | None
+    iteration: int
+    tool_calls: int
+    phase: str | None
+    input_tokens: int
+    output_tokens: int
+    spend_microdollars: int
+    max_tool_calls: int
+    max_wall_seconds: float
+    cancel_requested: bool
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class NewSession(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    owner: str
+    tier: str
+    model_spec: str
+    project_json: str
+    workspace: str
+    max_tool_calls: int
+    max_wall_seconds: float
+
+
+def insert_in(session: Session, new: NewSession) -> None:
+    now = datetime.now(UTC)
+    session.add(
+        SessionRow(
+            **new.model_dump(),
+            state="running",
+            outcome=None,
+            outcome_reason=None,
+            iteration=0,
+            tool_calls=0,
+            phase=None,
+            input_tokens=0,
+            output_tokens=0,
+            spend_microdollars=0,
+            cancel_requested=False,
+            created_at=now,
+            updated_at=now,
+            finished_at=None,
+        )
+    )
+    session.flush()
+
+
+def row_in(session: Session, session_id: str) -> SessionRow:
+    row = session.get(SessionRow, session_id)
+    if row is None:
+        raise KeyError(session_id)
+    return row
+
+
+class SessionStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, session_id: str) -> SessionRecord | None:
+        with self._db.transaction() as session:
+            row = session.get(SessionRow, session_id)
+            return SessionRecord.model_validate(row) if row else None
+
+    def find(self, prefix: str) -> list[SessionRecord]:
+        """Sessions whose id starts with `prefix`, so people can type short ids."""
+        with self._db.transaction() as session:
+            rows = session.scalars(
+                select(SessionRow).where(SessionRow.id.startswith(prefix, autoescape=True))
+            ).all()
+            return [SessionRecord.model_validate(r) for r in rows]
+
+    def list(self) -> list[SessionRecord]:
+        with self._db.transaction() as session:
+            rows = session.scalars(select(SessionRow).order_by(SessionRow.created_at)).all()
+            return [SessionRecord.model_validate(r) for r in rows]
+
+    def request_cancel(self, session_id: str) -> None:
+        with self._db.transaction() as session:
+            row = row_in(session, session_id)
+            row.cancel_requested = True
+            row.updated_at = datetime.now(UTC)

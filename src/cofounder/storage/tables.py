@@ -1,0 +1,106 @@
+"""Application tables. The migrations in `migrations/` are the source of truth for the schema;
+these mappings must match them (a test compares the two)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, DateTime, Dialect, Float, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend (SQLite would hand back naive datetimes)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(100), index=True)
+    tier: Mapped[str] = mapped_column(String(40))
+    model_spec: Mapped[str] = mapped_column(Text)
+    project_json: Mapped[str] = mapped_column(Text)
+    workspace: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    outcome_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    iteration: Mapped[int] = mapped_column(Integer, default=0)
+    tool_calls: Mapped[int] = mapped_column(Integer, default=0)
+    phase: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    spend_microdollars: Mapped[int] = mapped_column(BigInteger, default=0)
+    max_tool_calls: Mapped[int] = mapped_column(Integer)
+    max_wall_seconds: Mapped[float] = mapped_column(Float)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class MessageRow(Base):
+    """The immutable transcript: one row per message, appended by committed iterations only."""
+
+    __tablename__ = "messages"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    iteration: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(20))
+    content_json: Mapped[str] = mapped_column(Text)
+
+
+class CheckpointRow(Base):
+    __tablename__ = "checkpoints"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    iteration: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_count: Mapped[int] = mapped_column(Integer)
+    snapshot_id: Mapped[str] = mapped_column(String(80))
+    guard_state_json: Mapped[str] = mapped_column(Text)
+    phase: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    elapsed_seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(60))
+    ts: Mapped[datetime] = mapped_column(UtcDateTime())
+    payload_json: Mapped[str] = mapped_column(Text)
+
+
+class DocumentRow(Base):
+    __tablename__ = "documents"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    section: Mapped[str] = mapped_column(String(40), primary_key=True)
+    content: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -1,0 +1,27 @@
+"""The tools the model calls, implemented over a Sandbox, and the ToolBox that runs them."""
+
+from cofounder.tools.paths import PathRefused, WorkspacePath, resolve
+from cofounder.tools.toolbox import ALL_TOOLS, TOOL_NAMES, ToolBox
+from cofounder.tools.types import (
+    DocumentEffect,
+    NarrationEffect,
+    PhaseEffect,
+    ToolEffect,
+    ToolResult,
+    ToolRun,
+)
+
+__all__ = [
+    "ALL_TOOLS",
+    "TOOL_NAMES",
+    "DocumentEffect",
+    "NarrationEffect",
+    "PathRefused",
+    "PhaseEffect",
+    "ToolBox",
+    "ToolEffect",
+    "ToolResult",
+    "ToolRun",
+    "WorkspacePath",
+    "resolve",
+]

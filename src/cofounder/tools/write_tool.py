@@ -1,0 +1,56 @@
+"""write_file: create or overwrite a whole file, atomically, creating parent directories."""
+
+from __future__ import annotations
+
+import os
+
+from cofounder.tools.base import Args, ToolContext, ToolDef, ToolFailure, ToolOutput, plural
+from cofounder.tools.fileio import atomic_write, ensure_parent
+from cofounder.tools.paths import resolve
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "path": {"type": "string", "description": "File path relative to the workspace."},
+        "content": {"type": "string", "description": "The complete new content of the file."},
+    },
+    "required": ["path", "content"],
+    "additionalProperties": False,
+}
+
+DESCRIPTION = (
+    "Create a file or replace its whole content. Parent directories are created as needed; "
+    "an existing file keeps its permissions. Prefer edit_file for small changes to an "
+    "existing file."
+)
+
+
+def count_lines(text: str) -> int:
+    if not text:
+        return 0
+    return text.count("\n") + (0 if text.endswith("\n") else 1)
+
+
+def run(ctx: ToolContext, args: Args) -> ToolOutput:
+    target = resolve(ctx.workspace, args["path"])
+    content: str = args["content"]
+    if target.rel == "." or os.path.isdir(target.host):
+        raise ToolFailure(f"{target.rel} is a directory; give a file path", "is a directory")
+    ensure_parent(target.host, target.rel)
+    data = content.encode("utf-8")
+    existed = atomic_write(target.host, data)
+    lines = count_lines(content)
+    verb = "Overwrote" if existed else "Created"
+    return ToolOutput(
+        content=f"{verb} {target.rel} ({plural(lines, 'line')}, {plural(len(data), 'byte')})",
+        summary=f"wrote {plural(lines, 'line')}",
+    )
+
+
+TOOL = ToolDef(
+    name="write_file",
+    description=DESCRIPTION,
+    schema=SCHEMA,
+    label=lambda a: f"Writing {a['path']}",
+    run=run,
+)

@@ -1,0 +1,244 @@
+"""The CLI contract end to end: exit codes, first line, status/events output, guards' outcomes."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLE, Backend, session_id_from
+
+
+def project(tmp_path: Path, turns: str, **overrides: str) -> Path:
+    (tmp_path / "trajectory.yaml").write_text(
+        "turns:\n" + textwrap.indent(textwrap.dedent(turns), "  ")
+    )
+    fields = {
+        "name": "Tiny",
+        "goal": "Prove a guard works.",
+        "model": "scripted:trajectory.yaml",
+        **overrides,
+    }
+    body = "\n".join(f"{k}: {json.dumps(v)}" for k, v in fields.items())
+    path = tmp_path / "cofounder.yaml"
+    path.write_text(body + "\nidea_brief: {problem: testing}\nunderstanding_qna: []\n")
+    return path
+
+
+def messages_of(backend: Backend, session_id: str) -> list[dict[str, object]]:
+    from cofounder.storage import Database, Transcript
+    from conftest import app_db_url
+
+    db = Database(app_db_url(backend))
+    try:
+        return [m.model_dump(mode="json") for m in Transcript(db).messages(session_id)]
+    finally:
+        db.close()
+
+
+def assert_one_result_per_tool_use(messages: list[dict[str, object]]) -> None:
+    for i, message in enumerate(messages):
+        uses = [b["id"] for b in message["content"] if b["type"] == "tool_use"]  # type: ignore[index,union-attr]
+        if uses:
+            nxt = messages[i + 1]["content"]
+            assert [b["tool_use_id"] for b in nxt] == uses  # type: ignore[index,union-attr]
+
+
+def test_example_build_completes_with_status_events_and_docs(backend: Backend) -> None:
+    result = backend.cli("build", str(EXAMPLE))
+    assert result.returncode == 0, result.stdout + result.stderr
+    session_id = session_id_from(result.stdout)
+
+    status = json.loads(backend.cli("status", session_id, "--json").stdout)
+    assert status["state"] == "completed" and status["outcome"] == "completed"
+    assert status["tool_calls"] == 27 and status["iteration"] == 13
+    assert status["phase"] == "Document"
+
+    lines = backend.cli("events", session_id, "--json").stdout.splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    types = [e["type"] for e in events]
+    assert types[0] == "session_started" and types[-1] == "session_finished"
+    for expected in (
+        "thinking",
+        "assistant_text",
+        "tool_called",
+        "phase_started",
+        "phase_completed",
+        "documentation_updated",
+        "iteration_committed",
+    ):
+        assert expected in types
+    phases = [e["payload"]["phase"] for e in events if e["type"] == "phase_started"]
+    assert phases == ["Plan", "Build", "Verify", "Document"]
+    tool_event = next(e for e in events if e["type"] == "tool_called")
+    assert {"name", "label", "summary", "ok", "duration_ms"} <= set(tool_event["payload"])
+
+    workspace = Path(backend.cli("workspace", session_id).stdout.strip())
+    assert (workspace / "habits" / "server.py").is_file()
+    docs = backend.cli("docs", session_id).stdout
+    assert "getting started" in docs and "faq" in docs
+
+    listed = backend.cli("sessions", "--json").stdout.splitlines()
+    assert [json.loads(line)["session_id"] for line in listed] == [session_id]
+
+
+def test_bad_project_file_is_refused_with_field_errors_and_exit_2(
+    sqlite_backend: Backend, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: ''\ngoal: 3\nidea_brief: {}\nunderstanding_qna: [{question: q}]\n"
+        "tier: emperor\nsurprise: 1\n"
+    )
+    result = sqlite_backend.cli("build", str(bad))
+    assert result.returncode == 2
+    for field in ("name", "goal", "understanding_qna[0].answer", "tier", "surprise"):
+        assert field in result.stderr, field
+    assert not (sqlite_backend.home / "sessions").exists() or not any(
+        (sqlite_backend.home / "sessions").iterdir()
+    )
+
+
+def test_missing_project_file_and_bad_model_spec_exit_2(
+    sqlite_backend: Backend, tmp_path: Path
+) -> None:
+    missing = sqlite_backend.cli("build", str(tmp_path / "nope.yaml"))
+    assert missing.returncode == 2 and "nope.yaml" in missing.stderr
+    path = project(tmp_path, "- text: done\n")
+    bad_model = sqlite_backend.cli("build", str(path), "--model", "telepathy:gpt")
+    assert bad_model.returncode == 2 and "telepathy" in bad_model.stderr
+    no_script = sqlite_backend.cli("build", str(path), "--model", "scripted:/nonexistent.yaml")
+    assert no_script.returncode == 2 and "nonexistent" in no_script.stderr
+
+
+def test_unknown_session_is_bad_input(sqlite_backend: Backend) -> None:
+    for command in (["status", "zzz"], ["events", "zzz"], ["resume", "zzz"], ["workspace", "zzz"]):
+        result = sqlite_backend.cli(*command)
+        assert result.returncode == 2 and "no session" in result.stderr, command
+
+
+def test_repetition_is_steered_once_then_stops_as_stuck(
+    sqlite_backend: Backend, tmp_path: Path
+) -> None:
+    same = "{name: bash, input: {command: 'false'}}"
+    path = project(
+        tmp_path,
+        f"""\
+        - tool_calls: [{same}, {same}]
+        - tool_calls: [{same}, {{name: bash, input: {{command: 'echo different'}}}}]
+        - tool_calls: [{same}]
+        - tool_calls: [{same}]
+        - text: never reached
+        """,
+    )
+    result = sqlite_backend.cli("build", str(path))
+    assert result.returncode == 1
+    session_id = session_id_from(result.stdout)
+    status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
+    assert status["outcome"] == "stuck"
+    messages = messages_of(sqlite_backend, session_id)
+    assert_one_result_per_tool_use(messages)
+    results = [b for m in messages for b in m["content"] if b["type"] == "tool_result"]  # type: ignore[union-attr,index]
+    steered = [r for r in results if "try a different approach" in r["content"]]
+    assert len(steered) == 1 and steered[0]["tool_use_id"] == "toolu_001_0"
+    assert results[-1]["content"].startswith("Not run:")
+    events = [
+        json.loads(x)
+        for x in sqlite_backend.cli("events", session_id, "--json").stdout.splitlines()
+    ]
+    assert [e["payload"]["action"] for e in events if e["type"] == "tool_steered"] == [
+        "steer",
+        "skip",
+    ]
+
+
+def test_tool_call_cap_ends_with_iteration_limit(sqlite_backend: Backend, tmp_path: Path) -> None:
+    turns = "".join(
+        f"- tool_calls: [{{name: bash, input: {{command: 'echo {i}'}}}}, "
+        f"{{name: bash, input: {{command: 'echo {i}b'}}}}]\n"
+        for i in range(4)
+    )
+    path = project(tmp_path, turns + "- text: never reached\n")
+    result = sqlite_backend.cli("build", str(path), "--max-tool-calls", "5")
+    assert result.returncode == 1
+    session_id = session_id_from(result.stdout)
+    status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
+    assert status["outcome"] == "iteration_limit" and status["tool_calls"] == 5
+    assert "cap of 5" in status["outcome_reason"]
+    assert_one_result_per_tool_use(messages_of(sqlite_backend, session_id))
+
+
+def test_model_failure_ends_failed_with_exit_1(sqlite_backend: Backend, tmp_path: Path) -> None:
+    path = project(tmp_path, "- tool_calls: [{name: bash, input: {command: 'echo hi'}}]\n")
+    result = sqlite_backend.cli("build", str(path))
+    assert result.returncode == 1
+    session_id = session_id_from(result.stdout)
+    status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
+    assert status["outcome"] == "failed" and "script" in status["outcome_reason"]
+    resumed = sqlite_backend.cli("resume", session_id)
+    assert resumed.returncode == 2 and "already finished" in resumed.stderr
+
+
+def test_tool_failures_are_results_not_crashes(sqlite_backend: Backend, tmp_path: Path) -> None:
+    path = project(
+        tmp_path,
+        """\
+        - tool_calls:
+            - {name: read_file, input: {path: ../../etc/passwd}}
+            - {name: write_file, input: {path: a.txt}}
+            - {name: teleport, input: {}}
+            - {name: bash, input: {command: 'exit 3'}}
+        - text: all done
+        """,
+    )
+    result = sqlite_backend.cli("build", str(path))
+    assert result.returncode == 0, result.stderr
+    session_id = session_id_from(result.stdout)
+    messages = messages_of(sqlite_backend, session_id)
+    assert_one_result_per_tool_use(messages)
+    results = messages[2]["content"]
+    assert all(r["is_error"] for r in results)  # type: ignore[union-attr,index]
+    assert "workspace" in results[0]["content"]  # type: ignore[index]
+    assert "content" in results[1]["content"]  # type: ignore[index]
+    assert "teleport" in results[2]["content"]  # type: ignore[index]
+    assert "3" in results[3]["content"]  # type: ignore[index]
+
+
+def test_cancel_stops_a_running_session(sqlite_backend: Backend, tmp_path: Path) -> None:
+    turns = "".join(
+        f"- tool_calls: [{{name: bash, input: {{command: 'sleep 0.3; echo {i}'}}}}]\n"
+        for i in range(40)
+    )
+    path = project(tmp_path, turns + "- text: done\n")
+    proc = sqlite_backend.popen("build", str(path))
+    assert proc.stdout is not None
+    session_id = proc.stdout.readline().removeprefix("session: ").strip()
+    cancel = sqlite_backend.cli("cancel", session_id)
+    assert cancel.returncode == 0, cancel.stderr
+    proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
+    assert status["outcome"] == "cancelled" and status["tool_calls"] < 40
+
+
+def test_init_writes_a_project_that_loads_and_refuses_to_overwrite(
+    tmp_path: Path, sqlite_backend: Backend
+) -> None:
+    first = sqlite_backend.cli("init", str(tmp_path / "idea"))
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "idea" / "cofounder.yaml").is_file()
+    again = sqlite_backend.cli("init", str(tmp_path / "idea"))
+    assert again.returncode == 2 and "exists" in again.stderr
+    from cofounder.project import load_project
+
+    load_project(tmp_path / "idea" / "cofounder.yaml")
+
+
+@pytest.mark.parametrize("command", [["sessions"], ["resume"]])
+def test_empty_data_dir_is_friendly(sqlite_backend: Backend, command: list[str]) -> None:
+    result = sqlite_backend.cli(*command)
+    assert result.returncode == 0
+    assert "no " in result.stdout

@@ -1,0 +1,35 @@
+"""SandboxLimits: sane defaults and refusal of nonsense."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from cofounder.sandbox import SandboxLimits
+
+
+def test_defaults_leave_room_for_node_and_cap_output() -> None:
+    lim = SandboxLimits()
+    assert lim.address_space_bytes >= 4 * 1024**3
+    assert lim.output_limit_bytes == 64 * 1024
+    assert lim.default_timeout_s <= lim.max_timeout_s
+
+
+def test_limits_are_frozen() -> None:
+    lim = SandboxLimits()
+    with pytest.raises(ValidationError):
+        lim.cpu_seconds = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("cpu_seconds", 0), ("address_space_bytes", 1024), ("output_limit_bytes", 10)],
+)
+def test_nonsense_values_are_refused_naming_the_field(field: str, value: int) -> None:
+    with pytest.raises(ValidationError, match=field):
+        SandboxLimits(**{field: value})
+
+
+def test_default_timeout_above_max_is_refused() -> None:
+    with pytest.raises(ValidationError, match="default_timeout_s"):
+        SandboxLimits(default_timeout_s=700, max_timeout_s=600)
