@@ -1,60 +1,15 @@
-"""Shared fixtures: a real database backend per test (SQLite, and PostgreSQL when available),
-and a runner for the real `cofounder` CLI in a child process (so it can be SIGKILLed)."""
+"""Shared fixtures: a real database backend per test (SQLite, and PostgreSQL when available)."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLE = REPO / "examples" / "habit-tracker" / "cofounder.yaml"
-PG_URL_ENV = "COFOUNDER_TEST_POSTGRES_URL"
-
-
-@dataclass
-class Backend:
-    """Where one test's data lives: a data dir plus, for PostgreSQL, a fresh database."""
-
-    name: str
-    home: Path
-    database_url: str | None
-
-    def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("COFOUNDER_")}
-        env["COFOUNDER_HOME"] = str(self.home)
-        if self.database_url:
-            env["COFOUNDER_DATABASE_URL"] = self.database_url
-        env.update(extra)
-        return env
-
-    def cli(
-        self, *args: str, timeout: float = 180, **extra_env: str
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cofounder", *args],
-            env=self.env(**extra_env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=REPO,
-        )
-
-    def popen(self, *args: str, **extra_env: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "cofounder", *args],
-            env=self.env(**extra_env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-        )
+from cf_support import PG_URL_ENV, Backend
 
 
 def _postgres_admin_url() -> str | None:
@@ -92,13 +47,3 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 @pytest.fixture
 def sqlite_backend(tmp_path: Path) -> Backend:
     return Backend("sqlite", tmp_path / "data", None)
-
-
-def app_db_url(backend: Backend) -> str:
-    return backend.database_url or f"sqlite:///{backend.home / 'cofounder.sqlite'}"
-
-
-def session_id_from(stdout: str) -> str:
-    first = stdout.splitlines()[0]
-    assert first.startswith("session: "), f"first line should name the session: {first!r}"
-    return first.removeprefix("session: ").strip()

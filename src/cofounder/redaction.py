@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -29,9 +30,16 @@ def _env_secrets(environ: Mapping[str, str]) -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
+@cache
+def _process_env_secrets() -> tuple[str, ...]:
+    """The process environment is read once: redaction sits on every event and tool output."""
+    return tuple(_env_secrets(os.environ))
+
+
 def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
     """Replace known secret shapes and the values of secret-named environment variables."""
-    for value in _env_secrets(os.environ if environ is None else environ):
+    secrets = _process_env_secrets() if environ is None else _env_secrets(environ)
+    for value in secrets:
         text = text.replace(value, REDACTED)
     for pattern in _PATTERNS:
         text = pattern.sub(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLE, Backend, session_id_from
+from cf_support import EXAMPLE, Backend, session_id_from
 
 
 def project(tmp_path: Path, turns: str, **overrides: str) -> Path:
@@ -28,8 +28,8 @@ def project(tmp_path: Path, turns: str, **overrides: str) -> Path:
 
 
 def messages_of(backend: Backend, session_id: str) -> list[dict[str, object]]:
+    from cf_support import app_db_url
     from cofounder.storage import Database, Transcript
-    from conftest import app_db_url
 
     db = Database(app_db_url(backend))
     try:
@@ -120,9 +120,7 @@ def test_unknown_session_is_bad_input(sqlite_backend: Backend) -> None:
         assert result.returncode == 2 and "no session" in result.stderr, command
 
 
-def test_repetition_is_steered_once_then_stops_as_stuck(
-    sqlite_backend: Backend, tmp_path: Path
-) -> None:
+def test_repetition_is_steered_once_then_stops_as_stuck(backend: Backend, tmp_path: Path) -> None:
     same = "{name: bash, input: {command: 'false'}}"
     path = project(
         tmp_path,
@@ -134,20 +132,19 @@ def test_repetition_is_steered_once_then_stops_as_stuck(
         - text: never reached
         """,
     )
-    result = sqlite_backend.cli("build", str(path))
+    result = backend.cli("build", str(path))
     assert result.returncode == 1
     session_id = session_id_from(result.stdout)
-    status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
+    status = json.loads(backend.cli("status", session_id, "--json").stdout)
     assert status["outcome"] == "stuck"
-    messages = messages_of(sqlite_backend, session_id)
+    messages = messages_of(backend, session_id)
     assert_one_result_per_tool_use(messages)
     results = [b for m in messages for b in m["content"] if b["type"] == "tool_result"]  # type: ignore[union-attr,index]
     steered = [r for r in results if "try a different approach" in r["content"]]
     assert len(steered) == 1 and steered[0]["tool_use_id"] == "toolu_001_0"
     assert results[-1]["content"].startswith("Not run:")
     events = [
-        json.loads(x)
-        for x in sqlite_backend.cli("events", session_id, "--json").stdout.splitlines()
+        json.loads(x) for x in backend.cli("events", session_id, "--json").stdout.splitlines()
     ]
     assert [e["payload"]["action"] for e in events if e["type"] == "tool_steered"] == [
         "steer",
@@ -155,20 +152,20 @@ def test_repetition_is_steered_once_then_stops_as_stuck(
     ]
 
 
-def test_tool_call_cap_ends_with_iteration_limit(sqlite_backend: Backend, tmp_path: Path) -> None:
+def test_tool_call_cap_ends_with_iteration_limit(backend: Backend, tmp_path: Path) -> None:
     turns = "".join(
         f"- tool_calls: [{{name: bash, input: {{command: 'echo {i}'}}}}, "
         f"{{name: bash, input: {{command: 'echo {i}b'}}}}]\n"
         for i in range(4)
     )
     path = project(tmp_path, turns + "- text: never reached\n")
-    result = sqlite_backend.cli("build", str(path), "--max-tool-calls", "5")
+    result = backend.cli("build", str(path), "--max-tool-calls", "5")
     assert result.returncode == 1
     session_id = session_id_from(result.stdout)
-    status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
+    status = json.loads(backend.cli("status", session_id, "--json").stdout)
     assert status["outcome"] == "iteration_limit" and status["tool_calls"] == 5
     assert "cap of 5" in status["outcome_reason"]
-    assert_one_result_per_tool_use(messages_of(sqlite_backend, session_id))
+    assert_one_result_per_tool_use(messages_of(backend, session_id))
 
 
 def test_model_failure_ends_failed_with_exit_1(sqlite_backend: Backend, tmp_path: Path) -> None:
@@ -182,7 +179,7 @@ def test_model_failure_ends_failed_with_exit_1(sqlite_backend: Backend, tmp_path
     assert resumed.returncode == 2 and "already finished" in resumed.stderr
 
 
-def test_tool_failures_are_results_not_crashes(sqlite_backend: Backend, tmp_path: Path) -> None:
+def test_tool_failures_are_results_not_crashes(backend: Backend, tmp_path: Path) -> None:
     path = project(
         tmp_path,
         """\
@@ -194,10 +191,10 @@ def test_tool_failures_are_results_not_crashes(sqlite_backend: Backend, tmp_path
         - text: all done
         """,
     )
-    result = sqlite_backend.cli("build", str(path))
+    result = backend.cli("build", str(path))
     assert result.returncode == 0, result.stderr
     session_id = session_id_from(result.stdout)
-    messages = messages_of(sqlite_backend, session_id)
+    messages = messages_of(backend, session_id)
     assert_one_result_per_tool_use(messages)
     results = messages[2]["content"]
     assert all(r["is_error"] for r in results)  # type: ignore[union-attr,index]
@@ -207,20 +204,20 @@ def test_tool_failures_are_results_not_crashes(sqlite_backend: Backend, tmp_path
     assert "3" in results[3]["content"]  # type: ignore[index]
 
 
-def test_cancel_stops_a_running_session(sqlite_backend: Backend, tmp_path: Path) -> None:
+def test_cancel_stops_a_running_session(backend: Backend, tmp_path: Path) -> None:
     turns = "".join(
         f"- tool_calls: [{{name: bash, input: {{command: 'sleep 0.3; echo {i}'}}}}]\n"
         for i in range(40)
     )
     path = project(tmp_path, turns + "- text: done\n")
-    proc = sqlite_backend.popen("build", str(path))
+    proc = backend.popen("build", str(path))
     assert proc.stdout is not None
     session_id = proc.stdout.readline().removeprefix("session: ").strip()
-    cancel = sqlite_backend.cli("cancel", session_id)
+    cancel = backend.cli("cancel", session_id)
     assert cancel.returncode == 0, cancel.stderr
     proc.communicate(timeout=120)
     assert proc.returncode == 1
-    status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
+    status = json.loads(backend.cli("status", session_id, "--json").stdout)
     assert status["outcome"] == "cancelled" and status["tool_calls"] < 40
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,8 +38,31 @@ class Event(BaseModel):
         )
 
 
+# First key of the PostgreSQL advisory locks that serialise one session's appenders ("CFEV").
+_EVENT_LOCK_CLASS = 0x43464556
+
+
+def _lock_session_events(session: Session, session_id: str) -> None:
+    """Hold, until this transaction ends, the right to append to `session_id`'s log.
+
+    Without it two writers both compute `max(seq) + 1` and one fails on the primary key; that
+    cannot be retried when the append is part of a caller's larger transaction (a commit step),
+    and `EventLog.append`'s retries starve under contention.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(
+            select(func.pg_advisory_xact_lock(_EVENT_LOCK_CLASS, func.hashtext(session_id)))
+        )
+    elif dialect == "sqlite":
+        # SQLite has one writer at a time, but a transaction only takes that lock at its first
+        # write; a write statement (even one matching nothing) takes it before the read below.
+        session.execute(text("UPDATE events SET seq = seq WHERE 1 = 0"))
+
+
 def append_in(session: Session, session_id: str, type_: str, payload: dict[str, Any]) -> Event:
     """Append inside an open transaction, so an event commits atomically with other writes."""
+    _lock_session_events(session, session_id)
     next_seq = session.scalar(
         select(func.coalesce(func.max(EventRow.seq), 0) + 1).where(
             EventRow.session_id == session_id

@@ -8,11 +8,13 @@ manifest exactly (rebuildable folders such as `node_modules` aside).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import stat
+import uuid
 from pathlib import Path
 from typing import Literal
 
@@ -102,21 +104,32 @@ class LocalSnapshotStore:
     def _blob_path(self, sha: str) -> Path:
         return self._blobs / sha[:2] / sha
 
-    def _put_blob_from(self, source: Path, sha: str) -> None:
-        target = self._blob_path(sha)
-        if target.exists():
-            return
-        target.parent.mkdir(exist_ok=True)
-        tmp = target.with_name(f".{sha}.{os.getpid()}.tmp")
-        shutil.copyfile(source, tmp)
+    def _put_blob_from(self, source: Path, sha: str) -> tuple[str, int] | None:
+        """Store `source`'s bytes as a blob unless blob `sha` is already stored.
+
+        Returns the hash and size of the bytes stored, which are not `sha` when the file changed
+        after it was hashed (a process still writing it, or a stale hash cache entry): the blob
+        is then filed under its true hash, so no blob ever fails its own check.
+        """
+        if self._blob_path(sha).exists():
+            return None
+        tmp = self._blobs / f".{uuid.uuid4().hex}.tmp"  # unique per call: threads share a pid
+        digest = hashlib.sha256()
+        size = 0
         try:
-            os.link(
-                tmp, target
-            )  # create-only: a concurrent writer of the same blob wins harmlessly
-        except FileExistsError:
-            pass
+            with source.open("rb") as src, tmp.open("wb") as dst:
+                for chunk in iter(lambda: src.read(1 << 20), b""):
+                    digest.update(chunk)
+                    dst.write(chunk)
+                    size += len(chunk)
+            actual = digest.hexdigest()
+            target = self._blob_path(actual)
+            target.parent.mkdir(exist_ok=True)
+            with contextlib.suppress(FileExistsError):  # create-only: the first writer wins
+                os.link(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
+        return actual, size
 
     def scan(self, workspace: Path, cache_file: Path | None = None) -> Manifest:
         cache = _HashCache(cache_file)
@@ -156,15 +169,18 @@ class LocalSnapshotStore:
 
     def take(self, workspace: Path, cache_file: Path | None = None) -> str:
         """Record the workspace; returns the snapshot id (the manifest's sha256)."""
-        manifest = self.scan(workspace, cache_file)
-        for entry in manifest.entries:
+        entries: list[ManifestEntry] = []
+        for entry in self.scan(workspace, cache_file).entries:
             if entry.kind == "file" and entry.sha256:
-                self._put_blob_from(workspace / entry.path, entry.sha256)
-        body = manifest.model_dump_json().encode()
+                stored = self._put_blob_from(workspace / entry.path, entry.sha256)
+                if stored is not None and stored != (entry.sha256, entry.size):
+                    entry = entry.model_copy(update={"sha256": stored[0], "size": stored[1]})
+            entries.append(entry)
+        body = Manifest(entries=entries).model_dump_json().encode()
         snapshot_id = hashlib.sha256(body).hexdigest()
         path = self._manifests / f"{snapshot_id}.json"
         if not path.exists():
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
             tmp.write_bytes(body)
             os.replace(tmp, path)
         return snapshot_id

@@ -40,6 +40,12 @@ ALL_TOOLS: tuple[ToolDef, ...] = (
     note_tools.DOCUMENT,
 )
 TOOL_NAMES: tuple[str, ...] = tuple(t.name for t in ALL_TOOLS)
+_TOOLS_BY_NAME: dict[str, ToolDef] = {t.name: t for t in ALL_TOOLS}
+# Checking and compiling the schemas costs ~30 ms; validators are stateless, so do it once.
+_VALIDATORS: dict[str, Draft202012Validator] = {t.name: make_validator(t.schema) for t in ALL_TOOLS}
+_SPECS: tuple[ToolSpec, ...] = tuple(
+    ToolSpec(name=t.name, description=t.description, input_schema=t.schema) for t in ALL_TOOLS
+)
 
 
 class ToolBox:
@@ -49,16 +55,11 @@ class ToolBox:
         if output_limit_chars < 1000:
             raise ValueError("output_limit_chars must be at least 1000")
         self._ctx = ToolContext(sandbox=sandbox, output_limit_chars=output_limit_chars)
-        self._tools = {t.name: t for t in ALL_TOOLS}
-        self._validators: dict[str, Draft202012Validator] = {
-            t.name: make_validator(t.schema) for t in ALL_TOOLS
-        }
+        self._tools = _TOOLS_BY_NAME
+        self._validators = _VALIDATORS
 
     def specs(self) -> list[ToolSpec]:
-        return [
-            ToolSpec(name=t.name, description=t.description, input_schema=t.schema)
-            for t in ALL_TOOLS
-        ]
+        return list(_SPECS)
 
     def run(self, call: ToolUseBlock) -> ToolRun:
         started = time.monotonic()

@@ -17,8 +17,8 @@ from crash_support import (
     workspace_digest,
 )
 
+from cf_support import EXAMPLE, Backend, app_db_url, session_id_from
 from cofounder.storage import Database, EventLog
-from conftest import EXAMPLE, Backend, app_db_url, session_id_from
 
 # (crash point, does the killed turn's request happen before the kill and go unrecorded?)
 CRASH_POINTS = [

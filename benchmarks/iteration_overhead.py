@@ -1,0 +1,128 @@
+"""Harness overhead per iteration: a durable session vs a bare think-act loop, same run.
+
+Both sides use the scripted model and the no-op `narrate` tool, so what differs is the harness:
+DBOS steps, checkpoint + transcript + events in the application DB, workspace snapshot, guards.
+
+    .venv/bin/python benchmarks/iteration_overhead.py [--iterations 60] [--runs 3]
+        [--database-url postgresql://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from cofounder.config import Settings
+from cofounder.engine import Engine
+from cofounder.llm import Message, ModelRequest, ScriptedModel, TextBlock, ToolResultBlock
+from cofounder.project import ProjectSpec, load_project
+from cofounder.sandbox import BwrapSandbox
+from cofounder.tools import ToolBox
+
+
+def write_project(root: Path, iterations: int) -> Path:
+    turns: list[dict[str, object]] = [
+        {
+            "tool_calls": [{"name": "narrate", "input": {"message": f"step {i}"}}],
+            "usage": {"input_tokens": 1000 + i, "output_tokens": 20},
+        }
+        for i in range(iterations)
+    ]
+    turns.append({"text": "done"})
+    (root / "trajectory.yaml").write_text(yaml.safe_dump({"turns": turns}))
+    (root / "cofounder.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "Bench",
+                "goal": "Measure the harness.",
+                "idea_brief": {"what": "benchmark"},
+                "understanding_qna": [],
+                "model": "scripted:trajectory.yaml",
+            }
+        )
+    )
+    return root / "cofounder.yaml"
+
+
+def durable_run(project_file: Path, data_dir: Path, database_url: str | None) -> list[float]:
+    """Per-iteration milliseconds from consecutive `iteration_committed` event timestamps."""
+    settings = Settings(home=data_dir, database_url=database_url)
+    engine = Engine(settings)
+    spec = load_project(project_file)
+    record = engine.create_session(spec, project_file)
+    outcome = engine.run(record.id)
+    assert outcome == "completed", outcome
+    stamps = [
+        e.ts
+        for e in engine.rt.events.read(record.id, limit=100_000)
+        if e.type == "iteration_committed"
+    ]
+    engine.close()
+    return [(b - a).total_seconds() * 1000 for a, b in itertools.pairwise(stamps)]
+
+
+def bare_run(project_file: Path, workspace: Path, spec: ProjectSpec) -> list[float]:
+    """The same model and tool calls in a plain in-memory loop: no durability at all."""
+    model = ScriptedModel(project_file.parent / "trajectory.yaml")
+    toolbox = ToolBox(BwrapSandbox(workspace))
+    messages = [Message(role="user", content=[TextBlock(text=spec.goal)])]
+    timings: list[float] = []
+    while True:
+        started = time.perf_counter()
+        turn = model.complete(
+            ModelRequest(system="bench", messages=messages, tools=toolbox.specs())
+        )
+        messages.append(turn.as_message())
+        if not turn.tool_uses:
+            break
+        results = [toolbox.run(call).result for call in turn.tool_uses]
+        messages.append(
+            Message(
+                role="user",
+                content=[
+                    ToolResultBlock(tool_use_id=r.tool_use_id, content=r.content) for r in results
+                ],
+            )
+        )
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--iterations", type=int, default=60)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    durable: list[float] = []
+    bare: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        project_file = write_project(root, args.iterations)
+        spec = load_project(project_file)
+        for run in range(args.runs):
+            durable += durable_run(project_file, root / f"data{run}", args.database_url)
+            workspace = root / f"bare{run}"
+            workspace.mkdir()
+            bare += bare_run(project_file, workspace, spec)
+    backend = "PostgreSQL" if args.database_url else "SQLite"
+    d, b = statistics.median(durable), statistics.median(bare)
+    print(f"iterations per run: {args.iterations}, runs: {args.runs}, backend: {backend}")
+    print(f"{'loop':<34}{'median ms/iter':>16}{'p90 ms/iter':>14}")
+    for name, values in (
+        ("bare loop (no durability)", bare),
+        ("durable session (DBOS + DB)", durable),
+    ):
+        p90 = statistics.quantiles(values, n=10)[-1]
+        print(f"{name:<34}{statistics.median(values):>16.2f}{p90:>14.2f}")
+    print(f"harness overhead per iteration: {d - b:.2f} ms median ({d / b:.1f}x the bare loop)")
+
+
+if __name__ == "__main__":
+    main()
