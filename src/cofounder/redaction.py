@@ -17,11 +17,9 @@ _PATTERNS = [
     re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}"),
     re.compile(r"xox[abprs]-[A-Za-z0-9\-]{10,}"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{16,}"),
-    re.compile(
-        r"(?i)((?:api[_-]?key|secret|password|passwd|token|access[_-]?key)[\"']?\s*[:=]\s*[\"']?)"
-        r"[^\s\"',;]{6,}"
-    ),
 ]
+# Only high-confidence shapes: a looser `password = ...` rule would also rewrite the agent's own
+# code and test fixtures, and the model would then edit files against text that is not there.
 _SECRET_ENV_NAME = re.compile(r"(?i)(KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL)")
 
 

@@ -239,3 +239,29 @@ def test_empty_data_dir_is_friendly(sqlite_backend: Backend, command: list[str])
     result = sqlite_backend.cli(*command)
     assert result.returncode == 0
     assert "no " in result.stdout
+
+
+def test_secrets_never_reach_storage_or_output(sqlite_backend: Backend, tmp_path: Path) -> None:
+    secret = "hunter2-correct-horse-battery"
+    token = "sk-ant-" + "x1y2z3" * 5
+    path = project(
+        tmp_path,
+        f"""\
+        - text: "I will use {secret} and {token}"
+          tool_calls:
+            - {{name: bash, input: {{command: 'echo {token}; echo {secret}'}}}}
+            - {{name: narrate, input: {{message: 'key is {secret}'}}}}
+        - text: done
+        """,
+    )
+    result = sqlite_backend.cli("build", str(path), MY_SERVICE_API_KEY=secret)
+    assert result.returncode == 0, result.stderr
+    for text in (result.stdout, result.stderr):
+        assert secret not in text and token not in text
+    session_id = session_id_from(result.stdout)
+    events = sqlite_backend.cli("events", session_id, "--json").stdout
+    assert "[REDACTED]" in events and secret not in events
+    for db_file in sqlite_backend.home.glob("*.sqlite*"):
+        data = db_file.read_bytes()
+        assert secret.encode() not in data, db_file.name
+        assert token.encode() not in data, db_file.name

@@ -20,9 +20,9 @@ from cofounder.engine import runtime
 from cofounder.engine.faults import crash_point
 from cofounder.engine.feed import EventType
 from cofounder.llm import AssistantTurn, Message, ModelError, ModelRequest, ToolUseBlock
-from cofounder.llm.messages import ToolResultBlock
+from cofounder.llm.messages import ContentBlock, TextBlock, ToolResultBlock
 from cofounder.project import ProjectSpec
-from cofounder.redaction import redact
+from cofounder.redaction import redact, redact_value
 from cofounder.sandbox import BwrapSandbox
 from cofounder.storage import Checkpoint
 from cofounder.storage.events import append_in
@@ -109,11 +109,24 @@ def think_step(session_id: str, iteration: int) -> dict[str, Any]:
         )
         return {"error": str(exc)}
     crash_point("think.after_model")
+    turn = _redacted_turn(turn)
     if turn.text:
         rt.events.append(
             session_id, EventType.ASSISTANT_TEXT, {"iteration": iteration, "text": turn.text}
         )
     return {"turn": turn.model_dump(mode="json")}
+
+
+def _redacted_turn(turn: AssistantTurn) -> AssistantTurn:
+    """Nothing secret is stored, not even in the recorded step output."""
+    blocks: list[ContentBlock] = []
+    for block in turn.blocks:
+        if isinstance(block, TextBlock):
+            block = block.model_copy(update={"text": redact(block.text)})
+        elif isinstance(block, ToolUseBlock):
+            block = block.model_copy(update={"input": redact_value(block.input)})
+        blocks.append(block)
+    return turn.model_copy(update={"blocks": blocks})
 
 
 @DBOS.step(name="cofounder.act")

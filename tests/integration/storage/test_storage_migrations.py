@@ -1,0 +1,131 @@
+"""The migrated schema on real databases: `migrate()` is idempotent, the ORM mappings match
+what the migrations create, and timestamps come back timezone-aware UTC on every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from cf_support import Backend, app_db_url
+from cofounder.storage import Database, EventLog, NewSession, SessionStore
+from cofounder.storage.sessions import insert_in
+from cofounder.storage.tables import Base, DocumentRow, SessionRow
+
+TABLES = {"sessions", "messages", "checkpoints", "events", "documents"}
+
+
+@pytest.fixture
+def db(backend: Backend) -> Iterator[Database]:
+    database = Database(app_db_url(backend))
+    database.migrate()
+    yield database
+    database.close()
+
+
+def _new_session(session_id: str) -> NewSession:
+    return NewSession(
+        id=session_id,
+        name="habit tracker",
+        owner="founder",
+        tier="standard",
+        model_spec="scripted:demo",
+        project_json="{}",
+        workspace="/tmp/ws",
+        max_tool_calls=50,
+        max_wall_seconds=600.0,
+    )
+
+
+def test_migrate_is_idempotent_and_keeps_data(db: Database, backend: Backend) -> None:
+    EventLog(db).append("s", "kept", {"n": 1})
+    db.migrate()
+    db.migrate()
+    other = Database(app_db_url(backend))  # a second process starting up
+    try:
+        other.migrate()
+    finally:
+        other.close()
+    with db.engine.connect() as conn:
+        versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        assert versions == ["0001"]
+        assert set(inspect(conn).get_table_names()) >= TABLES
+    assert [(e.seq, e.type) for e in EventLog(db).read("s")] == [(1, "kept")]
+
+
+def test_orm_mappings_match_the_migrated_schema(db: Database) -> None:
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == []
+
+
+def test_compare_metadata_would_notice_a_mismatch(db: Database) -> None:
+    """Guards the test above: a mapping that differs from the migration must be reported."""
+    from sqlalchemy import Column, Integer, MetaData, String, Table
+
+    drifted = MetaData()
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(drifted)
+    Table("events", drifted, Column("extra", Integer), extend_existing=True)
+    drifted.tables["documents"].c.section.type = String(10)
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, drifted)
+    kinds = {entry[0] if isinstance(entry, tuple) else entry[0][0] for entry in diff}
+    assert "add_column" in kinds
+    assert "modify_type" in kinds
+
+
+def test_timestamps_round_trip_as_aware_utc(db: Database) -> None:
+    plus_five = timezone(timedelta(hours=5, minutes=30))
+    local = datetime(2024, 3, 1, 12, 0, 0, 123456, tzinfo=plus_five)
+    with db.transaction() as session:
+        session.add(DocumentRow(session_id="s", section="overview", content="x", updated_at=local))
+    with db.transaction() as session:
+        row = session.get(DocumentRow, ("s", "overview"))
+        assert row is not None
+        assert row.updated_at == local  # the same instant, to the microsecond
+        assert row.updated_at.tzinfo == UTC
+        assert row.updated_at == datetime(2024, 3, 1, 6, 30, 0, 123456, tzinfo=UTC)
+    if db.engine.dialect.name == "sqlite":  # stored as UTC text, whatever offset it came in
+        with db.engine.connect() as conn:
+            raw = conn.execute(text("SELECT updated_at FROM documents")).scalar_one()
+        assert raw == "2024-03-01 06:30:00.123456"
+
+
+def test_naive_datetimes_are_refused(db: Database) -> None:
+    with pytest.raises(Exception, match="naive datetime"), db.transaction() as session:
+        session.add(
+            DocumentRow(session_id="s", section="x", content="x", updated_at=datetime(2024, 1, 1))
+        )
+    with db.transaction() as session:
+        assert session.get(DocumentRow, ("s", "x")) is None
+
+
+def test_ordering_by_time_follows_the_instant_not_the_offset(db: Database) -> None:
+    store = SessionStore(db)
+    with db.transaction() as session:
+        insert_in(session, _new_session("early"))
+        insert_in(session, _new_session("late"))
+    # 10:00 at +09:00 is 01:00 UTC, earlier than 05:00 at -02:00 (07:00 UTC), although the
+    # local wall-clock text sorts the other way.
+    with db.transaction() as session:
+        early = session.get(SessionRow, "early")
+        late = session.get(SessionRow, "late")
+        assert early is not None and late is not None
+        early.created_at = datetime(2024, 5, 1, 10, 0, tzinfo=timezone(timedelta(hours=9)))
+        late.created_at = datetime(2024, 5, 1, 5, 0, tzinfo=timezone(timedelta(hours=-2)))
+    records = store.list()
+    assert [r.id for r in records] == ["early", "late"]
+    assert all(r.created_at.tzinfo == UTC and r.updated_at.tzinfo == UTC for r in records)
+    fresh = store.get("early")
+    assert fresh is not None
+    assert fresh.created_at == datetime(2024, 5, 1, 1, 0, tzinfo=UTC)
+    assert fresh.finished_at is None
