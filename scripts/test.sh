@@ -23,4 +23,4 @@ if [[ -z ${COFOUNDER_TEST_POSTGRES_URL:-} ]] && [[ $(id -u) -eq 0 ]] && ls /usr/
   export COFOUNDER_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$port/postgres"
   echo "test: started a throwaway PostgreSQL on port $port" >&2
 fi
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest -n auto "$@"
