@@ -58,9 +58,9 @@ class Settings(BaseSettings):
     @property
     def dbos_database_url(self) -> str:
         if self.system_database_url:
-            return self.system_database_url
-        if self.database_url and self.database_url.startswith("postgresql"):
-            return self.database_url
+            return _postgresql_scheme(self.system_database_url)
+        if self.database_url and self.database_url.startswith(("postgresql", "postgres://")):
+            return _postgresql_scheme(self.database_url)
         return f"sqlite:///{self.data_dir / 'dbos.sqlite'}"
 
     def sessions_dir(self) -> Path:
@@ -68,6 +68,13 @@ class Settings(BaseSettings):
 
     def blobs_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+
+def _postgresql_scheme(url: str) -> str:
+    """`postgres://` is a common alias that not every driver accepts."""
+    return (
+        "postgresql://" + url.removeprefix("postgres://") if url.startswith("postgres://") else url
+    )
 
 
 def load_settings(data_dir: Path | None = None) -> Settings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
@@ -23,9 +23,22 @@ _PATTERNS = [
 _SECRET_ENV_NAME = re.compile(r"(?i)(KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL)")
 
 
+def _looks_like_secret(value: str) -> bool:
+    # Short or spaced values (POSTGRES_PASSWORD=postgres, SOME_KEY="import json") are common
+    # words; replacing them everywhere would corrupt the agent's own code.
+    return len(value) >= 12 and not any(c.isspace() for c in value)
+
+
 def _env_secrets(environ: Mapping[str, str]) -> list[str]:
-    values = {v for k, v in environ.items() if _SECRET_ENV_NAME.search(k) and len(v) >= 8}
+    values = {v for k, v in environ.items() if _SECRET_ENV_NAME.search(k) and _looks_like_secret(v)}
     return sorted(values, key=len, reverse=True)
+
+
+def redact_env_secrets(text: str) -> str:
+    """Only this process's own secrets (its API keys), which nothing it writes may contain."""
+    for value in _process_env_secrets():
+        text = text.replace(value, REDACTED)
+    return text
 
 
 @cache
@@ -47,12 +60,12 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
     return text
 
 
-def redact_value(value: Any) -> Any:
+def redact_value(value: Any, redactor: Callable[[str], str] = redact) -> Any:
     """Redact every string inside a JSON-like value."""
     if isinstance(value, str):
-        return redact(value)
+        return redactor(value)
     if isinstance(value, list):
-        return [redact_value(v) for v in value]
+        return [redact_value(v, redactor) for v in value]
     if isinstance(value, dict):
-        return {k: redact_value(v) for k, v in value.items()}
+        return {k: redact_value(v, redactor) for k, v in value.items()}
     return value

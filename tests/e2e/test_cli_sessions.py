@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
-from cf_support import EXAMPLE, Backend, session_id_from
+from cf_support import EXAMPLE, Backend, app_db_url, session_id_from
+from cofounder.storage import Database, EventLog, Transcript
 
 
 def project(tmp_path: Path, turns: str, **overrides: str) -> Path:
@@ -29,7 +33,7 @@ def project(tmp_path: Path, turns: str, **overrides: str) -> Path:
 
 def messages_of(backend: Backend, session_id: str) -> list[dict[str, object]]:
     from cf_support import app_db_url
-    from cofounder.storage import Database, Transcript
+    from cofounder.storage import Database
 
     db = Database(app_db_url(backend))
     try:
@@ -242,6 +246,8 @@ def test_empty_data_dir_is_friendly(sqlite_backend: Backend, command: list[str])
 
 
 def test_secrets_never_reach_storage_or_output(sqlite_backend: Backend, tmp_path: Path) -> None:
+    """This process's secrets are removed everywhere; a secret-shaped token that a command
+    prints (the command itself does not contain it) is removed from results and events."""
     secret = "hunter2-correct-horse-battery"
     token = "sk-ant-" + "x1y2z3" * 5
     path = project(
@@ -249,7 +255,8 @@ def test_secrets_never_reach_storage_or_output(sqlite_backend: Backend, tmp_path
         f"""\
         - text: "I will use {secret} and {token}"
           tool_calls:
-            - {{name: bash, input: {{command: 'echo {token}; echo {secret}'}}}}
+            - {{name: bash, input: {{command: "echo sk-ant-$(printf 'x1y2z3%.0s' 1 2 3 4 5)"}}}}
+            - {{name: bash, input: {{command: 'echo {secret}'}}}}
             - {{name: narrate, input: {{message: 'key is {secret}'}}}}
         - text: done
         """,
@@ -265,3 +272,115 @@ def test_secrets_never_reach_storage_or_output(sqlite_backend: Backend, tmp_path
         data = db_file.read_bytes()
         assert secret.encode() not in data, db_file.name
         assert token.encode() not in data, db_file.name
+
+
+def test_an_unexpected_step_failure_ends_the_session_failed_not_stuck_running(
+    sqlite_backend: Backend, tmp_path: Path
+) -> None:
+    """The snapshot store is broken mid-batch: the session must end `failed`, with the cause."""
+    path = project(
+        tmp_path,
+        """\
+        - tool_calls: [{name: bash, input: {command: 'sleep 3; echo slept > out.txt'}}]
+        - text: never reached
+        """,
+    )
+    proc = sqlite_backend.popen("build", str(path))
+    assert proc.stdout is not None
+    session_id = proc.stdout.readline().removeprefix("session: ").strip()
+    db = Database(app_db_url(sqlite_backend))
+    deadline = time.monotonic() + 30
+    while "tool_started" not in [e.type for e in EventLog(db).read(session_id)]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    db.close()
+    shutil.rmtree(sqlite_backend.home / "snapshots")
+    (sqlite_backend.home / "snapshots").write_text("not a directory")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, out + err
+    status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
+    assert status["state"] == "failed"
+    assert "internal error" in status["outcome_reason"]
+    assert "session_internal_error" in err  # logged, not swallowed
+    again = sqlite_backend.cli("resume", session_id)
+    assert again.returncode == 2 and "already finished" in again.stderr
+
+
+def test_a_cut_off_reply_is_continued_not_taken_as_finished(
+    sqlite_backend: Backend, tmp_path: Path
+) -> None:
+    path = project(
+        tmp_path,
+        """\
+        - text: "Here is the first half of my long answ"
+          cut_off: true
+        - text: "...er. Done."
+        """,
+    )
+    result = sqlite_backend.cli("build", str(path))
+    assert result.returncode == 0, result.stderr
+    messages = messages_of(sqlite_backend, session_id_from(result.stdout))
+    roles = [m["role"] for m in messages]
+    assert roles == ["user", "assistant", "user", "assistant"]
+    assert "cut off" in messages[2]["content"][0]["text"]  # type: ignore[index]
+
+
+def test_odd_file_names_do_not_break_the_session(sqlite_backend: Backend, tmp_path: Path) -> None:
+    path = project(
+        tmp_path,
+        """\
+        - tool_calls:
+            - {name: bash, input: {command: "touch $'bad\\\\xffname' && mkdir -p d && touch d/ok"}}
+            - {name: glob, input: {pattern: "**/*"}}
+        - text: done
+        """,
+    )
+    result = sqlite_backend.cli("build", str(path), COFOUNDER_CRASH_AT="commit.before#1")
+    assert result.returncode == -9
+    session_id = session_id_from(result.stdout)
+    resumed = sqlite_backend.cli("resume", session_id)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    workspace = Path(sqlite_backend.cli("workspace", session_id).stdout.strip())
+    assert os.fsencode("bad\udcffname") in os.listdir(os.fsencode(workspace))
+    glob_result = messages_of(sqlite_backend, session_id)[2]["content"][1]["content"]  # type: ignore[index]
+    assert "d/ok" in glob_result and "bad" in glob_result
+
+
+def test_cancelling_an_interrupted_session_ends_it_without_another_model_call(
+    sqlite_backend: Backend, tmp_path: Path
+) -> None:
+    path = project(
+        tmp_path,
+        """\
+        - tool_calls: [{name: bash, input: {command: 'echo one'}}]
+        - tool_calls: [{name: bash, input: {command: 'echo two'}}]
+        - text: done
+        """,
+    )
+    crashed = sqlite_backend.cli("build", str(path), COFOUNDER_CRASH_AT="commit.after#1")
+    assert crashed.returncode == -9
+    session_id = session_id_from(crashed.stdout)
+    cancel = sqlite_backend.cli("cancel", session_id)
+    assert cancel.returncode == 0 and "cancelled" in cancel.stdout
+    status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
+    assert status["state"] == "cancelled" and status["iteration"] == 1
+    log = sqlite_backend.home / "sessions" / session_id / "model-requests.jsonl"
+    assert len(log.read_text().splitlines()) == 1
+    assert sqlite_backend.cli("resume", session_id).returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"COFOUNDER_DATABASE_URL": "foo://bar"}, "cannot open the database"),
+        ({"COFOUNDER_MAX_TOOL_CALLS": "lots"}, "COFOUNDER_MAX_TOOL_CALLS"),
+        ({"COFOUNDER_DATABASE_URL": "postgresql://u:pw@127.0.0.1:1/x"}, "u:***@"),
+    ],
+)
+def test_bad_configuration_is_exit_2_with_the_setting_named(
+    sqlite_backend: Backend, env: dict[str, str], message: str
+) -> None:
+    result = sqlite_backend.cli("sessions", **env)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert "pw@" not in result.stderr

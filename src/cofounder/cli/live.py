@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
 from cofounder.cli.render import elapsed_since, event_line, money
-from cofounder.engine import Engine
 from cofounder.engine.feed import EventType
 from cofounder.storage import Event
+
+if TYPE_CHECKING:
+    from cofounder.engine.service import Engine
 
 
 @dataclass
@@ -34,7 +37,8 @@ def _status_bar(engine: Engine, session_id: str, bar: _Bar) -> Text:
         f"phase: {record.phase or '—'}  ·  iteration {record.iteration}  ·  "
         f"tool calls {record.tool_calls}/{record.max_tool_calls}  ·  "
         f"elapsed {elapsed_since(record.created_at)}  ·  "
-        f"spend {money(record.spend_microdollars)}",
+        f"spend {money(record.spend_microdollars)} "
+        f"({record.input_tokens:,} in / {record.output_tokens:,} out tokens)",
         style="dim",
     )
     if bar.current_tool:

@@ -8,18 +8,28 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from cofounder.cli.live import run_with_live_view
 from cofounder.cli.render import display_state, elapsed_since, event_line, money, status_payload
-from cofounder.config import load_settings
-from cofounder.engine import BadInputError, Engine, EngineError, SessionFinishedError
+from cofounder.config import Settings, load_settings
+from cofounder.engine import (
+    BadInputError,
+    Catalog,
+    ConfigurationError,
+    EngineError,
+    SessionFinishedError,
+)
+from cofounder.logs import configure_logging
 from cofounder.project import ProjectBaseError, load_project, write_example
 from cofounder.sandbox import SandboxError, require_bwrap
+
+if TYPE_CHECKING:
+    from cofounder.engine.service import Engine
 
 app = typer.Typer(
     name="cofounder",
@@ -29,7 +39,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DataDir = Annotated[
     Path | None,
@@ -46,10 +56,32 @@ def _fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _engine(data_dir: Path | None) -> Engine:
+def _settings(data_dir: Path | None) -> Settings:
     try:
-        return Engine(load_settings(data_dir))
-    except ValueError as exc:  # pydantic-settings validation of env/config
+        return load_settings(data_dir)
+    except ValidationError as exc:  # pydantic-settings validation of env/config
+        problems = "; ".join(
+            f"COFOUNDER_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        _fail(f"bad configuration: {problems}", EXIT_BAD_INPUT)
+    except ValueError as exc:  # e.g. an unreadable cofounder.toml
+        _fail(f"bad configuration: {exc}", EXIT_BAD_INPUT)
+
+
+def _catalog(data_dir: Path | None) -> Catalog:
+    try:
+        return Catalog(_settings(data_dir))
+    except ConfigurationError as exc:
+        _fail(f"bad configuration: {exc}", EXIT_BAD_INPUT)
+
+
+def _engine(data_dir: Path | None) -> Engine:
+    from cofounder.engine.service import Engine  # DBOS is imported only by commands that run
+
+    try:
+        return Engine(_settings(data_dir))
+    except ConfigurationError as exc:
         _fail(f"bad configuration: {exc}", EXIT_BAD_INPUT)
 
 
@@ -58,6 +90,8 @@ def _outcome_exit(outcome: str) -> int:
 
 
 def _run_session(engine: Engine, session_id: str, *, resumed: bool) -> int:
+    from cofounder.cli.live import run_with_live_view
+
     after = engine.rt.events.read(session_id, after_seq=0, limit=1_000_000)
     try:
         outcome = run_with_live_view(
@@ -141,19 +175,22 @@ def resume(
 @app.command()
 def cancel(session_id: SessionId, data_dir: DataDir = None) -> None:
     """Ask a session to stop after its current iteration (ends an interrupted one on resume)."""
-    engine = _engine(data_dir)
+    engine = _catalog(data_dir)
     try:
         record = engine.resolve_session(session_id)
-        engine.request_cancel(record.id)
+        ended = engine.request_cancel(record.id)
     except EngineError as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
-    out.print(f"cancel requested for {record.id}")
+    if ended:
+        out.print(f"{record.id} was not running; it is now {ended}")
+    else:
+        out.print(f"cancel requested: {record.id} stops before its next model call")
 
 
 @app.command()
 def sessions(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     """List sessions."""
-    engine = _engine(data_dir)
+    engine = _catalog(data_dir)
     records = engine.rt.sessions.list()
     if as_json:
         for record in records:
@@ -180,7 +217,7 @@ def sessions(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
 @app.command()
 def status(session_id: SessionId, data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     """Show where a session stands."""
-    engine = _engine(data_dir)
+    engine = _catalog(data_dir)
     try:
         record = engine.resolve_session(session_id)
     except BadInputError as exc:
@@ -204,12 +241,14 @@ def events(
     after: Annotated[int, typer.Option("--after", help="Only events with seq above this.")] = 0,
 ) -> None:
     """Print a session's events (JSON lines with --json)."""
-    engine = _engine(data_dir)
+    engine = _catalog(data_dir)
     try:
         record = engine.resolve_session(session_id)
     except BadInputError as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
     seq = after
+    if follow and record.state == "running" and not engine.is_active(record.id):
+        err.print(f"{record.id} is interrupted; waiting for `cofounder resume {record.id}`...")
     while True:
         for event in engine.rt.events.read(record.id, after_seq=seq):
             seq = event.seq
@@ -234,7 +273,7 @@ def events(
 @app.command()
 def workspace(session_id: SessionId, data_dir: DataDir = None) -> None:
     """Print the host path of a session's workspace."""
-    engine = _engine(data_dir)
+    engine = _catalog(data_dir)
     try:
         record = engine.resolve_session(session_id)
     except BadInputError as exc:
@@ -245,7 +284,7 @@ def workspace(session_id: SessionId, data_dir: DataDir = None) -> None:
 @app.command()
 def docs(session_id: SessionId, data_dir: DataDir = None) -> None:
     """Print the documentation the agent wrote for the founder."""
-    engine = _engine(data_dir)
+    engine = _catalog(data_dir)
     try:
         record = engine.resolve_session(session_id)
     except BadInputError as exc:
@@ -270,4 +309,5 @@ def init(directory: Annotated[Path, typer.Argument(help="Where to write cofounde
 
 
 def main() -> None:
+    configure_logging()
     app()

@@ -1,17 +1,20 @@
-"""The durable build session: think, act, commit, finish on DBOS."""
+"""The durable build session. `Engine` (in `cofounder.engine.service`) runs sessions on DBOS;
+`Catalog` reads and steers them without importing DBOS, so read-only faces start fast."""
 
+from cofounder.engine.catalog import Catalog
 from cofounder.engine.errors import (
     BadInputError,
+    ConfigurationError,
     EngineError,
     SessionBusyError,
     SessionFinishedError,
 )
 from cofounder.engine.feed import EventType
-from cofounder.engine.service import Engine
 
 __all__ = [
     "BadInputError",
-    "Engine",
+    "Catalog",
+    "ConfigurationError",
     "EngineError",
     "EventType",
     "SessionBusyError",

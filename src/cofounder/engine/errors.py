@@ -15,3 +15,7 @@ class SessionBusyError(EngineError):
 
 class SessionFinishedError(EngineError):
     """The session already has a terminal outcome."""
+
+
+class ConfigurationError(BadInputError):
+    """Settings point at something unusable (a bad database URL, a data dir that is a file)."""

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from cofounder.config import Settings
+from cofounder.engine.errors import ConfigurationError
 from cofounder.llm import Model, load_model
 from cofounder.sandbox import SandboxLimits
 from cofounder.storage import (
@@ -26,15 +31,27 @@ class Runtime:
     transcript: Transcript
     events: EventLog
     documents: Documents
-    snapshots: LocalSnapshotStore
     sandbox_limits: SandboxLimits = field(default_factory=SandboxLimits)
     _models: dict[str, Model] = field(default_factory=dict)
+    _snapshots: LocalSnapshotStore | None = None
+    # When this process began running its session: downtime between runs is not active time.
+    run_started_at: datetime | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(settings.app_database_url)
-        db.migrate()
+        """Raises ConfigurationError naming the setting when the data dir or DB is unusable."""
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(f"data dir {settings.data_dir} is unusable: {exc}") from exc
+        try:
+            db = Database(settings.app_database_url)
+            db.migrate()
+        except (SQLAlchemyError, OSError) as exc:
+            raise ConfigurationError(
+                f"cannot open the database {_without_password(settings.app_database_url)}: "
+                f"{str(exc).splitlines()[0]}"
+            ) from exc
         return cls(
             settings=settings,
             db=db,
@@ -42,8 +59,14 @@ class Runtime:
             transcript=Transcript(db),
             events=EventLog(db),
             documents=Documents(db),
-            snapshots=LocalSnapshotStore(settings.data_dir / "snapshots"),
         )
+
+    @property
+    def snapshots(self) -> LocalSnapshotStore:
+        """Opened on first use, so read-only commands work even when the store is unwell."""
+        if self._snapshots is None:
+            self._snapshots = LocalSnapshotStore(self.settings.data_dir / "snapshots")
+        return self._snapshots
 
     def session_dir(self, session_id: str) -> Path:
         path = self.settings.sessions_dir() / session_id
@@ -61,6 +84,10 @@ class Runtime:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _without_password(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 _current: Runtime | None = None

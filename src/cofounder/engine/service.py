@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dbos import DBOS, DBOSPortableJSONSerializer, SetWorkflowID
 
 from cofounder.config import Settings
-from cofounder.engine import runtime
-from cofounder.engine.errors import BadInputError, SessionFinishedError
+from cofounder.engine.catalog import Catalog
+from cofounder.engine.errors import BadInputError
 from cofounder.engine.feed import EventType
-from cofounder.engine.locks import SessionLock, is_held
-from cofounder.engine.runtime import Runtime
+from cofounder.engine.locks import SessionLock
+from cofounder.engine.outcomes import record_outcome
 from cofounder.engine.workflow import build_session
 from cofounder.llm import Message, ModelError, TextBlock, canonical_model_spec, load_model
 from cofounder.project import ProjectSpec
@@ -21,6 +22,7 @@ from cofounder.storage.events import append_in
 from cofounder.storage.sessions import insert_in
 from cofounder.storage.transcript import append_messages_in, save_checkpoint_in
 
+_DEAD_WORKFLOW_STATES = ("ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED", "CANCELLED")
 # Bump when the workflow's step sequence changes incompatibly; recovery matches on it.
 WORKFLOW_VERSION = "cofounder-wf-1"
 
@@ -40,26 +42,8 @@ def kickoff_message(spec: ProjectSpec) -> Message:
     )
 
 
-class Engine:
-    """The engine's front door for faces; one per process."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.rt = Runtime.open(settings)
-        runtime.install(self.rt)
-
-    def close(self) -> None:
-        self.rt.close()
-
-    def resolve_session(self, prefix: str) -> SessionRecord:
-        matches = self.rt.sessions.find(prefix)
-        exact = [m for m in matches if m.id == prefix]
-        if exact:
-            return exact[0]
-        if not matches:
-            raise BadInputError(f"no session with id {prefix!r}")
-        if len(matches) > 1:
-            raise BadInputError(f"{prefix!r} matches {len(matches)} sessions; give more of the id")
-        return matches[0]
+class Engine(Catalog):
+    """Creates and runs sessions in this process (DBOS is launched per run)."""
 
     def create_session(
         self,
@@ -131,23 +115,9 @@ class Engine:
         assert record is not None
         return record
 
-    def is_active(self, session_id: str) -> bool:
-        return is_held(self.rt.session_dir(session_id) / "lock")
-
-    def interrupted_sessions(self) -> list[SessionRecord]:
-        return [
-            s for s in self.rt.sessions.list() if s.state == "running" and not self.is_active(s.id)
-        ]
-
     def run(self, session_id: str, *, resumed: bool = False) -> str:
         """Run (or resume) a session to its terminal outcome in this process."""
-        record = self.rt.sessions.get(session_id)
-        if record is None:
-            raise BadInputError(f"no session with id {session_id!r}")
-        if record.state == "finished":
-            raise SessionFinishedError(
-                f"session {session_id} already finished with outcome {record.outcome}"
-            )
+        record = self.unfinished(session_id)
         lock = SessionLock(self.rt.session_dir(session_id) / "lock")
         lock.acquire()
         try:
@@ -155,12 +125,21 @@ class Engine:
                 self.rt.events.append(
                     session_id, EventType.SESSION_RESUMED, {"iteration": record.iteration}
                 )
+            self.rt.run_started_at = datetime.now(UTC)
             _launch_dbos(self.rt.settings, executor_id=f"session-{session_id}")
             try:
                 status = DBOS.get_workflow_status(session_id)
                 if status is None:
                     with SetWorkflowID(session_id):
                         handle = DBOS.start_workflow(build_session, session_id)
+                elif status.status in _DEAD_WORKFLOW_STATES:
+                    # DBOS gave up on it (e.g. too many recovery attempts): say so, once.
+                    return record_outcome(
+                        self.rt,
+                        session_id,
+                        "failed",
+                        f"the durable workflow ended {status.status}: {status.error}",
+                    )
                 else:
                     handle = DBOS.retrieve_workflow(session_id)
                 return str(handle.get_result())
@@ -168,17 +147,6 @@ class Engine:
                 DBOS.destroy(workflow_completion_timeout_sec=0)
         finally:
             lock.release()
-
-    def request_cancel(self, session_id: str) -> None:
-        record = self.rt.sessions.get(session_id)
-        if record is None:
-            raise BadInputError(f"no session with id {session_id!r}")
-        if record.state == "finished":
-            raise SessionFinishedError(
-                f"session {session_id} already finished with outcome {record.outcome}"
-            )
-        self.rt.sessions.request_cancel(session_id)
-        self.rt.events.append(session_id, EventType.CANCEL_REQUESTED, {})
 
 
 def _launch_dbos(settings: Settings, *, executor_id: str) -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
 from dbos import DBOS
 from pydantic import BaseModel, ConfigDict
 
@@ -19,10 +20,11 @@ from cofounder.agent.prompt import build_system_prompt
 from cofounder.engine import runtime
 from cofounder.engine.faults import crash_point
 from cofounder.engine.feed import EventType
+from cofounder.engine.outcomes import record_outcome
 from cofounder.llm import AssistantTurn, Message, ModelError, ModelRequest, ToolUseBlock
 from cofounder.llm.messages import ContentBlock, TextBlock, ToolResultBlock
 from cofounder.project import ProjectSpec
-from cofounder.redaction import redact, redact_value
+from cofounder.redaction import redact, redact_env_secrets, redact_value
 from cofounder.sandbox import BwrapSandbox
 from cofounder.storage import Checkpoint
 from cofounder.storage.events import append_in
@@ -34,6 +36,8 @@ from cofounder.storage.transcript import (
     save_checkpoint_in,
 )
 from cofounder.tools import DocumentEffect, NarrationEffect, PhaseEffect, ToolBox, ToolResult
+
+log = structlog.get_logger(__name__)
 
 
 class ActOutput(BaseModel):
@@ -65,6 +69,7 @@ class CommitInput(BaseModel):
     snapshot_id: str | None
     phase: str | None
     guard_notes: list[GuardNote] = []
+    followup: str | None = None
 
 
 class CommitOutput(BaseModel):
@@ -88,10 +93,12 @@ def toolbox_for(sandbox: BwrapSandbox) -> ToolBox:
 
 @DBOS.step(name="cofounder.think")
 def think_step(session_id: str, iteration: int) -> dict[str, Any]:
-    """Ask the model for the next turn; returns {"turn": ...} or {"error": ...}."""
+    """Ask the model for the next turn: {"turn": ...}, {"error": ...} or {"cancelled": True}."""
     rt = runtime.current()
     record = rt.sessions.get(session_id)
     assert record is not None
+    if record.cancel_requested:
+        return {"cancelled": True}  # checked before paying for another turn
     spec = ProjectSpec.model_validate_json(record.project_json)
     rt.events.append(session_id, EventType.THINKING, {"iteration": iteration})
     request = ModelRequest(
@@ -104,6 +111,7 @@ def think_step(session_id: str, iteration: int) -> dict[str, Any]:
     try:
         turn = rt.model(session_id, record.model_spec).complete(request)
     except ModelError as exc:
+        log.error("model_failed", session_id=session_id, iteration=iteration, error=str(exc))
         rt.events.append(
             session_id, EventType.MODEL_FAILED, {"iteration": iteration, "error": str(exc)}
         )
@@ -118,13 +126,19 @@ def think_step(session_id: str, iteration: int) -> dict[str, Any]:
 
 
 def _redacted_turn(turn: AssistantTurn) -> AssistantTurn:
-    """Nothing secret is stored, not even in the recorded step output."""
+    """Nothing secret is stored, not even in the recorded step output.
+
+    Tool inputs are what will run, so only this process's own secrets are removed from them;
+    the looser secret shapes would also rewrite the agent's code and fixtures.
+    """
     blocks: list[ContentBlock] = []
     for block in turn.blocks:
         if isinstance(block, TextBlock):
             block = block.model_copy(update={"text": redact(block.text)})
         elif isinstance(block, ToolUseBlock):
-            block = block.model_copy(update={"input": redact_value(block.input)})
+            block = block.model_copy(
+                update={"input": redact_value(block.input, redact_env_secrets)}
+            )
         blocks.append(block)
     return turn.model_copy(update={"blocks": blocks})
 
@@ -141,6 +155,7 @@ def act_step(session_id: str, iteration: int, calls: list[dict[str, Any]]) -> di
     marker = _inflight_marker(session_id)
     if marker.exists():
         # A batch was interrupted before its result was recorded: redo it from the last base.
+        log.info("redo_interrupted_batch", session_id=session_id, iteration=iteration)
         rt.snapshots.restore(last.snapshot_id, workspace, _hash_cache(session_id))
         rt.events.append(
             session_id,
@@ -261,8 +276,12 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
                         ],
                     )
                 )
+            if data.followup:
+                messages.append(Message(role="user", content=[TextBlock(text=data.followup)]))
             append_messages_in(session, session_id, iteration, previous.message_count, messages)
-            elapsed = (datetime.now(UTC) - row.created_at).total_seconds()
+            now = datetime.now(UTC)
+            since = max(previous.created_at, rt.run_started_at or previous.created_at)
+            elapsed = previous.elapsed_seconds + (now - since).total_seconds()
             phase = data.phase if data.phase is not None else previous.phase
             save_checkpoint_in(
                 session,
@@ -311,37 +330,5 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
 
 @DBOS.step(name="cofounder.finish")
 def finish_step(session_id: str, outcome: str, reason: str) -> str:
-    """Record the terminal outcome once; a repeat returns the stored one."""
-    rt = runtime.current()
     crash_point("finish.before")
-    with rt.db.transaction() as session:
-        row = row_in(session, session_id)
-        if row.state == "finished":
-            assert row.outcome is not None
-            return row.outcome
-        if row.phase is not None:
-            append_in(
-                session,
-                session_id,
-                EventType.PHASE_COMPLETED,
-                {"iteration": row.iteration, "phase": row.phase},
-            )
-        now = datetime.now(UTC)
-        row.state = "finished"
-        row.outcome = outcome
-        row.outcome_reason = reason
-        row.finished_at = now
-        row.updated_at = now
-        append_in(
-            session,
-            session_id,
-            EventType.SESSION_FINISHED,
-            {
-                "outcome": outcome,
-                "reason": reason,
-                "iterations": row.iteration,
-                "tool_calls": row.tool_calls,
-                "elapsed_seconds": round((now - row.created_at).total_seconds(), 3),
-            },
-        )
-    return outcome
+    return record_outcome(runtime.current(), session_id, outcome, reason)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from dbos import DBOS
+from dbos._error import DBOSException
 
 from cofounder.agent.guards import GuardConfig, GuardState, plan_batch, wall_clock_exceeded
 from cofounder.engine import runtime
@@ -26,6 +28,7 @@ from cofounder.llm import AssistantTurn
 from cofounder.tools import ToolResult
 
 WORKFLOW_NAME = "cofounder.build_session"
+log = structlog.get_logger(__name__)
 
 
 @DBOS.step(name="cofounder.start")
@@ -44,12 +47,26 @@ def start_step(session_id: str) -> dict[str, Any]:
 
 @DBOS.workflow(name=WORKFLOW_NAME)
 def build_session(session_id: str) -> str:
+    try:
+        return _iterate(session_id)
+    except DBOSException:
+        raise  # DBOS's own signals (nondeterminism, recovery limits) are not ours to absorb
+    except Exception as exc:
+        # A step that raised is recorded as raising, so on replay this path is taken again:
+        # the session ends `failed` with the cause instead of staying "running" forever.
+        log.exception("session_internal_error", session_id=session_id)
+        return finish_step(session_id, "failed", f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _iterate(session_id: str) -> str:
     config = GuardConfig.model_validate(start_step(session_id))
     guard = GuardState()
     iteration = 0
     while True:
         iteration += 1
         thought = think_step(session_id, iteration)
+        if thought.get("cancelled"):
+            return finish_step(session_id, "cancelled", "cancelled by request")
         if "error" in thought:
             return finish_step(session_id, "failed", f"the model failed: {thought['error']}")
         turn = AssistantTurn.model_validate(thought["turn"])
@@ -76,6 +93,7 @@ def build_session(session_id: str) -> str:
                     tool_calls=guard.tool_calls,
                     snapshot_id=acted.snapshot_id if acted else None,
                     phase=acted.phase if acted else None,
+                    followup=CUT_OFF_FOLLOWUP if _was_cut_off(turn) else None,
                     guard_notes=[
                         GuardNote(tool_use_id=c.id, name=c.name, action=d.action, message=d.message)
                         for c, d in zip(calls, plan.decisions, strict=True)
@@ -86,13 +104,24 @@ def build_session(session_id: str) -> str:
         )
         if plan.stop is not None:
             return finish_step(session_id, plan.stop, plan.stop_reason or plan.stop)
-        if not calls:
+        if not calls and not _was_cut_off(turn):
             return finish_step(session_id, "completed", "the agent reported the build finished")
         if committed.cancel_requested:
             return finish_step(session_id, "cancelled", "cancelled by request")
         over = wall_clock_exceeded(committed.elapsed_seconds, config)
         if over:
             return finish_step(session_id, "iteration_limit", over)
+
+
+CUT_OFF_FOLLOWUP = (
+    "Your last reply hit the output limit and was cut off. Continue from where you stopped, "
+    "in smaller pieces (for a big file, write it in parts)."
+)
+
+
+def _was_cut_off(turn: AssistantTurn) -> bool:
+    """A reply truncated by max_tokens with no tool call is not a finish: ask it to go on."""
+    return turn.stop_reason == "max_tokens" and not turn.tool_uses
 
 
 def _results_in_order(

@@ -49,11 +49,15 @@ class ScriptTurn(_Strict):
     usage: ScriptUsage = ScriptUsage()
     expect: list[NonEmpty] = Field(default_factory=list)
     require_ok: bool = False
+    # Only to replay a reply the provider cut off; otherwise implied by tool_calls.
+    cut_off: bool = False
 
     @model_validator(mode="after")
     def _says_something(self) -> ScriptTurn:
         if not self.text and not self.tool_calls:
             raise ValueError("a turn needs text, tool_calls or both")
+        if self.cut_off and self.tool_calls:
+            raise ValueError("cut_off marks a text-only reply stopped by max_tokens")
         return self
 
 

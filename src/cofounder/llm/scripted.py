@@ -94,7 +94,9 @@ def _assistant_turn(index: int, turn: ScriptTurn, model: str) -> AssistantTurn:
         )
     return AssistantTurn(
         blocks=blocks,
-        stop_reason="tool_use" if turn.tool_calls else "end_turn",
+        stop_reason="tool_use"
+        if turn.tool_calls
+        else ("max_tokens" if turn.cut_off else "end_turn"),
         usage=turn.usage.to_usage(),
         model=model,
     )

@@ -8,12 +8,14 @@ manifest exactly (rebuildable folders such as `node_modules` aside).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
 import os
 import shutil
 import stat
+import time
 import uuid
 from pathlib import Path
 from typing import Literal
@@ -38,11 +40,32 @@ class SnapshotError(Exception):
     """A snapshot could not be taken, or a stored one is missing or corrupt."""
 
 
+_RAW = "\x00b64:"  # NUL cannot occur in a POSIX name, so this prefix is unambiguous
+
+
+def encode_name(name: str) -> str:
+    """A JSON-safe, lossless form of a path from os.walk (which may carry non-UTF-8 bytes)."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return _RAW + base64.b64encode(os.fsencode(name)).decode()
+
+
+def decode_name(stored: str) -> str:
+    if stored.startswith(_RAW):
+        return os.fsdecode(base64.b64decode(stored.removeprefix(_RAW)))
+    return stored
+
+
 class ManifestEntry(BaseModel):
+    """`path` and `target` are stored with `encode_name`; "excluded" marks a rebuildable dir
+    (its name only), so a restore can remove one that an interrupted batch created."""
+
     model_config = ConfigDict(frozen=True)
 
     path: str
-    kind: Literal["file", "dir", "symlink"]
+    kind: Literal["file", "dir", "symlink", "excluded"]
     mode: int = 0
     size: int = 0
     sha256: str | None = None
@@ -55,8 +78,17 @@ class Manifest(BaseModel):
     entries: list[ManifestEntry]
 
 
+# A cached hash is trusted only for a file whose ctime is this much older than the moment it was
+# cached: a later write within the same clock tick would otherwise keep every stat field equal.
+_RACY_NS = 2_000_000_000
+
+
 class _HashCache:
-    """(size, mtime_ns, inode) → sha256, persisted per workspace so re-hashing is rare."""
+    """(size, mtime, ctime, inode) → sha256, persisted per workspace so re-hashing is rare.
+
+    ctime is in the key because the sandbox can set mtime (`touch -d`, `cp -p`, `tar x`) but not
+    ctime; entries cached within `_RACY_NS` of the file's last change are re-hashed (git's rule).
+    """
 
     def __init__(self, path: Path | None) -> None:
         self._path = path
@@ -69,12 +101,24 @@ class _HashCache:
 
     def get(self, rel: str, st: os.stat_result) -> str | None:
         hit = self._data.get(rel)
-        if hit and hit[:3] == [st.st_size, st.st_mtime_ns, st.st_ino]:
-            return str(hit[3])
+        if (
+            hit
+            and len(hit) == 6
+            and hit[:4] == [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+            and st.st_ctime_ns < int(str(hit[4])) - _RACY_NS
+        ):
+            return str(hit[5])
         return None
 
     def put(self, rel: str, st: os.stat_result, sha: str) -> None:
-        self._data[rel] = [st.st_size, st.st_mtime_ns, st.st_ino, sha]
+        self._data[rel] = [
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ctime_ns,
+            st.st_ino,
+            time.time_ns(),
+            sha,
+        ]
 
     def save(self, live: set[str]) -> None:
         if self._path is None:
@@ -136,15 +180,20 @@ class LocalSnapshotStore:
         entries: list[ManifestEntry] = []
         live: set[str] = set()
         for dirpath, dirnames, filenames in os.walk(workspace):
-            dirnames[:] = sorted(d for d in dirnames if d not in self._excludes)
             base = Path(dirpath)
+            for name in sorted(d for d in dirnames if d in self._excludes):
+                rel = encode_name((base / name).relative_to(workspace).as_posix())
+                entries.append(ManifestEntry(path=rel, kind="excluded"))
+            dirnames[:] = sorted(d for d in dirnames if d not in self._excludes)
             for name in dirnames + sorted(filenames):
                 full = base / name
-                rel = full.relative_to(workspace).as_posix()
+                rel = encode_name(full.relative_to(workspace).as_posix())
                 st = full.lstat()
                 if stat.S_ISLNK(st.st_mode):
                     entries.append(
-                        ManifestEntry(path=rel, kind="symlink", target=os.readlink(full))
+                        ManifestEntry(
+                            path=rel, kind="symlink", target=encode_name(os.readlink(full))
+                        )
                     )
                 elif stat.S_ISDIR(st.st_mode):
                     entries.append(
@@ -172,7 +221,7 @@ class LocalSnapshotStore:
         entries: list[ManifestEntry] = []
         for entry in self.scan(workspace, cache_file).entries:
             if entry.kind == "file" and entry.sha256:
-                stored = self._put_blob_from(workspace / entry.path, entry.sha256)
+                stored = self._put_blob_from(workspace / decode_name(entry.path), entry.sha256)
                 if stored is not None and stored != (entry.sha256, entry.size):
                     entry = entry.model_copy(update={"sha256": stored[0], "size": stored[1]})
             entries.append(entry)
@@ -196,23 +245,27 @@ class LocalSnapshotStore:
         return Manifest.model_validate_json(body)
 
     def restore(self, snapshot_id: str, workspace: Path, cache_file: Path | None = None) -> None:
-        """Make `workspace` match the snapshot exactly; excluded folders are left alone."""
+        """Make `workspace` match the snapshot exactly.
+
+        Rebuildable (excluded) folders that existed then are left as they are; ones created
+        since are removed, so a redone batch does not trip over its own half-finished work.
+        """
         wanted = self.load(snapshot_id)
         current = {e.path: e for e in self.scan(workspace, cache_file).entries}
         wanted_paths = {e.path for e in wanted.entries}
         for path in sorted(set(current) - wanted_paths, reverse=True):
-            full = workspace / path
-            if current[path].kind == "dir":
+            full = workspace / decode_name(path)
+            if current[path].kind in ("dir", "excluded"):
                 shutil.rmtree(full, ignore_errors=True)
             else:
                 full.unlink(missing_ok=True)
         for entry in wanted.entries:
-            full = workspace / entry.path
+            full = workspace / decode_name(entry.path)
             have = current.get(entry.path)
-            if have == entry:
+            if have == entry or entry.kind == "excluded":
                 continue
             if have is not None and have.kind != entry.kind:
-                if have.kind == "dir":
+                if have.kind in ("dir", "excluded"):
                     shutil.rmtree(full)
                 else:
                     full.unlink()
@@ -222,12 +275,12 @@ class LocalSnapshotStore:
             elif entry.kind == "symlink":
                 full.unlink(missing_ok=True)
                 assert entry.target is not None
-                os.symlink(entry.target, full)
+                os.symlink(decode_name(entry.target), full)
             else:
                 self._write_file(entry, full)
         for entry in wanted.entries:  # directory modes last: writing files may need them writable
             if entry.kind == "dir":
-                (workspace / entry.path).chmod(entry.mode)
+                (workspace / decode_name(entry.path)).chmod(entry.mode)
 
     def _write_file(self, entry: ManifestEntry, full: Path) -> None:
         assert entry.sha256 is not None

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ class Checkpoint(BaseModel):
     guard_state: dict[str, Any]
     phase: str | None
     elapsed_seconds: float
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
 def append_messages_in(
@@ -54,7 +55,7 @@ def save_checkpoint_in(session: Session, checkpoint: Checkpoint) -> None:
             guard_state_json=json.dumps(checkpoint.guard_state),
             phase=checkpoint.phase,
             elapsed_seconds=checkpoint.elapsed_seconds,
-            created_at=datetime.now(UTC),
+            created_at=checkpoint.created_at,
         )
     )
     session.flush()
@@ -84,6 +85,7 @@ def _to_checkpoint(row: CheckpointRow) -> Checkpoint:
         guard_state=json.loads(row.guard_state_json),
         phase=row.phase,
         elapsed_seconds=row.elapsed_seconds,
+        created_at=row.created_at,
     )
 
 

@@ -101,7 +101,7 @@ class ToolBox:
     def _finish(
         self, call: ToolUseBlock, started: float, output: ToolOutput, label: str
     ) -> ToolRun:
-        content, cut = truncate_text(output.content, self._ctx.output_limit_chars)
+        content, cut = truncate_text(valid_text(output.content), self._ctx.output_limit_chars)
         result = ToolResult(
             tool_use_id=call.id,
             ok=output.ok,
@@ -111,13 +111,16 @@ class ToolBox:
             duration_ms=_elapsed_ms(started),
         )
         return ToolRun(
-            result=result, label=label, summary=output.summary, effects=list(output.effects)
+            result=result,
+            label=valid_text(label),
+            summary=valid_text(output.summary),
+            effects=list(output.effects),
         )
 
     def _failed(
         self, call: ToolUseBlock, started: float, message: str, *, label: str, summary: str
     ) -> ToolRun:
-        content, cut = truncate_text(message, self._ctx.output_limit_chars)
+        content, cut = truncate_text(valid_text(message), self._ctx.output_limit_chars)
         result = ToolResult(
             tool_use_id=call.id,
             ok=False,
@@ -125,7 +128,17 @@ class ToolBox:
             truncated=cut,
             duration_ms=_elapsed_ms(started),
         )
-        return ToolRun(result=result, label=label, summary=summary)
+        return ToolRun(result=result, label=valid_text(label), summary=valid_text(summary))
+
+
+def valid_text(text: str) -> str:
+    """File names from the OS may carry undecodable bytes (as surrogates); what leaves the
+    toolbox is stored as JSON and sent to models, so it must be valid UTF-8."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _safe_label(tool: ToolDef, args: dict[str, Any]) -> str:

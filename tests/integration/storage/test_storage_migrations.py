@@ -129,3 +129,14 @@ def test_ordering_by_time_follows_the_instant_not_the_offset(db: Database) -> No
     assert fresh is not None
     assert fresh.created_at == datetime(2024, 5, 1, 1, 0, tzinfo=UTC)
     assert fresh.finished_at is None
+
+
+def test_schema_head_constant_matches_the_newest_migration() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from cofounder.storage import db as db_module
+
+    config = Config()
+    config.set_main_option("script_location", str(db_module._MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == db_module.SCHEMA_HEAD

@@ -8,11 +8,12 @@ import hashlib
 import os
 import stat
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from cofounder.storage import LocalSnapshotStore, SnapshotError
+from cofounder.storage import LocalSnapshotStore, SnapshotError, snapshots
 
 Tree = dict[str, tuple[str, int, bytes | str | None]]
 
@@ -143,15 +144,31 @@ def test_excluded_folders_are_not_recorded(
     snapshot_id = store.take(ws)
     paths = [e.path for e in store.load(snapshot_id).entries]
     assert "src/app/main.py" in paths and "empty" in paths
-    assert not [p for p in paths if "node_modules" in p or "__pycache__" in p]
+    kinds = {e.path: e.kind for e in store.load(snapshot_id).entries}
+    assert kinds["node_modules"] == "excluded"  # the name only, so a restore can tidy up
+    assert kinds["src/app/__pycache__"] == "excluded"
+    assert not [p for p in paths if "node_modules/" in p or "__pycache__/" in p]
     blobs = {p.name for p in (store_root / "blobs").rglob("*") if p.is_file()}
     recorded = {e.sha256 for e in store.load(snapshot_id).entries if e.kind == "file"}
     assert blobs == recorded
-    # Adding to an excluded folder does not change the snapshot.
+    # Adding to an excluded folder does not change the snapshot; a new one is noted by name.
     (ws / "node_modules" / "huge.js").write_text("x" * 10_000)
+    assert store.take(ws) == snapshot_id
     (ws / "src" / "__pycache__").mkdir()
     (ws / "src" / "__pycache__" / "a.pyc").write_bytes(b"a")
-    assert store.take(ws) == snapshot_id
+    noted = store.load(store.take(ws)).entries
+    assert [e.kind for e in noted if e.path == "src/__pycache__"] == ["excluded"]
+
+
+def test_restore_removes_excluded_folders_created_after_the_snapshot(
+    store: LocalSnapshotStore, ws: Path
+) -> None:
+    snapshot_id = store.take(ws)
+    (ws / ".venv" / "bin").mkdir(parents=True)  # half-made by an interrupted batch
+    (ws / "node_modules" / "late.js").write_text("kept: the folder existed before")
+    store.restore(snapshot_id, ws)
+    assert not (ws / ".venv").exists()
+    assert (ws / "node_modules" / "late.js").exists()
 
 
 def test_unchanged_workspace_gives_the_same_id(
@@ -165,8 +182,9 @@ def test_unchanged_workspace_gives_the_same_id(
     os.utime(ws / "README.md", ns=(1, 1))  # a touch is not a change
     assert store.take(ws, cache) == first
     copy = tmp_path / "copy"
-    store.restore(first, copy)  # same content in another folder: same snapshot
-    assert store.take(copy) == first
+    store.restore(first, copy)  # same content in another folder (rebuildable folders aside)
+    recorded = [e for e in store.load(first).entries if e.kind != "excluded"]
+    assert store.load(store.take(copy)).entries == recorded
     (ws / "README.md").write_text("# app!\n")
     assert store.take(ws, cache) != first
 
@@ -192,27 +210,56 @@ def test_only_new_content_adds_blobs(store: LocalSnapshotStore, store_root: Path
     assert len(manifests) == 3 and all(p.suffix == ".json" for p in manifests)
 
 
-def test_hash_cache_is_trusted_on_size_mtime_and_inode(
-    store: LocalSnapshotStore, ws: Path, tmp_path: Path
+def test_hash_cache_skips_rehashing_but_sees_edits_that_keep_size_and_mtime(
+    store: LocalSnapshotStore, ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Proves the cache is used: a same-size in-place edit with the mtime put back keeps size,
-    mtime and inode, so with the cache it is NOT noticed (the cache's documented limit), while
-    a fresh hash notices it. A normal edit is always noticed."""
+    """Unchanged files are not re-hashed; an edit that restores size and mtime (`cp -p`,
+    `touch -d`) still changes ctime, which the sandbox cannot set, so it is seen."""
+    monkeypatch.setattr(snapshots, "_RACY_NS", 0)
+    hashed: list[str] = []
+    real = snapshots._sha256_file
+    monkeypatch.setattr(snapshots, "_sha256_file", lambda p: hashed.append(p.name) or real(p))
     cache = tmp_path / "cache.json"
     target = ws / "src" / "app" / "main.py"
     original = store.take(ws, cache)
+    hashed.clear()
+    assert store.take(ws, cache) == original
+    assert hashed == []  # everything answered from the cache
+
     st = target.stat()
+    time.sleep(0.01)
     with target.open("r+b") as handle:  # same inode, same size
         handle.write(b"PRINT")
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert target.stat().st_ino == st.st_ino and target.stat().st_size == st.st_size
+    assert target.stat().st_mtime_ns == st.st_mtime_ns
+    changed = store.take(ws, cache)
+    assert hashed == ["main.py"] and changed != original
 
-    assert store.take(ws, cache) == original  # stale hash trusted: the known limit
-    without_cache = store.take(ws)
-    assert without_cache != original  # hashing afresh sees the change
 
-    target.write_text("print('a normal edit')\n")
-    assert store.take(ws, cache) not in (original, without_cache)
+def test_recently_changed_files_are_rehashed_not_trusted(
+    store: LocalSnapshotStore, ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed: list[str] = []
+    real = snapshots._sha256_file
+    monkeypatch.setattr(snapshots, "_sha256_file", lambda p: hashed.append(p.name) or real(p))
+    cache = tmp_path / "cache.json"
+    (ws / "fresh.txt").write_text("just written")
+    store.take(ws, cache)
+    hashed.clear()
+    store.take(ws, cache)
+    assert "fresh.txt" in hashed  # within the racy window: a same-tick rewrite could hide
+
+
+def test_non_utf8_file_names_round_trip(store: LocalSnapshotStore, ws: Path) -> None:
+    odd = os.fsdecode(b"bad\xffname.txt")
+    (ws / odd).write_bytes(b"odd")
+    os.symlink(odd, ws / "link-to-odd")
+    snapshot_id = store.take(ws)
+    (ws / odd).unlink()
+    (ws / "link-to-odd").unlink()
+    store.restore(snapshot_id, ws)
+    assert (ws / odd).read_bytes() == b"odd"
+    assert os.readlink(ws / "link-to-odd") == odd
 
 
 def test_a_corrupt_or_foreign_hash_cache_is_harmless(

@@ -4,6 +4,7 @@ the latest checkpoint is the highest iteration, and a checkpoint cannot be writt
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,7 @@ def _checkpoint(session_id: str, iteration: int, **changes: object) -> Checkpoin
         "guard_state": {"repeats": {"npm test": iteration}, "steered": [1, 2]},
         "phase": f"phase {iteration}",
         "elapsed_seconds": 1.25 * iteration,
+        "created_at": datetime(2026, 1, 1, 12, 0, iteration, 123456, tzinfo=UTC),
     }
     fields.update(changes)
     return Checkpoint.model_validate(fields)

@@ -1,0 +1,74 @@
+"""Finding sessions and asking them to stop: everything a face needs that is not running one.
+
+Kept free of DBOS so read-only commands start fast.
+"""
+
+from __future__ import annotations
+
+from cofounder.config import Settings
+from cofounder.engine import runtime
+from cofounder.engine.errors import BadInputError, SessionBusyError, SessionFinishedError
+from cofounder.engine.feed import EventType
+from cofounder.engine.locks import SessionLock, is_held
+from cofounder.engine.outcomes import record_outcome
+from cofounder.engine.runtime import Runtime
+from cofounder.storage import SessionRecord
+
+
+class Catalog:
+    """Read and steer sessions; one per process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.rt = Runtime.open(settings)
+        runtime.install(self.rt)
+
+    def close(self) -> None:
+        self.rt.close()
+
+    def resolve_session(self, prefix: str) -> SessionRecord:
+        matches = self.rt.sessions.find(prefix)
+        exact = [m for m in matches if m.id == prefix]
+        if exact:
+            return exact[0]
+        if not matches:
+            raise BadInputError(f"no session with id {prefix!r}")
+        if len(matches) > 1:
+            raise BadInputError(f"{prefix!r} matches {len(matches)} sessions; give more of the id")
+        return matches[0]
+
+    def is_active(self, session_id: str) -> bool:
+        return is_held(self.rt.session_dir(session_id) / "lock")
+
+    def interrupted_sessions(self) -> list[SessionRecord]:
+        return [
+            s for s in self.rt.sessions.list() if s.state == "running" and not self.is_active(s.id)
+        ]
+
+    def unfinished(self, session_id: str) -> SessionRecord:
+        """The session, which must exist and not have ended yet."""
+        record = self.rt.sessions.get(session_id)
+        if record is None:
+            raise BadInputError(f"no session with id {session_id!r}")
+        if record.state == "finished":
+            raise SessionFinishedError(
+                f"session {session_id} already finished with outcome {record.outcome}"
+            )
+        return record
+
+    def request_cancel(self, session_id: str) -> str | None:
+        """Ask a running session to stop; end an interrupted one at once.
+
+        Returns the outcome when the session was ended here, None when its runner will stop it.
+        """
+        self.unfinished(session_id)
+        self.rt.sessions.request_cancel(session_id)
+        self.rt.events.append(session_id, EventType.CANCEL_REQUESTED, {})
+        lock = SessionLock(self.rt.session_dir(session_id) / "lock")
+        try:
+            lock.acquire()  # nobody runs it: no runner will ever see the request
+        except SessionBusyError:
+            return None
+        try:
+            return record_outcome(self.rt, session_id, "cancelled", "cancelled by request")
+        finally:
+            lock.release()
