@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from cofounder.llm.pricing import Price, PriceBook
+
+
+class ModelPrice(BaseModel):
+    """USD per million tokens; missing cache prices default to the input price."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: Decimal = Field(ge=0)
+    output: Decimal = Field(ge=0)
+    cache_write: Decimal | None = Field(default=None, ge=0)
+    cache_read: Decimal | None = Field(default=None, ge=0)
 
 
 class Settings(BaseSettings):
@@ -35,6 +49,45 @@ class Settings(BaseSettings):
     repetition_threshold: int = Field(default=3, ge=2)
     tool_output_limit_chars: int = Field(default=30_000, ge=1_000)
     max_tokens: int = Field(default=8192, ge=1)
+    object_store: str | None = Field(
+        default=None,
+        description="Where snapshots live: s3://BUCKET[/PREFIX], file:///PATH or a local path; "
+        "default a local directory `objects/` under the data dir.",
+    )
+    s3_endpoint: str | None = Field(
+        default=None,
+        description="An S3-compatible endpoint URL for s3:// object stores (http allowed).",
+    )
+
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description='Price overrides in USD per million tokens, e.g. [prices."openai:my-model"].',
+    )
+
+    def price_book(self) -> PriceBook:
+        """Bundled prices with this configuration's overrides on top."""
+        return PriceBook(
+            {
+                spec: Price.usd(p.input, p.output, p.cache_write, p.cache_read)
+                for spec, p in self.prices.items()
+            }
+        )
+
+    @field_validator("object_store")
+    @classmethod
+    def _check_object_store(cls, value: str | None) -> str | None:
+        from cofounder.storage.objectstore import parse_location
+
+        if value is not None:
+            parse_location(value)  # ObjectStoreConfigError is a ValueError: a precise message
+        return value
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _check_s3_endpoint(cls, value: str | None) -> str | None:
+        from cofounder.storage.objectstore import check_endpoint
+
+        return check_endpoint(value) if value else None
 
     @classmethod
     def settings_customise_sources(
@@ -68,6 +121,10 @@ class Settings(BaseSettings):
 
     def blobs_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    def objects_dir(self) -> Path:
+        """The default object store (snapshots), when `object_store` is unset."""
+        return self.data_dir / "objects"
 
 
 def _postgresql_scheme(url: str) -> str:

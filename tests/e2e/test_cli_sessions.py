@@ -294,8 +294,8 @@ def test_an_unexpected_step_failure_ends_the_session_failed_not_stuck_running(
         assert time.monotonic() < deadline
         time.sleep(0.05)
     db.close()
-    shutil.rmtree(sqlite_backend.home / "snapshots")
-    (sqlite_backend.home / "snapshots").write_text("not a directory")
+    shutil.rmtree(sqlite_backend.home / "objects")
+    (sqlite_backend.home / "objects").write_text("not a directory")
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, out + err
     status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
@@ -384,3 +384,37 @@ def test_bad_configuration_is_exit_2_with_the_setting_named(
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert "pw@" not in result.stderr
+
+
+def test_a_provider_outage_pauses_and_resume_continues_in_a_new_run(
+    backend: Backend, tmp_path: Path
+) -> None:
+    path = project(
+        tmp_path,
+        """\
+        - tool_calls: [{name: write_file, input: {path: a.txt, content: one}}]
+        - text: done
+          unavailable_times: 1
+        """,
+    )
+    first = backend.cli("build", str(path))
+    assert first.returncode == 1
+    assert "cofounder resume" in first.stderr
+    session_id = session_id_from(first.stdout)
+    status = json.loads(backend.cli("status", session_id, "--json").stdout)
+    assert status["state"] == "paused" and status["outcome"] is None
+    assert "unavailable" in status["outcome_reason"]
+
+    resumed = backend.cli("resume")  # resume-all picks up paused sessions too
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    status = json.loads(backend.cli("status", session_id, "--json").stdout)
+    assert status["state"] == "completed" and status["iteration"] == 2
+    messages = messages_of(backend, session_id)
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    types = [
+        json.loads(x)["type"]
+        for x in backend.cli("events", session_id, "--json").stdout.split("\n")
+        if x
+    ]
+    assert types.count("model_unavailable") == 1 and types.count("session_paused") == 1
+    assert types.count("session_finished") == 1

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from cofounder.cli import snapshot_commands
 from cofounder.cli.render import display_state, elapsed_since, event_line, money, status_payload
 from cofounder.config import Settings, load_settings
 from cofounder.engine import (
@@ -52,7 +54,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 
@@ -108,6 +110,8 @@ def _run_session(engine: Engine, session_id: str, *, resumed: bool) -> int:
         _fail(str(exc), EXIT_BAD_INPUT)
     except EngineError as exc:
         _fail(str(exc), EXIT_FAILED)
+    if outcome == "paused":
+        err.print(f"paused; `cofounder resume {session_id}` continues it when the cause is fixed")
     return _outcome_exit(outcome)
 
 
@@ -306,6 +310,9 @@ def init(directory: Annotated[Path, typer.Argument(help="Where to write cofounde
     except ProjectBaseError as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
     out.print(f"wrote {path} — edit it, then run `cofounder build {path}`")
+
+
+snapshot_commands.register(app, _catalog, _fail, out)
 
 
 def main() -> None:

@@ -50,6 +50,10 @@ def event_line(event: Event) -> Text | None:
                 "to redo an interrupted batch",
                 style="yellow",
             )
+        case EventType.SESSION_PAUSED:
+            return Text(f"‖ paused: {p.get('reason')}", style="bold yellow")
+        case EventType.MODEL_UNAVAILABLE:
+            return Text(f"  ✗ model unavailable: {p.get('error')}", style="yellow")
         case EventType.MODEL_FAILED:
             return Text(f"✗ model failed: {p.get('error')}", style="bold red")
         case EventType.CANCEL_REQUESTED:
@@ -80,7 +84,9 @@ def elapsed_since(start: datetime, end: datetime | None = None) -> str:
 def display_state(record: SessionRecord, active: bool) -> str:
     if record.state == "finished":
         return str(record.outcome)
-    return "running" if active else "interrupted"
+    if active:
+        return "running"
+    return "paused" if record.state == "paused" else "interrupted"
 
 
 def status_payload(record: SessionRecord, active: bool) -> dict[str, object]:

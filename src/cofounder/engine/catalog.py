@@ -41,7 +41,9 @@ class Catalog:
 
     def interrupted_sessions(self) -> list[SessionRecord]:
         return [
-            s for s in self.rt.sessions.list() if s.state == "running" and not self.is_active(s.id)
+            s
+            for s in self.rt.sessions.list()
+            if s.state in ("running", "paused") and not self.is_active(s.id)
         ]
 
     def unfinished(self, session_id: str) -> SessionRecord:

@@ -9,6 +9,7 @@ class EventType(StrEnum):
     SESSION_STARTED = "session_started"
     SESSION_RESUMED = "session_resumed"
     SESSION_FINISHED = "session_finished"
+    SESSION_PAUSED = "session_paused"
     THINKING = "thinking"
     ASSISTANT_TEXT = "assistant_text"
     TOOL_STARTED = "tool_started"
@@ -21,4 +22,5 @@ class EventType(StrEnum):
     ITERATION_COMMITTED = "iteration_committed"
     WORKSPACE_RESTORED = "workspace_restored"
     MODEL_FAILED = "model_failed"
+    MODEL_UNAVAILABLE = "model_unavailable"
     CANCEL_REQUESTED = "cancel_requested"

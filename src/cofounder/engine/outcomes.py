@@ -1,5 +1,6 @@
-"""Recording a session's terminal outcome: shared by the workflow's last step and by `cancel`
-of a session no process is running (which must not need DBOS)."""
+"""Recording how a run of a session ended: a terminal outcome (shared by the workflow's last
+step and by `cancel` of a session no process is running, which must not need DBOS) or a pause
+that `cofounder resume` continues in a new run."""
 
 from __future__ import annotations
 
@@ -44,3 +45,21 @@ def record_outcome(rt: Runtime, session_id: str, outcome: str, reason: str) -> s
             },
         )
     return outcome
+
+
+def record_pause(rt: Runtime, session_id: str, reason: str) -> str:
+    """Stop this run without ending the session; a repeat is harmless."""
+    with rt.db.transaction() as session:
+        row = row_in(session, session_id)
+        if row.state != "running":
+            return row.state
+        row.state = "paused"
+        row.outcome_reason = reason
+        row.updated_at = datetime.now(UTC)
+        append_in(
+            session,
+            session_id,
+            EventType.SESSION_PAUSED,
+            {"reason": reason, "iteration": row.iteration, "run": row.run_number},
+        )
+    return "paused"

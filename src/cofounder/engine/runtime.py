@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -12,14 +13,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from cofounder.config import Settings
 from cofounder.engine.errors import ConfigurationError
 from cofounder.llm import Model, load_model
+from cofounder.llm.pricing import PriceBook
 from cofounder.sandbox import SandboxLimits
 from cofounder.storage import (
     Database,
     Documents,
     EventLog,
-    LocalSnapshotStore,
+    ObjectStoreConfigError,
     SessionStore,
+    SnapshotStore,
     Transcript,
+    open_object_store,
 )
 
 
@@ -33,7 +37,7 @@ class Runtime:
     documents: Documents
     sandbox_limits: SandboxLimits = field(default_factory=SandboxLimits)
     _models: dict[str, Model] = field(default_factory=dict)
-    _snapshots: LocalSnapshotStore | None = None
+    _snapshots: SnapshotStore | None = None
     # When this process began running its session: downtime between runs is not active time.
     run_started_at: datetime | None = None
 
@@ -62,11 +66,25 @@ class Runtime:
         )
 
     @property
-    def snapshots(self) -> LocalSnapshotStore:
-        """Opened on first use, so read-only commands work even when the store is unwell."""
+    def snapshots(self) -> SnapshotStore:
+        """Opened on first use, so read-only commands work even when the store is unwell.
+
+        Raises ConfigurationError naming the setting when the object store cannot be opened."""
         if self._snapshots is None:
-            self._snapshots = LocalSnapshotStore(self.settings.data_dir / "snapshots")
+            try:
+                store = open_object_store(
+                    self.settings.object_store,
+                    default_dir=self.settings.objects_dir(),
+                    s3_endpoint=self.settings.s3_endpoint,
+                )
+            except ObjectStoreConfigError as exc:
+                raise ConfigurationError(f"COFOUNDER_OBJECT_STORE: {exc}") from exc
+            self._snapshots = SnapshotStore(store)
         return self._snapshots
+
+    @cached_property
+    def prices(self) -> PriceBook:
+        return self.settings.price_book()
 
     def session_dir(self, session_id: str) -> Path:
         path = self.settings.sessions_dir() / session_id

@@ -63,6 +63,7 @@ class Engine(Catalog):
         try:
             model_spec = canonical_model_spec(raw_spec, base_dir=base_dir)
             load_model(model_spec, base_dir=base_dir)  # fail now, not mid-build
+            self.rt.prices.price_for(model_spec)  # an unpriced model would be spend-blind
         except ModelError as exc:
             raise BadInputError(str(exc)) from exc
         session_id = uuid.uuid4().hex[:12]
@@ -121,16 +122,22 @@ class Engine(Catalog):
         lock = SessionLock(self.rt.session_dir(session_id) / "lock")
         lock.acquire()
         try:
+            run_number = record.run_number + (1 if record.state == "paused" else 0)
             if resumed:
                 self.rt.events.append(
-                    session_id, EventType.SESSION_RESUMED, {"iteration": record.iteration}
+                    session_id,
+                    EventType.SESSION_RESUMED,
+                    {"iteration": record.iteration, "run": run_number},
                 )
+            if record.state == "paused":
+                self.rt.sessions.start_next_run(session_id)
             self.rt.run_started_at = datetime.now(UTC)
             _launch_dbos(self.rt.settings, executor_id=f"session-{session_id}")
             try:
-                status = DBOS.get_workflow_status(session_id)
+                workflow_id = run_workflow_id(session_id, run_number)
+                status = DBOS.get_workflow_status(workflow_id)
                 if status is None:
-                    with SetWorkflowID(session_id):
+                    with SetWorkflowID(workflow_id):
                         handle = DBOS.start_workflow(build_session, session_id)
                 elif status.status in _DEAD_WORKFLOW_STATES:
                     # DBOS gave up on it (e.g. too many recovery attempts): say so, once.
@@ -141,12 +148,17 @@ class Engine(Catalog):
                         f"the durable workflow ended {status.status}: {status.error}",
                     )
                 else:
-                    handle = DBOS.retrieve_workflow(session_id)
+                    handle = DBOS.retrieve_workflow(workflow_id)
                 return str(handle.get_result())
             finally:
                 DBOS.destroy(workflow_completion_timeout_sec=0)
         finally:
             lock.release()
+
+
+def run_workflow_id(session_id: str, run_number: int) -> str:
+    """Run 1 is the session id itself; a paused session continues as `<id>.run<n>`."""
+    return session_id if run_number == 1 else f"{session_id}.run{run_number}"
 
 
 def _launch_dbos(settings: Settings, *, executor_id: str) -> None:

@@ -20,9 +20,16 @@ from cofounder.agent.prompt import build_system_prompt
 from cofounder.engine import runtime
 from cofounder.engine.faults import crash_point
 from cofounder.engine.feed import EventType
-from cofounder.engine.outcomes import record_outcome
-from cofounder.llm import AssistantTurn, Message, ModelError, ModelRequest, ToolUseBlock
+from cofounder.engine.outcomes import record_outcome, record_pause
+from cofounder.llm import (
+    AssistantTurn,
+    Message,
+    ModelError,
+    ModelRequest,
+    ToolUseBlock,
+)
 from cofounder.llm.messages import ContentBlock, TextBlock, ToolResultBlock
+from cofounder.llm.protocol import ModelUnavailableError
 from cofounder.project import ProjectSpec
 from cofounder.redaction import redact, redact_env_secrets, redact_value
 from cofounder.sandbox import BwrapSandbox
@@ -93,7 +100,11 @@ def toolbox_for(sandbox: BwrapSandbox) -> ToolBox:
 
 @DBOS.step(name="cofounder.think")
 def think_step(session_id: str, iteration: int) -> dict[str, Any]:
-    """Ask the model for the next turn: {"turn": ...}, {"error": ...} or {"cancelled": True}."""
+    """Ask the model for the next turn.
+
+    Returns {"turn": ...}, {"error": ...} (the model refused for good), {"unavailable": ...}
+    (the provider is down past its retries: pause, resumable) or {"cancelled": True}.
+    """
     rt = runtime.current()
     record = rt.sessions.get(session_id)
     assert record is not None
@@ -110,6 +121,12 @@ def think_step(session_id: str, iteration: int) -> dict[str, Any]:
     crash_point("think.before_model")
     try:
         turn = rt.model(session_id, record.model_spec).complete(request)
+    except ModelUnavailableError as exc:
+        log.warning("model_unavailable", session_id=session_id, iteration=iteration, error=str(exc))
+        rt.events.append(
+            session_id, EventType.MODEL_UNAVAILABLE, {"iteration": iteration, "error": str(exc)}
+        )
+        return {"unavailable": str(exc)}
     except ModelError as exc:
         log.error("model_failed", session_id=session_id, iteration=iteration, error=str(exc))
         rt.events.append(
@@ -296,6 +313,8 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
                 ),
             )
             usage = data.turn.usage
+            cost = rt.prices.cost_microdollars(row.model_spec, usage)
+            row.spend_microdollars += cost
             row.iteration = iteration
             row.tool_calls = data.tool_calls
             row.phase = phase
@@ -318,6 +337,9 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
                     "tool_calls": data.tool_calls,
                     "input_tokens": usage.input_tokens,
                     "output_tokens": usage.output_tokens,
+                    "cache_read_tokens": usage.cache_read_tokens,
+                    "cache_write_tokens": usage.cache_write_tokens,
+                    "cost_microdollars": cost,
                 },
             )
         else:
@@ -326,6 +348,11 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
     crash_point("commit.after")
     _inflight_marker(session_id).unlink(missing_ok=True)
     return CommitOutput(elapsed_seconds=elapsed, cancel_requested=cancel).model_dump(mode="json")
+
+
+@DBOS.step(name="cofounder.pause")
+def pause_step(session_id: str, reason: str) -> str:
+    return record_pause(runtime.current(), session_id, reason)
 
 
 @DBOS.step(name="cofounder.finish")

@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from dbos import DBOS
 from dbos._error import DBOSException
+from pydantic import BaseModel, ConfigDict
 
 from cofounder.agent.guards import GuardConfig, GuardState, plan_batch, wall_clock_exceeded
 from cofounder.engine import runtime
@@ -22,6 +23,7 @@ from cofounder.engine.steps import (
     act_step,
     commit_step,
     finish_step,
+    pause_step,
     think_step,
 )
 from cofounder.llm import AssistantTurn
@@ -31,17 +33,33 @@ WORKFLOW_NAME = "cofounder.build_session"
 log = structlog.get_logger(__name__)
 
 
+class StartPoint(BaseModel):
+    """Where a run begins: the last committed iteration and its guard state."""
+
+    model_config = ConfigDict(frozen=True)
+
+    config: GuardConfig
+    iteration: int
+    guard: GuardState
+
+
 @DBOS.step(name="cofounder.start")
 def start_step(session_id: str) -> dict[str, Any]:
-    """Fix the guard configuration for the life of the session."""
+    """Fix the guard configuration and the starting point for this run of the session."""
     rt = runtime.current()
     record = rt.sessions.get(session_id)
     assert record is not None
-    return GuardConfig(
-        max_tool_calls=record.max_tool_calls,
-        max_wall_seconds=record.max_wall_seconds,
-        repetition_window=rt.settings.repetition_window,
-        repetition_threshold=rt.settings.repetition_threshold,
+    last = rt.transcript.latest_checkpoint(session_id)
+    assert last is not None
+    return StartPoint(
+        config=GuardConfig(
+            max_tool_calls=record.max_tool_calls,
+            max_wall_seconds=record.max_wall_seconds,
+            repetition_window=rt.settings.repetition_window,
+            repetition_threshold=rt.settings.repetition_threshold,
+        ),
+        iteration=last.iteration,
+        guard=GuardState.model_validate(last.guard_state),
     ).model_dump(mode="json")
 
 
@@ -59,14 +77,15 @@ def build_session(session_id: str) -> str:
 
 
 def _iterate(session_id: str) -> str:
-    config = GuardConfig.model_validate(start_step(session_id))
-    guard = GuardState()
-    iteration = 0
+    start = StartPoint.model_validate(start_step(session_id))
+    config, guard, iteration = start.config, start.guard, start.iteration
     while True:
         iteration += 1
         thought = think_step(session_id, iteration)
         if thought.get("cancelled"):
             return finish_step(session_id, "cancelled", "cancelled by request")
+        if "unavailable" in thought:
+            return pause_step(session_id, f"the model is unavailable: {thought['unavailable']}")
         if "error" in thought:
             return finish_step(session_id, "failed", f"the model failed: {thought['error']}")
         turn = AssistantTurn.model_validate(thought["turn"])

@@ -35,3 +35,10 @@ class Model(Protocol):
 
 class ModelError(Exception):
     """A model could not produce a turn (bad spec, exhausted script, provider failure)."""
+
+
+class ModelUnavailableError(ModelError):
+    """The provider kept failing with transient errors until the retry budget ran out.
+
+    The request itself was fine; trying again later (e.g. `cofounder resume`) may succeed.
+    """

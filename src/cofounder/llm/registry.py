@@ -40,14 +40,17 @@ def _model_name_canonical(rest: str, base_dir: Path) -> str:
     return rest
 
 
-def _not_available(provider: str) -> Loader:
-    def load(rest: str, request_log: Path | None) -> Model:
-        raise ModelError(
-            f"the {provider} provider is not available yet (model {provider}:{rest});"
-            " use scripted:PATH for now"
-        )
+def _anthropic_load(rest: str, request_log: Path | None) -> Model:
+    # Imported here: the SDK takes a second or two to import, and most commands never need it.
+    from cofounder.llm.anthropic_model import AnthropicModel
 
-    return load
+    return AnthropicModel(rest)
+
+
+def _openai_load(rest: str, request_log: Path | None) -> Model:
+    from cofounder.llm.openai_model import OpenAIModel
+
+    return OpenAIModel(rest)
 
 
 PROVIDERS: dict[str, Provider] = {
@@ -58,9 +61,9 @@ PROVIDERS: dict[str, Provider] = {
             "anthropic",
             "anthropic:claude-sonnet-4-5",
             _model_name_canonical,
-            _not_available("anthropic"),
+            _anthropic_load,
         ),
-        Provider("openai", "openai:gpt-4o", _model_name_canonical, _not_available("openai")),
+        Provider("openai", "openai:gpt-4o", _model_name_canonical, _openai_load),
     )
 }
 
@@ -91,7 +94,11 @@ def canonical_model_spec(spec: str, *, base_dir: Path) -> str:
 
 
 def load_model(spec: str, *, base_dir: Path, request_log: Path | None = None) -> Model:
-    """Resolve a spec to a ready Model. `request_log` is used by the scripted provider only."""
+    """Resolve a spec to a ready Model. `request_log` is used by the scripted provider only.
+
+    Real providers read their credentials here (ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL,
+    OPENAI_API_KEY / OPENAI_BASE_URL), so a missing key is a ModelError before any work starts.
+    """
     provider, rest = parse_model_spec(spec)
     return provider.load(provider.canonical(rest, base_dir), request_log)
 

@@ -51,6 +51,8 @@ class ScriptTurn(_Strict):
     require_ok: bool = False
     # Only to replay a reply the provider cut off; otherwise implied by tool_calls.
     cut_off: bool = False
+    # Simulate a provider outage: the first N requests for this turn fail as unavailable.
+    unavailable_times: Count = 0
 
     @model_validator(mode="after")
     def _says_something(self) -> ScriptTurn:

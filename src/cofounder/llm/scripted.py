@@ -21,7 +21,7 @@ from cofounder.llm.messages import (
     ToolResultBlock,
     ToolUseBlock,
 )
-from cofounder.llm.protocol import ModelError, ModelRequest, TextSink
+from cofounder.llm.protocol import ModelError, ModelRequest, ModelUnavailableError, TextSink
 from cofounder.llm.script import Script, ScriptTurn, load_script
 
 TEXT_CHUNKS = 3
@@ -45,6 +45,7 @@ class ScriptedModel:
         self.script: Script = load_script(self.path)
         self.request_log = request_log
         self.requests_served = 0
+        self._failed_in_process: dict[int, int] = {}
         self._lock = threading.Lock()
 
     @property
@@ -65,23 +66,49 @@ class ScriptedModel:
             )
         turn = self.script.turns[index]
         _check_previous_results(index, turn, request.messages)
+        if turn.unavailable_times and self._failures(index) < turn.unavailable_times:
+            self._record(index, failed=True)
+            raise ModelUnavailableError(
+                f"scripted model: turn {index} is scripted to be unavailable "
+                f"{turn.unavailable_times} time(s)"
+            )
         self._record(index)
         if turn.text and on_text is not None:
             for chunk in _chunks(turn.text, TEXT_CHUNKS):
                 on_text(chunk)
         return _assistant_turn(index, turn, self.script.model)
 
-    def _record(self, index: int) -> None:
+    def _failures(self, index: int) -> int:
+        """Scripted outages already served for this turn, across processes (from the log)."""
+        if self.request_log is None or not self.request_log.exists():
+            return self._failed_in_process.get(index, 0)
+        lines = self.request_log.read_text().splitlines()
+        return sum(
+            1
+            for e in map(json.loads, filter(None, lines))
+            if e.get("turn") == index and e.get("failed")
+        )
+
+    def _record(self, index: int, *, failed: bool = False) -> None:
         with self._lock:
+            if failed:
+                self._failed_in_process[index] = self._failed_in_process.get(index, 0) + 1
             if self.request_log is not None:
-                record = {"turn": index, "pid": os.getpid(), "ts": datetime.now(UTC).isoformat()}
+                record: dict[str, object] = {
+                    "turn": index,
+                    "pid": os.getpid(),
+                    "ts": datetime.now(UTC).isoformat(),
+                }
+                if failed:
+                    record["failed"] = True
                 try:
                     _append_line(self.request_log, record)
                 except OSError as exc:
                     raise ModelError(
                         f"scripted model: cannot append to request log {self.request_log}: {exc}"
                     ) from None
-            self.requests_served += 1
+            if not failed:
+                self.requests_served += 1
 
 
 def _assistant_turn(index: int, turn: ScriptTurn, model: str) -> AssistantTurn:

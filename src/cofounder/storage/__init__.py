@@ -3,6 +3,7 @@
 from cofounder.storage.db import Database
 from cofounder.storage.documents import Documents
 from cofounder.storage.events import Event, EventLog
+from cofounder.storage.objectstore import ObjectStoreConfigError, open_object_store
 from cofounder.storage.sessions import (
     OUTCOMES,
     NewSession,
@@ -10,7 +11,13 @@ from cofounder.storage.sessions import (
     SessionRecord,
     SessionStore,
 )
-from cofounder.storage.snapshots import LocalSnapshotStore, SnapshotError
+from cofounder.storage.snapshots import (
+    LocalSnapshotStore,
+    PruneResult,
+    SnapshotError,
+    SnapshotStore,
+    TakeResult,
+)
 from cofounder.storage.transcript import Checkpoint, Transcript
 
 __all__ = [
@@ -22,9 +29,14 @@ __all__ = [
     "EventLog",
     "LocalSnapshotStore",
     "NewSession",
+    "ObjectStoreConfigError",
     "Outcome",
+    "PruneResult",
     "SessionRecord",
     "SessionStore",
     "SnapshotError",
+    "SnapshotStore",
+    "TakeResult",
     "Transcript",
+    "open_object_store",
 ]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from cofounder.storage.db import Database
 from cofounder.storage.tables import SessionRow
 
-SessionState = Literal["running", "finished"]
+SessionState = Literal["running", "paused", "finished"]
 Outcome = Literal["completed", "iteration_limit", "stuck", "failed", "cancelled"]
 OUTCOMES: tuple[Outcome, ...] = ("completed", "iteration_limit", "stuck", "failed", "cancelled")
 
@@ -39,6 +39,7 @@ class SessionRecord(BaseModel):
     max_tool_calls: int
     max_wall_seconds: float
     cancel_requested: bool
+    run_number: int
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
@@ -73,6 +74,7 @@ def insert_in(session: Session, new: NewSession) -> None:
             output_tokens=0,
             spend_microdollars=0,
             cancel_requested=False,
+            run_number=1,
             created_at=now,
             updated_at=now,
             finished_at=None,
@@ -109,6 +111,16 @@ class SessionStore:
         with self._db.transaction() as session:
             rows = session.scalars(select(SessionRow).order_by(SessionRow.created_at)).all()
             return [SessionRecord.model_validate(r) for r in rows]
+
+    def start_next_run(self, session_id: str) -> int:
+        """A paused session becomes running again, as the next run (a new workflow)."""
+        with self._db.transaction() as session:
+            row = row_in(session, session_id)
+            if row.state == "paused":
+                row.state = "running"
+                row.run_number += 1
+                row.updated_at = datetime.now(UTC)
+            return row.run_number
 
     def request_cancel(self, session_id: str) -> None:
         with self._db.transaction() as session:

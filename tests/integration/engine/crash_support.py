@@ -61,7 +61,8 @@ def event_seqs_and_types(db_url: str, session_id: str) -> list[tuple[int, str]]:
 
 def requested_turns(home: Path, session_id: str) -> list[int]:
     log = home / "sessions" / session_id / "model-requests.jsonl"
-    return [json.loads(line)["turn"] for line in log.read_text().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return [e["turn"] for e in entries if not e.get("failed")]
 
 
 def tool_pairing_problems(messages_json: list[str]) -> list[str]:

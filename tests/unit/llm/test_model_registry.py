@@ -60,11 +60,18 @@ def test_missing_scripted_file(tmp_path: Path) -> None:
         load_model("scripted:missing.yaml", base_dir=tmp_path)
 
 
-@pytest.mark.parametrize("provider", ["anthropic", "openai"])
-def test_known_but_unavailable_providers(tmp_path: Path, provider: str) -> None:
+@pytest.mark.parametrize(
+    ("provider", "env"),
+    [("anthropic", "ANTHROPIC_API_KEY"), ("openai", "OPENAI_API_KEY")],
+)
+def test_real_providers_without_credentials_refuse_at_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str, env: str
+) -> None:
+    for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
     spec = f"{provider}:some-model"
     assert canonical_model_spec(spec, base_dir=tmp_path) == spec
-    with pytest.raises(ModelError, match=f"the {provider} provider is not available yet"):
+    with pytest.raises(ModelError, match=f"{spec} needs an API key: set {env}"):
         load_model(spec, base_dir=tmp_path)
 
 

@@ -1,0 +1,151 @@
+"""`cofounder restore` and `cofounder export`: get a recorded workspace back out of the store.
+
+Both read the snapshot id that an iteration's checkpoint recorded, fetch every blob it names
+from the object store and verify its sha256; a missing or corrupt blob is named and the command
+exits 1 without leaving a half-written result. Rebuildable folders (`node_modules`, `.venv`,
+caches) are never stored, so they are listed for the founder to regenerate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from cofounder.engine import BadInputError, Catalog, ConfigurationError
+from cofounder.storage import Checkpoint, SnapshotError, SnapshotStore
+from cofounder.storage.snapshots import decode_name
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data dir (default $COFOUNDER_HOME, else ./.cofounder)."),
+]
+SessionId = Annotated[str, typer.Argument(help="Session id (a unique prefix is enough).")]
+Iteration = Annotated[
+    int | None,
+    typer.Option("--iteration", "-i", min=0, help="Which iteration (default: the last committed)."),
+]
+
+OpenCatalog = Callable[[Path | None], Catalog]
+Fail = Callable[[str, int], NoReturn]
+
+
+def register(app: typer.Typer, open_catalog: OpenCatalog, fail: Fail, out: Console) -> None:
+    """Add `restore` and `export` to the main app (which owns settings and error output)."""
+
+    def fail_plain(message: str, code: int) -> NoReturn:
+        fail(escape(message), code)  # paths and store errors may hold [brackets]
+
+    def checkpoint_of(catalog: Catalog, session_id: str, iteration: int | None) -> Checkpoint:
+        try:
+            record = catalog.resolve_session(session_id)
+        except BadInputError as exc:
+            fail_plain(str(exc), EXIT_BAD_INPUT)
+        transcript = catalog.rt.transcript
+        latest = transcript.latest_checkpoint(record.id)
+        if latest is None:
+            fail_plain(f"session {record.id} has no recorded iteration yet", EXIT_BAD_INPUT)
+        if iteration is None:
+            return latest
+        found = transcript.checkpoint(record.id, iteration)
+        if found is None:
+            fail_plain(
+                f"session {record.id} has no iteration {iteration} "
+                f"(recorded: 0 to {latest.iteration})",
+                EXIT_BAD_INPUT,
+            )
+        return found
+
+    def store_of(catalog: Catalog) -> SnapshotStore:
+        try:
+            return catalog.rt.snapshots
+        except ConfigurationError as exc:
+            fail_plain(f"bad configuration: {exc}", EXIT_BAD_INPUT)
+
+    def excluded_note(store: SnapshotStore, snapshot_id: str) -> str:
+        names = sorted(
+            {
+                decode_name(e.path).rsplit("/", 1)[-1]
+                for e in store.load(snapshot_id).entries
+                if e.kind == "excluded"
+            }
+        )
+        if not names:
+            return ""
+        return (
+            f"not included (rebuildable, regenerate with the project's install step): "
+            f"{', '.join(names)}"
+        )
+
+    @app.command()
+    def restore(
+        session_id: SessionId,
+        directory: Annotated[Path, typer.Argument(help="An empty or new directory.")],
+        iteration: Iteration = None,
+        data_dir: DataDir = None,
+    ) -> None:
+        """Materialise a recorded workspace snapshot, verifying every file's hash."""
+        catalog = open_catalog(data_dir)
+        checkpoint = checkpoint_of(catalog, session_id, iteration)
+        target = directory.expanduser().absolute()
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            fail_plain(f"{directory} must be an empty or new directory", EXIT_BAD_INPUT)
+        created = not target.exists()
+        store = store_of(catalog)
+        try:
+            store.restore(checkpoint.snapshot_id, target)
+            note = excluded_note(store, checkpoint.snapshot_id)
+        except SnapshotError as exc:
+            if created and target.is_dir() and not any(target.iterdir()):
+                target.rmdir()
+            fail_plain(f"cannot restore iteration {checkpoint.iteration}: {exc}", EXIT_FAILED)
+        except OSError as exc:
+            fail_plain(f"cannot write to {directory}: {exc}", EXIT_FAILED)
+        out.print(
+            f"restored iteration {checkpoint.iteration} of session {checkpoint.session_id} "
+            f"to {target} (snapshot {checkpoint.snapshot_id[:12]}, every hash verified)"
+        )
+        if note:
+            out.print(note)
+
+    @app.command()
+    def export(
+        session_id: SessionId,
+        out_file: Annotated[Path, typer.Argument(help="Where to write the .tar.gz.")],
+        iteration: Iteration = None,
+        data_dir: DataDir = None,
+    ) -> None:
+        """Write a session's code (with its git history, if any) as a .tar.gz."""
+        catalog = open_catalog(data_dir)
+        checkpoint = checkpoint_of(catalog, session_id, iteration)
+        if out_file.exists():
+            fail_plain(f"{out_file} already exists; give a new file name", EXIT_BAD_INPUT)
+        if not out_file.parent.is_dir():
+            fail_plain(f"folder {out_file.parent} does not exist", EXIT_BAD_INPUT)
+        record = catalog.rt.sessions.get(checkpoint.session_id)
+        root = _slug(record.name if record else "") or checkpoint.session_id
+        store = store_of(catalog)
+        try:
+            count = store.export_tar(checkpoint.snapshot_id, out_file, root)
+            note = excluded_note(store, checkpoint.snapshot_id)
+        except SnapshotError as exc:
+            fail_plain(f"cannot export iteration {checkpoint.iteration}: {exc}", EXIT_FAILED)
+        except OSError as exc:
+            fail_plain(f"cannot write {out_file}: {exc}", EXIT_FAILED)
+        out.print(
+            f"wrote {out_file}: {count} files of iteration {checkpoint.iteration} "
+            f"under {root}/ (every hash verified)"
+        )
+        if note:
+            out.print(note)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60]
