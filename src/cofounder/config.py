@@ -14,6 +14,10 @@ from pydantic_settings import (
 )
 
 from cofounder.llm.pricing import Price, PriceBook
+from cofounder.llm.protocol import ModelError
+from cofounder.llm.registry import parse_model_spec
+from cofounder.llm.tiers import Role, TierModels
+from cofounder.project.spec import OwnerId, Tier
 
 
 class ModelPrice(BaseModel):
@@ -25,6 +29,33 @@ class ModelPrice(BaseModel):
     output: Decimal = Field(ge=0)
     cache_write: Decimal | None = Field(default=None, ge=0)
     cache_read: Decimal | None = Field(default=None, ge=0)
+
+
+class RoleModels(BaseModel):
+    """Model specs per role for one tier or one owner; a role left out falls through.
+
+    A table that sets `coder` but not `summarizer` makes its coder summarize too.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    coder: str | None = None
+    summarizer: str | None = None
+
+    @field_validator("coder", "summarizer")
+    @classmethod
+    def _check_spec(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            provider, rest = parse_model_spec(value)
+        except ModelError as exc:
+            raise ValueError(str(exc)) from None
+        return f"{provider.name}:{rest}"
+
+    def as_roles(self) -> dict[Role, str]:
+        roles: dict[Role, str | None] = {"coder": self.coder, "summarizer": self.summarizer}
+        return {role: spec for role, spec in roles.items() if spec is not None}
 
 
 class Settings(BaseSettings):
@@ -63,6 +94,41 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Price overrides in USD per million tokens, e.g. [prices."openai:my-model"].',
     )
+
+    tiers: dict[Tier, RoleModels] = Field(
+        default_factory=dict,
+        description='Model per role for a tier, e.g. [tiers.partner] coder = "openai:gpt-4o".',
+    )
+    owners: dict[OwnerId, RoleModels] = Field(
+        default_factory=dict,
+        description="Model per role for one owner (beats [tiers]), e.g. [owners.alice] coder = "
+        '"anthropic:claude-sonnet-4-5".',
+    )
+    context_windows: dict[str, int] = Field(
+        default_factory=dict,
+        description="Context window overrides in tokens, by model spec or spec prefix.",
+    )
+    compaction_threshold: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Compact the conversation when a request would fill this much of the window.",
+    )
+    compaction_keep_turns: int = Field(
+        default=4, ge=1, description="Recent assistant turns always sent verbatim."
+    )
+    compaction_tool_result_chars: int = Field(
+        default=2_000,
+        ge=200,
+        description="Older tool results longer than this are cut to a head and a note.",
+    )
+
+    def tier_models(self) -> TierModels:
+        """Bundled tier defaults with this configuration's [tiers] and [owners] on top."""
+        return TierModels(
+            {tier: roles.as_roles() for tier, roles in self.tiers.items()},
+            {owner: roles.as_roles() for owner, roles in self.owners.items()},
+        )
 
     def price_book(self) -> PriceBook:
         """Bundled prices with this configuration's overrides on top."""

@@ -8,6 +8,7 @@ import shutil
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,22 @@ def project(tmp_path: Path, turns: str, **overrides: str) -> Path:
     path = tmp_path / "cofounder.yaml"
     path.write_text(body + "\nidea_brief: {problem: testing}\nunderstanding_qna: []\n")
     return path
+
+
+def wait_for_event(backend: Backend, session_id: str, event_type: str) -> None:
+    db = Database(app_db_url(backend))
+    try:
+        deadline = time.monotonic() + 30
+        while event_type not in [e.type for e in EventLog(db).read(session_id)]:
+            assert time.monotonic() < deadline, f"no {event_type} event within 30 s"
+            time.sleep(0.05)
+    finally:
+        db.close()
+
+
+def events_of(backend: Backend, session_id: str) -> list[dict[str, Any]]:
+    lines = backend.cli("events", session_id, "--json").stdout.splitlines()
+    return [json.loads(line) for line in lines if line]
 
 
 def messages_of(backend: Backend, session_id: str) -> list[dict[str, object]]:
@@ -277,7 +294,8 @@ def test_secrets_never_reach_storage_or_output(sqlite_backend: Backend, tmp_path
 def test_an_unexpected_step_failure_ends_the_session_failed_not_stuck_running(
     sqlite_backend: Backend, tmp_path: Path
 ) -> None:
-    """The snapshot store is broken mid-batch: the session must end `failed`, with the cause."""
+    """The session's own state file is made unwritable mid-batch: the session must end
+    `failed`, with the cause, instead of staying "running" forever."""
     path = project(
         tmp_path,
         """\
@@ -288,14 +306,11 @@ def test_an_unexpected_step_failure_ends_the_session_failed_not_stuck_running(
     proc = sqlite_backend.popen("build", str(path))
     assert proc.stdout is not None
     session_id = proc.stdout.readline().removeprefix("session: ").strip()
-    db = Database(app_db_url(sqlite_backend))
-    deadline = time.monotonic() + 30
-    while "tool_started" not in [e.type for e in EventLog(db).read(session_id)]:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    db.close()
-    shutil.rmtree(sqlite_backend.home / "objects")
-    (sqlite_backend.home / "objects").write_text("not a directory")
+    wait_for_event(sqlite_backend, session_id, "tool_started")
+    state_file = sqlite_backend.home / "sessions" / session_id / "workspace-state.json"
+    state_file.unlink()
+    state_file.mkdir()
+    (state_file / "blocker").write_text("x")
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, out + err
     status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
@@ -418,3 +433,65 @@ def test_a_provider_outage_pauses_and_resume_continues_in_a_new_run(
     ]
     assert types.count("model_unavailable") == 1 and types.count("session_paused") == 1
     assert types.count("session_finished") == 1
+
+
+def _break_store_when_tools_start(backend: Backend, session_id: str) -> None:
+    wait_for_event(backend, session_id, "tool_started")
+    shutil.rmtree(backend.home / "objects")
+    (backend.home / "objects").write_text("the object store is down")
+
+
+SLOW_TWO_BATCHES = """\
+- tool_calls: [{name: bash, input: {command: 'sleep 1.5; echo one > one.txt'}}]
+- tool_calls: [{name: write_file, input: {path: two.txt, content: two}}]
+- text: done
+"""
+
+
+def test_a_failing_snapshot_store_is_retried_reported_and_recorded_as_missing(
+    sqlite_backend: Backend, tmp_path: Path
+) -> None:
+    proc = sqlite_backend.popen("build", str(project(tmp_path, SLOW_TWO_BATCHES)))
+    assert proc.stdout is not None
+    session_id = proc.stdout.readline().removeprefix("session: ").strip()
+    _break_store_when_tools_start(sqlite_backend, session_id)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err  # the work itself is fine on this disk
+    events = [
+        json.loads(x)
+        for x in sqlite_backend.cli("events", session_id, "--json").stdout.split("\n")
+        if x
+    ]
+    failures = [e["payload"] for e in events if e["type"] == "snapshot_failed"]
+    assert [(f["iteration"], f["attempt"]) for f in failures] == [
+        (1, 1),
+        (1, 2),
+        (1, 3),
+        (2, 1),
+        (2, 2),
+        (2, 3),
+    ]
+    db = Database(app_db_url(sqlite_backend))
+    checkpoints = [Transcript(db).checkpoint(session_id, i) for i in (1, 2, 3)]
+    db.close()
+    assert [c.snapshot_id if c else None for c in checkpoints] == ["", "", ""]
+    workspace = Path(sqlite_backend.cli("workspace", session_id).stdout.strip())
+    assert (workspace / "one.txt").exists() and (workspace / "two.txt").exists()
+
+
+def test_an_interrupted_batch_after_a_missing_snapshot_fails_explicitly(
+    sqlite_backend: Backend, tmp_path: Path
+) -> None:
+    proc = sqlite_backend.popen(
+        "build", str(project(tmp_path, SLOW_TWO_BATCHES)), COFOUNDER_CRASH_AT="act.after_tool#2"
+    )
+    assert proc.stdout is not None
+    session_id = proc.stdout.readline().removeprefix("session: ").strip()
+    _break_store_when_tools_start(sqlite_backend, session_id)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -9
+    resumed = sqlite_backend.cli("resume", session_id)
+    assert resumed.returncode == 1
+    status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
+    assert status["state"] == "failed"
+    assert "no stored snapshot" in status["outcome_reason"]

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cofounder.cli import snapshot_commands
+from cofounder.cli import model_commands, snapshot_commands
 from cofounder.cli.render import display_state, elapsed_since, event_line, money, status_payload
 from cofounder.config import Settings, load_settings
 from cofounder.engine import (
@@ -29,6 +29,7 @@ from cofounder.engine import (
 from cofounder.logs import configure_logging
 from cofounder.project import ProjectBaseError, load_project, write_example
 from cofounder.sandbox import SandboxError, require_bwrap
+from cofounder.storage import SessionRecord
 
 if TYPE_CHECKING:
     from cofounder.engine.service import Engine
@@ -85,6 +86,11 @@ def _engine(data_dir: Path | None) -> Engine:
         return Engine(_settings(data_dir))
     except ConfigurationError as exc:
         _fail(f"bad configuration: {exc}", EXIT_BAD_INPUT)
+
+
+def _status(catalog: Catalog, record: SessionRecord) -> dict[str, object]:
+    workspace = str(catalog.rt.workspace_path(record.id))
+    return status_payload(record, catalog.is_active(record.id), workspace)
 
 
 def _outcome_exit(outcome: str) -> int:
@@ -198,7 +204,15 @@ def sessions(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     records = engine.rt.sessions.list()
     if as_json:
         for record in records:
-            print(json.dumps(status_payload(record, engine.is_active(record.id))))
+            print(
+                json.dumps(
+                    status_payload(
+                        record,
+                        engine.is_active(record.id),
+                        str(engine.rt.workspace_path(record.id)),
+                    )
+                )
+            )
         return
     if not records:
         out.print("no sessions yet — start one with `cofounder build PROJECT_FILE`")
@@ -226,7 +240,9 @@ def status(session_id: SessionId, data_dir: DataDir = None, as_json: JsonFlag = 
         record = engine.resolve_session(session_id)
     except BadInputError as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
-    payload = status_payload(record, engine.is_active(record.id))
+    payload = status_payload(
+        record, engine.is_active(record.id), str(engine.rt.workspace_path(record.id))
+    )
     if as_json:
         print(json.dumps(payload))
         return
@@ -282,7 +298,7 @@ def workspace(session_id: SessionId, data_dir: DataDir = None) -> None:
         record = engine.resolve_session(session_id)
     except BadInputError as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
-    print(record.workspace)
+    print(engine.rt.workspace_path(record.id))
 
 
 @app.command()
@@ -313,6 +329,7 @@ def init(directory: Annotated[Path, typer.Argument(help="Where to write cofounde
 
 
 snapshot_commands.register(app, _catalog, _fail, out)
+model_commands.register(app, _settings, _fail, out)
 
 
 def main() -> None:

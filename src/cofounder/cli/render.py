@@ -89,7 +89,7 @@ def display_state(record: SessionRecord, active: bool) -> str:
     return "paused" if record.state == "paused" else "interrupted"
 
 
-def status_payload(record: SessionRecord, active: bool) -> dict[str, object]:
+def status_payload(record: SessionRecord, active: bool, workspace: str) -> dict[str, object]:
     return {
         "session_id": record.id,
         "name": record.name,
@@ -105,7 +105,7 @@ def status_payload(record: SessionRecord, active: bool) -> dict[str, object]:
         "input_tokens": record.input_tokens,
         "output_tokens": record.output_tokens,
         "model": record.model_spec,
-        "workspace": record.workspace,
+        "workspace": workspace,
         "created_at": record.created_at.isoformat(),
         "finished_at": record.finished_at.isoformat() if record.finished_at else None,
     }

@@ -21,6 +21,7 @@ class EventType(StrEnum):
     DOCUMENTATION_UPDATED = "documentation_updated"
     ITERATION_COMMITTED = "iteration_committed"
     WORKSPACE_RESTORED = "workspace_restored"
+    SNAPSHOT_FAILED = "snapshot_failed"
     MODEL_FAILED = "model_failed"
     MODEL_UNAVAILABLE = "model_unavailable"
     CANCEL_REQUESTED = "cancel_requested"

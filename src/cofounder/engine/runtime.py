@@ -86,6 +86,10 @@ class Runtime:
     def prices(self) -> PriceBook:
         return self.settings.price_book()
 
+    def workspace_path(self, session_id: str) -> Path:
+        """Under this process's data dir, so a session can move to another machine."""
+        return self.session_dir(session_id) / "workspace"
+
     def session_dir(self, session_id: str) -> Path:
         path = self.settings.sessions_dir() / session_id
         path.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from cofounder.engine.locks import SessionLock
 from cofounder.engine.outcomes import record_outcome
 from cofounder.engine.workflow import build_session
 from cofounder.llm import Message, ModelError, TextBlock, canonical_model_spec, load_model
+from cofounder.llm.tiers import choose_model
 from cofounder.project import ProjectSpec
 from cofounder.storage import Checkpoint, NewSession, SessionRecord
 from cofounder.storage.events import append_in
@@ -53,19 +54,26 @@ class Engine(Catalog):
         model_override: str | None = None,
         max_tool_calls: int | None = None,
     ) -> SessionRecord:
-        raw_spec = model_override or spec.model
-        if not raw_spec:
-            raise BadInputError(
-                "no model given: set `model:` in the project file or pass --model "
-                "(for example --model scripted:trajectory.yaml)"
-            )
-        base_dir = Path.cwd() if model_override else project_file.resolve().parent
+        # --model > project `model:` > [owners.OWNER] > [tiers.TIER] > bundled tier default.
         try:
-            model_spec = canonical_model_spec(raw_spec, base_dir=base_dir)
+            choice = choose_model(
+                tier=spec.tier,
+                owner=spec.owner,
+                override=model_override,
+                project_model=spec.model,
+                tiers=self.rt.settings.tier_models(),
+            )
+        except ValueError as exc:
+            raise BadInputError(str(exc)) from exc
+        # `model:` is relative to the project file; --model and cofounder.toml to the cwd.
+        base_dir = project_file.resolve().parent if choice.source == "project" else Path.cwd()
+        try:
+            model_spec = canonical_model_spec(choice.spec, base_dir=base_dir)
             load_model(model_spec, base_dir=base_dir)  # fail now, not mid-build
             self.rt.prices.price_for(model_spec)  # an unpriced model would be spend-blind
         except ModelError as exc:
-            raise BadInputError(str(exc)) from exc
+            where = "" if choice.source == "cli" else f" (model {choice.spec}, {choice.describe()})"
+            raise BadInputError(f"{exc}{where}") from exc
         session_id = uuid.uuid4().hex[:12]
         workspace = self.rt.session_dir(session_id) / "workspace"
         workspace.mkdir(parents=True, exist_ok=True)

@@ -7,9 +7,7 @@ recorded, from the workspace as the last committed iteration left it.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -18,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from cofounder.agent.prompt import build_system_prompt
 from cofounder.engine import runtime
+from cofounder.engine import workspace as workspace_state
 from cofounder.engine.faults import crash_point
 from cofounder.engine.feed import EventType
 from cofounder.engine.outcomes import record_outcome, record_pause
@@ -42,7 +41,14 @@ from cofounder.storage.transcript import (
     latest_checkpoint_in,
     save_checkpoint_in,
 )
-from cofounder.tools import DocumentEffect, NarrationEffect, PhaseEffect, ToolBox, ToolResult
+from cofounder.tools import (
+    DocumentEffect,
+    NarrationEffect,
+    PhaseEffect,
+    ToolBox,
+    ToolResult,
+    tool_specs,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -86,14 +92,6 @@ class CommitOutput(BaseModel):
     cancel_requested: bool
 
 
-def _inflight_marker(session_id: str) -> Path:
-    return runtime.current().session_dir(session_id) / "inflight.json"
-
-
-def _hash_cache(session_id: str) -> Path:
-    return runtime.current().session_dir(session_id) / "hash-cache.json"
-
-
 def toolbox_for(sandbox: BwrapSandbox) -> ToolBox:
     return ToolBox(sandbox, output_limit_chars=runtime.current().settings.tool_output_limit_chars)
 
@@ -115,7 +113,7 @@ def think_step(session_id: str, iteration: int) -> dict[str, Any]:
     request = ModelRequest(
         system=build_system_prompt(spec),
         messages=rt.transcript.messages(session_id),
-        tools=toolbox_for(BwrapSandbox(Path(record.workspace), rt.sandbox_limits)).specs(),
+        tools=tool_specs(),
         max_tokens=rt.settings.max_tokens,
     )
     crash_point("think.before_model")
@@ -164,22 +162,14 @@ def _redacted_turn(turn: AssistantTurn) -> AssistantTurn:
 def act_step(session_id: str, iteration: int, calls: list[dict[str, Any]]) -> dict[str, Any]:
     """Run one batch of tool calls, then snapshot the workspace."""
     rt = runtime.current()
-    record = rt.sessions.get(session_id)
-    assert record is not None
-    workspace = Path(record.workspace)
     last = rt.transcript.latest_checkpoint(session_id)
     assert last is not None
-    marker = _inflight_marker(session_id)
-    if marker.exists():
-        # A batch was interrupted before its result was recorded: redo it from the last base.
-        log.info("redo_interrupted_batch", session_id=session_id, iteration=iteration)
-        rt.snapshots.restore(last.snapshot_id, workspace, _hash_cache(session_id))
-        rt.events.append(
-            session_id,
-            EventType.WORKSPACE_RESTORED,
-            {"iteration": iteration, "to_iteration": last.iteration},
-        )
-    _write_marker(marker, iteration)
+    # Redo from the last committed state if a batch was interrupted or the workspace is gone.
+    workspace_state.ensure_at(
+        rt, session_id, last.snapshot_id, iteration=last.iteration, for_iteration=iteration
+    )
+    workspace = rt.workspace_path(session_id)
+    workspace_state.mark_dirty(rt, session_id, iteration)
     crash_point("act.before_tools")
     phase = last.phase
     sandbox = BwrapSandbox(workspace, rt.sandbox_limits)
@@ -216,18 +206,9 @@ def act_step(session_id: str, iteration: int, calls: list[dict[str, Any]]) -> di
     finally:
         sandbox.close()
     crash_point("act.before_snapshot")
-    snapshot_id = rt.snapshots.take(workspace, _hash_cache(session_id))
+    snapshot_id = workspace_state.snapshot(rt, session_id, iteration)
     crash_point("act.after_snapshot")
     return ActOutput(results=results, snapshot_id=snapshot_id, phase=phase).model_dump(mode="json")
-
-
-def _write_marker(marker: Path, iteration: int) -> None:
-    tmp = marker.with_suffix(".tmp")
-    with tmp.open("w") as handle:
-        handle.write(f'{{"iteration": {iteration}}}')
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, marker)
 
 
 def _apply_effect(
@@ -273,6 +254,11 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
     """
     rt = runtime.current()
     data = CommitInput.model_validate(payload)
+    if data.snapshot_id is not None:
+        # Replayed on another machine, the batch's recorded result may be all there is here.
+        workspace_state.ensure_at(
+            rt, session_id, data.snapshot_id, iteration=iteration, for_iteration=iteration
+        )
     crash_point("commit.before")
     with rt.db.transaction() as session:
         row = row_in(session, session_id)
@@ -306,7 +292,9 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
                     session_id=session_id,
                     iteration=iteration,
                     message_count=previous.message_count + len(messages),
-                    snapshot_id=data.snapshot_id or previous.snapshot_id,
+                    snapshot_id=(
+                        previous.snapshot_id if data.snapshot_id is None else data.snapshot_id
+                    ),
                     guard_state=data.guard_state,
                     phase=phase,
                     elapsed_seconds=elapsed,
@@ -346,7 +334,6 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
             elapsed = done.elapsed_seconds
         cancel = row.cancel_requested
     crash_point("commit.after")
-    _inflight_marker(session_id).unlink(missing_ok=True)
     return CommitOutput(elapsed_seconds=elapsed, cancel_requested=cancel).model_dump(mode="json")
 
 
@@ -358,4 +345,17 @@ def pause_step(session_id: str, reason: str) -> str:
 @DBOS.step(name="cofounder.finish")
 def finish_step(session_id: str, outcome: str, reason: str) -> str:
     crash_point("finish.before")
-    return record_outcome(runtime.current(), session_id, outcome, reason)
+    rt = runtime.current()
+    last = rt.transcript.latest_checkpoint(session_id)
+    try:  # leave the founder the workspace the transcript describes, wherever this ran
+        if last is not None:
+            workspace_state.ensure_at(
+                rt,
+                session_id,
+                last.snapshot_id,
+                iteration=last.iteration,
+                for_iteration=last.iteration,
+            )
+    except Exception as exc:  # the outcome still gets recorded; the cause is logged
+        log.warning("final_workspace_not_restored", session_id=session_id, error=str(exc))
+    return record_outcome(rt, session_id, outcome, reason)

@@ -48,6 +48,11 @@ _SPECS: tuple[ToolSpec, ...] = tuple(
 )
 
 
+def tool_specs() -> list[ToolSpec]:
+    """What the model is told about the tools; needs no sandbox (nor an existing workspace)."""
+    return list(_SPECS)
+
+
 class ToolBox:
     """Dispatches tool calls to their implementations over one sandbox."""
 
@@ -59,7 +64,7 @@ class ToolBox:
         self._validators = _VALIDATORS
 
     def specs(self) -> list[ToolSpec]:
-        return list(_SPECS)
+        return tool_specs()
 
     def run(self, call: ToolUseBlock) -> ToolRun:
         started = time.monotonic()

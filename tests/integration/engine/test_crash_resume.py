@@ -40,8 +40,8 @@ CRASH_POINTS = [
 
 
 class Baseline:
-    def __init__(self, backend: Backend) -> None:
-        result = backend.cli("build", str(EXAMPLE))
+    def __init__(self, backend: Backend, **extra_env: str) -> None:
+        result = backend.cli("build", str(EXAMPLE), **extra_env)
         assert result.returncode == 0, result.stdout + result.stderr
         self.session_id = session_id_from(result.stdout)
         self.workspace = workspace_digest(_workspace(backend, self.session_id))

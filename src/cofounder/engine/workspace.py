@@ -1,0 +1,129 @@
+"""Keeping a session's workspace equal to what its committed conversation says it is.
+
+A small state file next to the workspace says what the workspace holds: exactly a snapshot
+(`at`), a batch in progress (`dirty`), or a committed iteration whose snapshot could not be
+stored (`unsnapshotted`). Before a batch runs, and before its result is committed, the workspace
+is brought to the snapshot the transcript expects — after a crash mid-batch, on a new machine
+whose workspace is gone, or after another data dir ran the session. Nothing is assumed: a state
+that cannot be reconstructed fails the session with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Literal
+
+import structlog
+from pydantic import BaseModel, ConfigDict
+
+from cofounder.engine.errors import EngineError
+from cofounder.engine.feed import EventType
+from cofounder.engine.runtime import Runtime
+
+# Recorded as a checkpoint's snapshot id when the store failed past its retries.
+MISSING_SNAPSHOT = ""
+SNAPSHOT_RETRY_DELAYS_S = (0.5, 2.0)
+log = structlog.get_logger(__name__)
+
+
+class WorkspaceUnrecoverable(EngineError):
+    """The workspace cannot be brought to the state the conversation expects."""
+
+
+class WorkspaceState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["at", "dirty", "unsnapshotted"]
+    snapshot_id: str | None = None
+    iteration: int | None = None
+
+
+def _state_file(rt: Runtime, session_id: str) -> Path:
+    return rt.session_dir(session_id) / "workspace-state.json"
+
+
+def hash_cache_file(rt: Runtime, session_id: str) -> Path:
+    return rt.session_dir(session_id) / "hash-cache.json"
+
+
+def read_state(rt: Runtime, session_id: str) -> WorkspaceState | None:
+    path = _state_file(rt, session_id)
+    try:
+        return WorkspaceState.model_validate_json(path.read_text())
+    except (OSError, ValueError):
+        return None  # missing (new machine) or torn: treat as unknown, so restore
+
+
+def write_state(rt: Runtime, session_id: str, state: WorkspaceState) -> None:
+    path = _state_file(rt, session_id)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w") as handle:
+        handle.write(state.model_dump_json())
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def ensure_at(
+    rt: Runtime, session_id: str, snapshot_id: str, *, iteration: int, for_iteration: int
+) -> None:
+    """Bring the workspace to `snapshot_id`, the state after committed `iteration`."""
+    state = read_state(rt, session_id)
+    workspace = rt.workspace_path(session_id)
+    if snapshot_id == MISSING_SNAPSHOT:
+        if state == WorkspaceState(kind="unsnapshotted", iteration=iteration):
+            return  # the workspace on this disk *is* that iteration's state
+        raise WorkspaceUnrecoverable(
+            f"iteration {iteration} has no stored snapshot (the object store failed) and this "
+            "workspace no longer holds it; `cofounder restore` an earlier iteration to recover"
+        )
+    if state == WorkspaceState(kind="at", snapshot_id=snapshot_id) and workspace.is_dir():
+        return
+    why = "redo an interrupted batch" if state and state.kind == "dirty" else "workspace missing"
+    if state and state.kind in ("at", "unsnapshotted"):
+        why = "workspace was at another state"
+    log.info("restore_workspace", session_id=session_id, iteration=iteration, why=why)
+    rt.snapshots.restore(snapshot_id, workspace, hash_cache_file(rt, session_id))
+    write_state(rt, session_id, WorkspaceState(kind="at", snapshot_id=snapshot_id))
+    rt.events.append(
+        session_id,
+        EventType.WORKSPACE_RESTORED,
+        {"iteration": for_iteration, "to_iteration": iteration, "reason": why},
+    )
+
+
+def mark_dirty(rt: Runtime, session_id: str, iteration: int) -> None:
+    write_state(rt, session_id, WorkspaceState(kind="dirty", iteration=iteration))
+
+
+def snapshot(rt: Runtime, session_id: str, iteration: int) -> str:
+    """Store the workspace, retrying with backoff; MISSING_SNAPSHOT if the store stays down."""
+    workspace = rt.workspace_path(session_id)
+    delays = (*SNAPSHOT_RETRY_DELAYS_S, None)
+    for attempt, delay in enumerate(delays, start=1):
+        try:
+            snapshot_id = rt.snapshots.take(workspace, hash_cache_file(rt, session_id))
+        except Exception as exc:  # any store failure: retried, reported, then recorded
+            log.warning("snapshot_failed", session_id=session_id, attempt=attempt, error=str(exc))
+            rt.events.append(
+                session_id,
+                EventType.SNAPSHOT_FAILED,
+                {
+                    "iteration": iteration,
+                    "attempt": attempt,
+                    "of": len(delays),
+                    "error": f"{type(exc).__name__}: {exc}",
+                },
+            )
+            if delay is None:
+                write_state(
+                    rt, session_id, WorkspaceState(kind="unsnapshotted", iteration=iteration)
+                )
+                return MISSING_SNAPSHOT
+            time.sleep(delay)
+            continue
+        write_state(rt, session_id, WorkspaceState(kind="at", snapshot_id=snapshot_id))
+        return snapshot_id
+    raise AssertionError("unreachable")
