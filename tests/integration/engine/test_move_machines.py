@@ -1,6 +1,6 @@
 """A session survives losing its machine: killed at random moments, everything local deleted
 except the database and the object store, resumed from another data dir each time; the final
-workspace and transcript equal an uninterrupted run's."""
+workspace equals an uninterrupted run's and the conversation is the same, turn for turn."""
 
 from __future__ import annotations
 
@@ -16,6 +16,12 @@ from test_crash_resume import Baseline
 
 from cf_support import EXAMPLE, Backend
 from cofounder.storage import Database, EventLog
+
+
+def _assistant_turns(transcript: list[str]) -> list[str]:
+    """What the model said, turn by turn. Tool results are not compared after a move: a
+    restored workspace has new file mtimes, so e.g. `glob`'s newest-first order can differ."""
+    return [m for m in transcript if m.startswith('{"role":"assistant"')]
 
 
 def _machine(tmp_path: Path, name: str, database_url: str) -> Backend:
@@ -57,7 +63,7 @@ def _run_across_machines(tmp_path: Path, database_url: str, extra: dict[str, str
     workspace = last.home / "sessions" / session_id / "workspace"
     assert workspace_digest(workspace) == baseline.workspace
     transcript = transcript_of(database_url, session_id)
-    assert transcript == baseline.transcript
+    assert _assistant_turns(transcript) == _assistant_turns(baseline.transcript)
     assert tool_pairing_problems(transcript) == []
     events = [e.type for e in EventLog(Database(database_url)).read(session_id, limit=100_000)]
     assert events.count("session_resumed") == 3
@@ -107,4 +113,6 @@ def test_crash_at_a_point_then_resume_on_a_new_machine(tmp_path: Path, point: st
     baseline = Baseline(_machine(tmp_path, "reference", database_url), **extra)
     workspace = new.home / "sessions" / session_id / "workspace"
     assert workspace_digest(workspace) == baseline.workspace
-    assert transcript_of(database_url, session_id) == baseline.transcript
+    transcript = transcript_of(database_url, session_id)
+    assert _assistant_turns(transcript) == _assistant_turns(baseline.transcript)
+    assert tool_pairing_problems(transcript) == []
