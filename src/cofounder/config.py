@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -18,6 +20,7 @@ from cofounder.llm.protocol import ModelError
 from cofounder.llm.registry import parse_model_spec
 from cofounder.llm.tiers import Role, TierModels
 from cofounder.project.spec import OwnerId, Tier
+from cofounder.storage.snapshot_manifest import DEFAULT_EXCLUDES, check_exclude_names
 
 
 class ModelPrice(BaseModel):
@@ -58,6 +61,15 @@ class RoleModels(BaseModel):
         return {role: spec for role, spec in roles.items() if spec is not None}
 
 
+Usd = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=6)]
+
+BUNDLED_ALLOWANCES_USD: dict[str, Decimal] = {
+    "bootstrapper": Decimal(5),
+    "partner": Decimal(25),
+    "cto_scale": Decimal(100),
+}
+
+
 class Settings(BaseSettings):
     """Everything configurable about a Cofounder process, with embedded defaults."""
 
@@ -89,6 +101,12 @@ class Settings(BaseSettings):
         default=None,
         description="An S3-compatible endpoint URL for s3:// object stores (http allowed).",
     )
+    snapshot_excludes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: sorted(DEFAULT_EXCLUDES),
+        description="Folder names left out of workspace snapshots wherever they appear, because "
+        "the project's setup step rebuilds them (dependencies, caches); replaces the default "
+        "list (empty: none). Comma-separated in COFOUNDER_SNAPSHOT_EXCLUDES, a TOML list.",
+    )
 
     prices: dict[str, ModelPrice] = Field(
         default_factory=dict,
@@ -117,6 +135,33 @@ class Settings(BaseSettings):
     compaction_keep_turns: int = Field(
         default=4, ge=1, description="Recent assistant turns always sent verbatim."
     )
+    allowances: dict[Tier, Usd] = Field(
+        default_factory=dict,
+        description="USD per budget window for each tier, over the bundled defaults "
+        "(bootstrapper 5, partner 25, cto_scale 100), e.g. [allowances] partner = 40.",
+    )
+    owner_allowances: dict[OwnerId, Usd] = Field(
+        default_factory=dict,
+        description="USD per budget window for one owner (beats the tier's), e.g. "
+        "[owner_allowances] alice = 12.5.",
+    )
+    budget_window_seconds: int = Field(
+        default=86_400, ge=1, description="Length of an allowance window (a UTC day)."
+    )
+    budget_reset_hour: int = Field(
+        default=0, ge=0, le=23, description="UTC hour at which daily windows start."
+    )
+    wind_down_at: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="Share of the allowance at which the agent is told to reach a safe stop.",
+    )
+    prompt_caching: bool = Field(
+        default=True,
+        description="Mark cache breakpoints in Anthropic requests (off for proxies that reject "
+        "cache_control).",
+    )
     compaction_tool_result_chars: int = Field(
         default=2_000,
         ge=200,
@@ -129,6 +174,16 @@ class Settings(BaseSettings):
             {tier: roles.as_roles() for tier, roles in self.tiers.items()},
             {owner: roles.as_roles() for owner, roles in self.owners.items()},
         )
+
+    def allowance_microdollars(self, owner: str, tier: str) -> int:
+        """Owner override, else the tier's configured, else bundled allowance per window."""
+        if owner in self.owner_allowances:
+            usd = self.owner_allowances[owner]
+        elif tier in self.allowances:
+            usd = self.allowances[tier]
+        else:
+            usd = BUNDLED_ALLOWANCES_USD.get(tier, Decimal(0))
+        return int(usd * 1_000_000)
 
     def price_book(self) -> PriceBook:
         """Bundled prices with this configuration's overrides on top."""
@@ -154,6 +209,16 @@ class Settings(BaseSettings):
         from cofounder.storage.objectstore import check_endpoint
 
         return check_endpoint(value) if value else None
+
+    @field_validator("snapshot_excludes", mode="before")
+    @classmethod
+    def _check_snapshot_excludes(cls, value: object) -> object:
+        """A comma-separated string (the environment) or a list; names only, no paths."""
+        if isinstance(value, str):
+            value = value.split(",") if value.strip() else []
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return check_exclude_names(value)
+        return value  # not strings: pydantic names the wrong type
 
     @classmethod
     def settings_customise_sources(

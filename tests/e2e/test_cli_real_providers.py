@@ -3,13 +3,16 @@ sandbox, against the local fake wire server; spend is priced from the reported u
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cf_support import Backend, session_id_from
+from cf_support import EXAMPLE, Backend, session_id_from
+from cofounder.llm.script import load_script
+from fakes.llm_replay import TrajectoryReplayer
 from fakes.llm_wire import FakeLLMServer, ToolCall, anthropic_turn, openai_turn, running
 
 
@@ -90,7 +93,10 @@ def test_openai_build_completes(
     workspace = Path(sqlite_backend.cli("workspace", session_id).stdout.strip())
     assert (workspace / "hello.txt").read_text() == "hi\n"
     second = fake.bodies()[1]
-    assert [m["role"] for m in second["messages"]][-2:] == ["assistant", "tool"]
+    # The tool results, then the budget note as a user message.
+    roles = [m["role"] for m in second["messages"]]
+    assert roles[-3:] == ["assistant", "tool", "user"]
+    assert second["messages"][-1]["content"].startswith("[Budget]")
 
 
 def test_missing_key_and_unpriced_model_are_refused_before_the_build(
@@ -111,3 +117,42 @@ def test_missing_key_and_unpriced_model_are_refused_before_the_build(
     assert not (sqlite_backend.home / "sessions").exists() or not any(
         (sqlite_backend.home / "sessions").iterdir()
     )
+
+
+def _files(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not {"__pycache__", ".pytest_cache"} & set(p.parts)
+    }
+
+
+@pytest.mark.parametrize(
+    ("model", "env_prefix"),
+    [("anthropic:claude-sonnet-4-5", "ANTHROPIC"), ("openai:gpt-4o", "OPENAI")],
+)
+def test_the_example_builds_through_each_real_sdk(
+    sqlite_backend: Backend, fake: FakeLLMServer, model: str, env_prefix: str
+) -> None:
+    """The whole example trajectory, replayed over the provider's wire protocol, builds the
+    same app as the scripted model does."""
+    replayer = TrajectoryReplayer(load_script(EXAMPLE.parent / "trajectory.yaml"))
+    fake.responder = replayer
+    base_url = fake.anthropic_base_url if env_prefix == "ANTHROPIC" else fake.openai_base_url
+    result = sqlite_backend.cli(
+        "build",
+        str(EXAMPLE),
+        "--model",
+        model,
+        **{f"{env_prefix}_BASE_URL": base_url, f"{env_prefix}_API_KEY": "test-key-not-real"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    session_id = session_id_from(result.stdout)
+    status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
+    assert status["outcome"] == "completed" and status["spend_microdollars"] > 0
+    assert replayer.served == list(range(len(replayer.script.turns)))
+    scripted = sqlite_backend.cli("build", str(EXAMPLE))
+    assert scripted.returncode == 0, scripted.stdout + scripted.stderr
+    workspace = Path(sqlite_backend.cli("workspace", session_id).stdout.strip())
+    reference = sqlite_backend.cli("workspace", session_id_from(scripted.stdout)).stdout.strip()
+    assert _files(workspace) == _files(Path(reference))

@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -280,8 +280,11 @@ class FakeLLMServer:
 
     def __init__(self) -> None:
         self._queue: deque[Scripted] = deque()
+        # Answers a request when nothing is queued (e.g. a replay of a whole trajectory).
+        self.responder: Callable[[str, Any], Scripted] | None = None
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
+        self.frames_sent = 0  # SSE frames written so far, over all responses
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -319,6 +322,10 @@ class FakeLLMServer:
         with self._lock:
             return len(self._queue)
 
+    def _frame_sent(self) -> None:
+        with self._lock:
+            self.frames_sent += 1
+
     def bodies(self) -> list[Any]:
         return [r.body for r in self.requests]
 
@@ -333,6 +340,8 @@ class FakeLLMServer:
                 RecordedRequest(request.url.path, dict(request.headers), body, time.monotonic())
             )
             response = self._queue.popleft() if self._queue else None
+            if response is None and self.responder is not None:
+                response = self.responder(request.url.path, body)
         if response is None:
             # 418: not retryable, so a test that under-scripts fails fast and says why.
             message = "fake server: no scripted response left"
@@ -343,7 +352,7 @@ class FakeLLMServer:
         if isinstance(response, HttpError):
             return JSONResponse(response.body, response.status, headers=response.headers)
         return StreamingResponse(
-            _emit(response.items),
+            _emit(response.items, self._frame_sent),
             media_type="text/event-stream",
             headers={"cache-control": "no-cache", **response.headers},
         )
@@ -383,12 +392,16 @@ class FakeLLMServer:
             self._socket.close()
 
 
-async def _emit(items: Sequence[Frame | Pause]) -> AsyncIterator[bytes]:
+async def _emit(
+    items: Sequence[Frame | Pause], sent: Callable[[], None] | None = None
+) -> AsyncIterator[bytes]:
     for item in items:
         if isinstance(item, Pause):
             await asyncio.sleep(item.seconds)
         else:
             yield item.encode()
+            if sent is not None:
+                sent()
 
 
 @contextmanager

@@ -7,8 +7,10 @@ a provider caches, and a resumed session must send exactly what the original one
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
 from cofounder.project import ProjectSpec
+from cofounder.storage.snapshot_manifest import DEFAULT_EXCLUDES
 
 PERSONA = """\
 You are the technical co-founder of a non-technical founder: a senior software engineer who \
@@ -52,13 +54,31 @@ NO_QNA = (
 )
 
 
-def build_system_prompt(spec: ProjectSpec, *, workspace_note: str = "") -> str:
-    """The whole system prompt for one build session of `spec`."""
-    sections = [PERSONA, WORKING_RULES]
+def build_system_prompt(
+    spec: ProjectSpec, *, workspace_note: str = "", not_saved: Collection[str] = DEFAULT_EXCLUDES
+) -> str:
+    """The whole system prompt for one build session of `spec`; `not_saved` are the folder
+    names that workspace snapshots leave out (the `snapshot_excludes` setting)."""
+    sections = [PERSONA, WORKING_RULES + _not_saved_rule(not_saved)]
     if workspace_note.strip():
         sections.append("# Workspace\n\n" + workspace_note.strip())
     sections.append(_project_section(spec))
     return "\n\n".join(sections) + "\n"
+
+
+def _not_saved_rule(names: Collection[str]) -> str:
+    """Snapshots skip rebuildable folders, so after a restore (a restart, another machine)
+    they may be gone or stale; the agent must know to regenerate them, not trust them."""
+    if not names:
+        return ""
+    listed = ", ".join(f"`{name}`" for name in sorted(names))
+    return (
+        f"\n- These folders are not saved with your work, wherever they appear: {listed}. When "
+        "work resumes from a saved copy (after a restart or on another machine) they may be "
+        "missing or out of date: rebuild them with the project's setup step (for example re-run "
+        "`pip install -r requirements.txt` or `npm install`) before relying on them, and keep "
+        "nothing in them that the setup step cannot recreate."
+    )
 
 
 def _project_section(spec: ProjectSpec) -> str:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cofounder.cli import model_commands, snapshot_commands
+from cofounder.cli import budget_commands, model_commands, snapshot_commands
 from cofounder.cli.render import display_state, elapsed_since, event_line, money, status_payload
 from cofounder.config import Settings, load_settings
 from cofounder.engine import (
@@ -26,6 +26,7 @@ from cofounder.engine import (
     EngineError,
     SessionFinishedError,
 )
+from cofounder.engine.budget import owner_status
 from cofounder.logs import configure_logging
 from cofounder.project import ProjectBaseError, load_project, write_example
 from cofounder.sandbox import SandboxError, require_bwrap
@@ -118,6 +119,8 @@ def _run_session(engine: Engine, session_id: str, *, resumed: bool) -> int:
         _fail(str(exc), EXIT_FAILED)
     if outcome == "paused":
         err.print(f"paused; `cofounder resume {session_id}` continues it when the cause is fixed")
+    if outcome == "budget_too_small":
+        err.print(escape("raise the allowance (cofounder.toml [allowances]) or lower max_tokens"))
     return _outcome_exit(outcome)
 
 
@@ -183,6 +186,36 @@ def resume(
 
 
 @app.command()
+def wake(
+    session_id: SessionId,
+    data_dir: DataDir = None,
+    run: Annotated[
+        bool,
+        typer.Option(
+            "--run/--no-run", help="Continue the session here when no process is waiting on it."
+        ),
+    ] = True,
+) -> None:
+    """Wake a session that sleeps for its budget now (for instance after a top-up)."""
+    engine = _engine(data_dir)
+    try:
+        record = engine.resolve_session(session_id)
+    except BadInputError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    if record.state != "sleeping":
+        _fail(f"session {record.id} is not sleeping (it is {record.state})", EXIT_BAD_INPUT)
+    engine.rt.sessions.request_wake(record.id)
+    if engine.is_active(record.id):
+        out.print(f"woke session {record.id}; the process waiting on it continues it now")
+        raise typer.Exit(EXIT_OK)
+    if not run:
+        out.print(f"wake requested; `cofounder resume {record.id}` continues it")
+        raise typer.Exit(EXIT_OK)
+    print(f"session: {record.id}", flush=True)
+    raise typer.Exit(_run_session(engine, record.id, resumed=True))
+
+
+@app.command()
 def cancel(session_id: SessionId, data_dir: DataDir = None) -> None:
     """Ask a session to stop after its current iteration (ends an interrupted one on resume)."""
     engine = _catalog(data_dir)
@@ -241,7 +274,10 @@ def status(session_id: SessionId, data_dir: DataDir = None, as_json: JsonFlag = 
     except BadInputError as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
     payload = status_payload(
-        record, engine.is_active(record.id), str(engine.rt.workspace_path(record.id))
+        record,
+        engine.is_active(record.id),
+        str(engine.rt.workspace_path(record.id)),
+        budget=owner_status(engine.rt, record.owner, record.tier),
     )
     if as_json:
         print(json.dumps(payload))
@@ -330,6 +366,7 @@ def init(directory: Annotated[Path, typer.Argument(help="Where to write cofounde
 
 snapshot_commands.register(app, _catalog, _fail, out)
 model_commands.register(app, _settings, _fail, out)
+budget_commands.register(app, _catalog, _fail, out)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
+from cofounder.budget import BudgetStatus
 from cofounder.engine.feed import EventType
 from cofounder.storage import Event, SessionRecord
 
@@ -84,12 +85,14 @@ def elapsed_since(start: datetime, end: datetime | None = None) -> str:
 def display_state(record: SessionRecord, active: bool) -> str:
     if record.state == "finished":
         return str(record.outcome)
-    if active:
-        return "running"
-    return "paused" if record.state == "paused" else "interrupted"
+    if record.state in ("paused", "sleeping"):
+        return record.state
+    return "running" if active else "interrupted"
 
 
-def status_payload(record: SessionRecord, active: bool, workspace: str) -> dict[str, object]:
+def status_payload(
+    record: SessionRecord, active: bool, workspace: str, *, budget: BudgetStatus | None = None
+) -> dict[str, object]:
     return {
         "session_id": record.id,
         "name": record.name,
@@ -108,4 +111,8 @@ def status_payload(record: SessionRecord, active: bool, workspace: str) -> dict[
         "workspace": workspace,
         "created_at": record.created_at.isoformat(),
         "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+        "wake_at": record.wake_at.isoformat() if record.wake_at else None,
+        "budget_percent": budget.percent if budget else None,
+        "budget_remaining_microdollars": budget.remaining if budget else None,
+        "budget_window_end": budget.window_end.isoformat() if budget else None,
     }

@@ -19,7 +19,7 @@ from rich.markup import escape
 
 from cofounder.engine import BadInputError, Catalog, ConfigurationError
 from cofounder.storage import Checkpoint, SnapshotError, SnapshotStore
-from cofounder.storage.snapshots import decode_name
+from cofounder.storage.snapshot_manifest import decode_name
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 

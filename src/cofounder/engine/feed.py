@@ -25,3 +25,8 @@ class EventType(StrEnum):
     MODEL_FAILED = "model_failed"
     MODEL_UNAVAILABLE = "model_unavailable"
     CANCEL_REQUESTED = "cancel_requested"
+    CONTEXT_COMPACTED = "context_compacted"
+    BUDGET_UPDATED = "budget_updated"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    SLEEPING = "sleeping"
+    WAKING = "waking"

@@ -1,6 +1,6 @@
 """Recording how a run of a session ended: a terminal outcome (shared by the workflow's last
-step and by `cancel` of a session no process is running, which must not need DBOS) or a pause
-that `cofounder resume` continues in a new run."""
+step and by `cancel` of a session no process is running, which must not need DBOS), or a pause
+or a budget sleep that a new run continues."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from cofounder.engine.feed import EventType
 from cofounder.engine.runtime import Runtime
 from cofounder.storage.events import append_in
+from cofounder.storage.ledger import release_session_in
 from cofounder.storage.sessions import row_in
 
 
@@ -26,7 +27,9 @@ def record_outcome(rt: Runtime, session_id: str, outcome: str, reason: str) -> s
                 EventType.PHASE_COMPLETED,
                 {"iteration": row.iteration, "phase": row.phase},
             )
+        release_session_in(session, session_id)  # a finished session holds no reservation
         now = datetime.now(UTC)
+        row.wake_at = None
         row.state = "finished"
         row.outcome = outcome
         row.outcome_reason = reason
@@ -63,3 +66,29 @@ def record_pause(rt: Runtime, session_id: str, reason: str) -> str:
             {"reason": reason, "iteration": row.iteration, "run": row.run_number},
         )
     return "paused"
+
+
+def record_sleep(rt: Runtime, session_id: str, wake_at: datetime, reason: str) -> str:
+    """End this run and sleep until `wake_at`: only the row remembers it (no process, thread or
+    sandbox is held); `cofounder resume` or `wake` continues it as the next run."""
+    with rt.db.transaction() as session:
+        row = row_in(session, session_id)
+        if row.state != "running":
+            return row.state
+        row.state = "sleeping"
+        row.wake_at = wake_at
+        row.wake_requested = False
+        row.outcome_reason = reason
+        row.updated_at = datetime.now(UTC)
+        append_in(
+            session,
+            session_id,
+            EventType.SLEEPING,
+            {
+                "wake_at": wake_at.isoformat(),
+                "reason": reason,
+                "iteration": row.iteration,
+                "run": row.run_number,
+            },
+        )
+    return "sleeping"

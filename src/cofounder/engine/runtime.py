@@ -79,7 +79,8 @@ class Runtime:
                 )
             except ObjectStoreConfigError as exc:
                 raise ConfigurationError(f"COFOUNDER_OBJECT_STORE: {exc}") from exc
-            self._snapshots = SnapshotStore(store)
+            # Rebuildable folders (COFOUNDER_SNAPSHOT_EXCLUDES) are never uploaded or restored.
+            self._snapshots = SnapshotStore(store, frozenset(self.settings.snapshot_excludes))
         return self._snapshots
 
     @cached_property
@@ -101,6 +102,7 @@ class Runtime:
                 spec,
                 base_dir=Path.cwd(),
                 request_log=self.session_dir(session_id) / "model-requests.jsonl",
+                prompt_caching=self.settings.prompt_caching,
             )
         return self._models[spec]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ from cofounder.storage.transcript import append_messages_in, save_checkpoint_in
 
 _DEAD_WORKFLOW_STATES = ("ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED", "CANCELLED")
 # Bump when the workflow's step sequence changes incompatibly; recovery matches on it.
-WORKFLOW_VERSION = "cofounder-wf-1"
+WORKFLOW_VERSION = "cofounder-wf-2"
 
 
 def kickoff_message(spec: ProjectSpec) -> Message:
@@ -74,6 +75,13 @@ class Engine(Catalog):
         except ModelError as exc:
             where = "" if choice.source == "cli" else f" (model {choice.spec}, {choice.describe()})"
             raise BadInputError(f"{exc}{where}") from exc
+        allowance = self.rt.settings.allowance_microdollars(spec.owner, spec.tier)
+        if allowance <= 0:
+            raise BadInputError(
+                f"owner {spec.owner!r} (tier {spec.tier}) has no budget: the allowance per window"
+                " is $0. Set one in cofounder.toml, e.g. [owner_allowances] "
+                f"{spec.owner} = 5 or [allowances] {spec.tier} = 5 (USD per window)."
+            )
         session_id = uuid.uuid4().hex[:12]
         workspace = self.rt.session_dir(session_id) / "workspace"
         workspace.mkdir(parents=True, exist_ok=True)
@@ -125,43 +133,92 @@ class Engine(Catalog):
         return record
 
     def run(self, session_id: str, *, resumed: bool = False) -> str:
-        """Run (or resume) a session to its terminal outcome in this process."""
+        """Run (or resume) a session to its terminal outcome in this process.
+
+        A session that sleeps for its budget holds nothing while it waits here: the run's
+        workflow has ended, DBOS is shut down and no sandbox exists; it wakes at `wake_at` (or
+        when `cofounder wake` asks) as the next run. Killed while waiting, `cofounder resume`
+        waits for the same recorded `wake_at`.
+        """
         record = self.unfinished(session_id)
         lock = SessionLock(self.rt.session_dir(session_id) / "lock")
         lock.acquire()
         try:
-            run_number = record.run_number + (1 if record.state == "paused" else 0)
             if resumed:
                 self.rt.events.append(
                     session_id,
                     EventType.SESSION_RESUMED,
-                    {"iteration": record.iteration, "run": run_number},
+                    {"iteration": record.iteration, "run": record.run_number},
                 )
-            if record.state == "paused":
-                self.rt.sessions.start_next_run(session_id)
-            self.rt.run_started_at = datetime.now(UTC)
-            _launch_dbos(self.rt.settings, executor_id=f"session-{session_id}")
-            try:
-                workflow_id = run_workflow_id(session_id, run_number)
-                status = DBOS.get_workflow_status(workflow_id)
-                if status is None:
-                    with SetWorkflowID(workflow_id):
-                        handle = DBOS.start_workflow(build_session, session_id)
-                elif status.status in _DEAD_WORKFLOW_STATES:
-                    # DBOS gave up on it (e.g. too many recovery attempts): say so, once.
-                    return record_outcome(
-                        self.rt,
-                        session_id,
-                        "failed",
-                        f"the durable workflow ended {status.status}: {status.error}",
-                    )
-                else:
-                    handle = DBOS.retrieve_workflow(workflow_id)
-                return str(handle.get_result())
-            finally:
-                DBOS.destroy(workflow_completion_timeout_sec=0)
+            while True:
+                outcome = self._run_once(session_id)
+                if outcome != "sleeping":
+                    return outcome
+                woken = self.wait_for_wake(session_id)
+                if woken != "waking":
+                    return woken
         finally:
             lock.release()
+
+    def wait_for_wake(self, session_id: str, *, poll_seconds: float = 0.25) -> str:
+        """Block until a sleeping session is due (or cancelled); returns "waking" or the
+        terminal outcome. Only the row is consulted, so any process can do the waiting."""
+        while True:
+            record = self.rt.sessions.get(session_id)
+            assert record is not None
+            if record.state == "finished":
+                assert record.outcome is not None
+                return record.outcome
+            if record.state != "sleeping":
+                return "waking"
+            if record.cancel_requested:
+                return record_outcome(self.rt, session_id, "cancelled", "cancelled while asleep")
+            now = datetime.now(UTC)
+            due = record.wake_at is None or now >= record.wake_at
+            if due or record.wake_requested:
+                return "waking"
+            left = (record.wake_at - now).total_seconds() if record.wake_at else 0.0
+            time.sleep(max(0.01, min(poll_seconds, left)))
+
+    def _run_once(self, session_id: str) -> str:
+        record = self.unfinished(session_id)
+        if record.state in ("paused", "sleeping"):
+            waking = record.state == "sleeping"
+            run_number = self.rt.sessions.start_next_run(session_id)
+            if waking:
+                self.rt.events.append(
+                    session_id,
+                    EventType.WAKING,
+                    {
+                        "iteration": record.iteration,
+                        "run": run_number,
+                        "on_request": record.wake_requested,
+                        "wake_at": record.wake_at.isoformat() if record.wake_at else None,
+                    },
+                )
+        else:
+            run_number = record.run_number
+        self.rt.run_started_at = datetime.now(UTC)
+        _launch_dbos(self.rt.settings, executor_id=f"session-{session_id}")
+        try:
+            workflow_id = run_workflow_id(session_id, run_number)
+            status = DBOS.get_workflow_status(workflow_id)
+            if status is None:
+                with SetWorkflowID(workflow_id):
+                    handle = DBOS.start_workflow(build_session, session_id)
+            elif status.status in _DEAD_WORKFLOW_STATES:
+                # DBOS gave up on it (e.g. too many recovery attempts): say so, once.
+                return record_outcome(
+                    self.rt,
+                    session_id,
+                    "failed",
+                    f"the durable workflow ended {status.status}: {status.error}",
+                )
+            else:
+                handle = DBOS.retrieve_workflow(workflow_id)
+            return str(handle.get_result())
+        finally:
+            DBOS.destroy(workflow_completion_timeout_sec=0)
 
 
 def run_workflow_id(session_id: str, run_number: int) -> str:

@@ -14,17 +14,24 @@ import structlog
 from dbos import DBOS
 from pydantic import BaseModel, ConfigDict
 
-from cofounder.agent.prompt import build_system_prompt
 from cofounder.engine import runtime
 from cofounder.engine import workspace as workspace_state
+from cofounder.engine.budget import (
+    BudgetBlocked,
+    budget_note,
+    owner_status_in,
+    reserve,
+    settle_in,
+    wind_down_due,
+)
+from cofounder.engine.context import prepare_request
 from cofounder.engine.faults import crash_point
 from cofounder.engine.feed import EventType
-from cofounder.engine.outcomes import record_outcome, record_pause
+from cofounder.engine.outcomes import record_outcome, record_pause, record_sleep
 from cofounder.llm import (
     AssistantTurn,
     Message,
     ModelError,
-    ModelRequest,
     ToolUseBlock,
 )
 from cofounder.llm.messages import ContentBlock, TextBlock, ToolResultBlock
@@ -34,6 +41,7 @@ from cofounder.redaction import redact, redact_env_secrets, redact_value
 from cofounder.sandbox import BwrapSandbox
 from cofounder.storage import Checkpoint
 from cofounder.storage.events import append_in
+from cofounder.storage.ledger import CallKey
 from cofounder.storage.sessions import row_in
 from cofounder.storage.transcript import (
     append_messages_in,
@@ -47,7 +55,6 @@ from cofounder.tools import (
     PhaseEffect,
     ToolBox,
     ToolResult,
-    tool_specs,
 )
 
 log = structlog.get_logger(__name__)
@@ -90,6 +97,8 @@ class CommitOutput(BaseModel):
 
     elapsed_seconds: float
     cancel_requested: bool
+    wind_down: bool = False
+    window_end: str = ""
 
 
 def toolbox_for(sandbox: BwrapSandbox) -> ToolBox:
@@ -101,7 +110,9 @@ def think_step(session_id: str, iteration: int) -> dict[str, Any]:
     """Ask the model for the next turn.
 
     Returns {"turn": ...}, {"error": ...} (the model refused for good), {"unavailable": ...}
-    (the provider is down past its retries: pause, resumable) or {"cancelled": True}.
+    (the provider is down past its retries: pause, resumable), {"sleep": {wake_at, reason}}
+    (the allowance is spent until the window ends), {"too_big": reason} (no window can pay
+    for one call) or {"cancelled": True}.
     """
     rt = runtime.current()
     record = rt.sessions.get(session_id)
@@ -109,16 +120,25 @@ def think_step(session_id: str, iteration: int) -> dict[str, Any]:
     if record.cancel_requested:
         return {"cancelled": True}  # checked before paying for another turn
     spec = ProjectSpec.model_validate_json(record.project_json)
-    rt.events.append(session_id, EventType.THINKING, {"iteration": iteration})
-    request = ModelRequest(
-        system=build_system_prompt(spec),
-        messages=rt.transcript.messages(session_id),
-        tools=tool_specs(),
-        max_tokens=rt.settings.max_tokens,
-    )
-    crash_point("think.before_model")
     try:
-        turn = rt.model(session_id, record.model_spec).complete(request)
+        prepared = prepare_request(rt, record, spec, iteration)
+        reserve(
+            rt,
+            record,
+            CallKey(session_id=session_id, iteration=iteration, purpose="turn"),
+            record.model_spec,
+            input_tokens=prepared.context_tokens,
+            max_tokens=prepared.request.max_tokens,
+        )
+        rt.events.append(
+            session_id,
+            EventType.THINKING,
+            {"iteration": iteration, "context_tokens": prepared.context_tokens},
+        )
+        crash_point("think.before_model")
+        turn = rt.model(session_id, record.model_spec).complete(prepared.request)
+    except BudgetBlocked as blocked:
+        return _blocked(session_id, iteration, blocked)
     except ModelUnavailableError as exc:
         log.warning("model_unavailable", session_id=session_id, iteration=iteration, error=str(exc))
         rt.events.append(
@@ -138,6 +158,27 @@ def think_step(session_id: str, iteration: int) -> dict[str, Any]:
             session_id, EventType.ASSISTANT_TEXT, {"iteration": iteration, "text": turn.text}
         )
     return {"turn": turn.model_dump(mode="json")}
+
+
+def _blocked(session_id: str, iteration: int, blocked: BudgetBlocked) -> dict[str, Any]:
+    decision = blocked.decision
+    status = decision.status
+    runtime.current().events.append(
+        session_id,
+        EventType.BUDGET_EXHAUSTED,
+        {
+            "iteration": iteration,
+            "reason": decision.reason,
+            "percent": status.percent,
+            "spent_microdollars": status.spent,
+            "allowance_microdollars": status.allowance,
+            "window_end": status.window_end.isoformat(),
+            "fatal": decision.kind == "too_big",
+        },
+    )
+    if decision.kind == "too_big":
+        return {"too_big": decision.reason}
+    return {"sleep": {"wake_at": status.window_end.isoformat(), "reason": decision.reason}}
 
 
 def _redacted_turn(turn: AssistantTurn) -> AssistantTurn:
@@ -266,21 +307,31 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
         if done is None:
             previous = latest_checkpoint_in(session, session_id)
             assert previous is not None and previous.iteration == iteration - 1
+            usage = data.turn.usage
+            cost = rt.prices.cost_microdollars(row.model_spec, usage)
+            budget, held = settle_in(
+                session,
+                rt,
+                row.owner,
+                row.tier,
+                CallKey(session_id=session_id, iteration=iteration, purpose="turn"),
+                model_spec=row.model_spec,
+                usage=usage,
+                cost=cost,
+            )
+            wind_down = wind_down_due(budget, held, rt.settings.wind_down_at)
+            pacing = TextBlock(text=budget_note(budget, wind_down=wind_down))
             messages = [data.turn.as_message()]
             if data.results:
-                messages.append(
-                    Message(
-                        role="user",
-                        content=[
-                            ToolResultBlock(
-                                tool_use_id=r.tool_use_id, content=r.content, is_error=not r.ok
-                            )
-                            for r in data.results
-                        ],
-                    )
-                )
+                results: list[ContentBlock] = [
+                    ToolResultBlock(tool_use_id=r.tool_use_id, content=r.content, is_error=not r.ok)
+                    for r in data.results
+                ]
+                messages.append(Message(role="user", content=[*results, pacing]))
             if data.followup:
-                messages.append(Message(role="user", content=[TextBlock(text=data.followup)]))
+                messages.append(
+                    Message(role="user", content=[TextBlock(text=data.followup), pacing])
+                )
             append_messages_in(session, session_id, iteration, previous.message_count, messages)
             now = datetime.now(UTC)
             since = max(previous.created_at, rt.run_started_at or previous.created_at)
@@ -300,8 +351,6 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
                     elapsed_seconds=elapsed,
                 ),
             )
-            usage = data.turn.usage
-            cost = rt.prices.cost_microdollars(row.model_spec, usage)
             row.spend_microdollars += cost
             row.iteration = iteration
             row.tool_calls = data.tool_calls
@@ -330,16 +379,42 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
                     "cost_microdollars": cost,
                 },
             )
+            append_in(
+                session,
+                session_id,
+                EventType.BUDGET_UPDATED,
+                {
+                    "iteration": iteration,
+                    "percent": budget.percent,
+                    "spent_microdollars": budget.spent,
+                    "allowance_microdollars": budget.allowance,
+                    "remaining_microdollars": budget.remaining,
+                    "window_end": budget.window_end.isoformat(),
+                    "wind_down": wind_down,
+                },
+            )
         else:
             elapsed = done.elapsed_seconds
+            budget = owner_status_in(session, rt, row.owner, row.tier)
+            wind_down = wind_down_due(budget, 0, rt.settings.wind_down_at)
         cancel = row.cancel_requested
     crash_point("commit.after")
-    return CommitOutput(elapsed_seconds=elapsed, cancel_requested=cancel).model_dump(mode="json")
+    return CommitOutput(
+        elapsed_seconds=elapsed,
+        cancel_requested=cancel,
+        wind_down=wind_down,
+        window_end=budget.window_end.isoformat(),
+    ).model_dump(mode="json")
 
 
 @DBOS.step(name="cofounder.pause")
 def pause_step(session_id: str, reason: str) -> str:
     return record_pause(runtime.current(), session_id, reason)
+
+
+@DBOS.step(name="cofounder.sleep")
+def sleep_step(session_id: str, wake_at: str, reason: str) -> str:
+    return record_sleep(runtime.current(), session_id, datetime.fromisoformat(wake_at), reason)
 
 
 @DBOS.step(name="cofounder.finish")

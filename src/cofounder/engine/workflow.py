@@ -24,6 +24,7 @@ from cofounder.engine.steps import (
     commit_step,
     finish_step,
     pause_step,
+    sleep_step,
     think_step,
 )
 from cofounder.llm import AssistantTurn
@@ -79,6 +80,7 @@ def build_session(session_id: str) -> str:
 def _iterate(session_id: str) -> str:
     start = StartPoint.model_validate(start_step(session_id))
     config, guard, iteration = start.config, start.guard, start.iteration
+    winding_down = False
     while True:
         iteration += 1
         thought = think_step(session_id, iteration)
@@ -88,7 +90,14 @@ def _iterate(session_id: str) -> str:
             return pause_step(session_id, f"the model is unavailable: {thought['unavailable']}")
         if "error" in thought:
             return finish_step(session_id, "failed", f"the model failed: {thought['error']}")
+        if "too_big" in thought:
+            return finish_step(session_id, "budget_too_small", thought["too_big"])
+        if "sleep" in thought:
+            return sleep_step(session_id, thought["sleep"]["wake_at"], thought["sleep"]["reason"])
         turn = AssistantTurn.model_validate(thought["turn"])
+        # Told to wind down, the model replies without tools at a safe stopping point: that is
+        # a pause until the allowance refreshes, not the end of the build.
+        stops_to_sleep = winding_down and not calls_in(turn) and not _was_cut_off(turn)
         calls = turn.tool_uses
         plan = plan_batch(guard, config, calls)
         to_run = [c for c, d in zip(calls, plan.decisions, strict=True) if d.action == "run"]
@@ -112,7 +121,13 @@ def _iterate(session_id: str) -> str:
                     tool_calls=guard.tool_calls,
                     snapshot_id=acted.snapshot_id if acted else None,
                     phase=acted.phase if acted else None,
-                    followup=CUT_OFF_FOLLOWUP if _was_cut_off(turn) else None,
+                    followup=(
+                        CUT_OFF_FOLLOWUP
+                        if _was_cut_off(turn)
+                        else WAKE_FOLLOWUP
+                        if stops_to_sleep
+                        else None
+                    ),
                     guard_notes=[
                         GuardNote(tool_use_id=c.id, name=c.name, action=d.action, message=d.message)
                         for c, d in zip(calls, plan.decisions, strict=True)
@@ -121,8 +136,13 @@ def _iterate(session_id: str) -> str:
                 ).model_dump(mode="json"),
             )
         )
+        winding_down = committed.wind_down
         if plan.stop is not None:
             return finish_step(session_id, plan.stop, plan.stop_reason or plan.stop)
+        if stops_to_sleep:
+            return sleep_step(
+                session_id, committed.window_end, "the agent wound down as the budget ran low"
+            )
         if not calls and not _was_cut_off(turn):
             return finish_step(session_id, "completed", "the agent reported the build finished")
         if committed.cancel_requested:
@@ -132,10 +152,19 @@ def _iterate(session_id: str) -> str:
             return finish_step(session_id, "iteration_limit", over)
 
 
+WAKE_FOLLOWUP = (
+    "The budget allowance has refreshed, so work continues. Pick up where you stopped; if the "
+    "whole build is finished and verified, reply without calling tools."
+)
+
 CUT_OFF_FOLLOWUP = (
     "Your last reply hit the output limit and was cut off. Continue from where you stopped, "
     "in smaller pieces (for a big file, write it in parts)."
 )
+
+
+def calls_in(turn: AssistantTurn) -> bool:
+    return bool(turn.tool_uses)
 
 
 def _was_cut_off(turn: AssistantTurn) -> bool:

@@ -6,6 +6,7 @@ these.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -91,3 +92,26 @@ class ToolSpec(_Frozen):
     name: str
     description: str
     input_schema: dict[str, Any]
+
+
+# A compacted conversation opens with a user text block that starts with this marker and the
+# number of assistant turns it stands for. Providers see plain text; the scripted model reads
+# the count so it plays the right turn after a compaction.
+SUMMARY_MARKER = "[CONVERSATION SUMMARY]"
+_SUMMARY_HEAD = re.compile(re.escape(SUMMARY_MARKER) + r" \((\d+) earlier turns?\)")
+
+
+def summary_heading(turns: int) -> str:
+    return f"{SUMMARY_MARKER} ({turns} earlier turn{'' if turns == 1 else 's'})"
+
+
+def summarized_turns(messages: list[Message]) -> int:
+    """How many assistant turns the summary at the start of `messages` replaced (0 if none)."""
+    if not messages:
+        return 0
+    for block in messages[0].content:
+        if isinstance(block, TextBlock):
+            match = _SUMMARY_HEAD.match(block.text)
+            if match:
+                return int(match.group(1))
+    return 0

@@ -120,6 +120,9 @@ BUNDLED_PRICES: Mapping[str, Price] = {
 _SNAPSHOT_SUFFIX = re.compile(r"-(?:\d{8}|\d{4}-\d{2}-\d{2}|latest)$")
 
 
+SCRIPTED_ANY = "scripted:*"
+
+
 class PriceBook:
     """Bundled prices plus overrides (overrides win). Keys are model specs, `provider:name`."""
 
@@ -132,10 +135,11 @@ class PriceBook:
         self._prices: dict[str, Price] = {**bundled, **(overrides or {})}
 
     def price_for(self, spec: str) -> Price:
-        """The price for a model spec; `scripted:*` is free; unknown models are an error."""
+        """The price for a model spec; unknown models are an error. Scripted models are free
+        unless priced (exactly, or all of them as `scripted:*`), e.g. to rehearse a budget."""
         provider, _, name = spec.partition(":")
         if provider == "scripted":
-            return FREE
+            return self._prices.get(spec) or self._prices.get(SCRIPTED_ANY) or FREE
         for candidate in (spec, f"{provider}:{_SNAPSHOT_SUFFIX.sub('', name)}"):
             price = self._prices.get(candidate)
             if price is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,6 +19,9 @@ class ModelRequest(BaseModel):
     messages: list[Message]
     tools: list[ToolSpec]
     max_tokens: int = 8192
+    # A side task (a compaction summary) rather than the agent's next turn; providers send
+    # both the same way, the scripted model answers a summary instead of playing a turn.
+    purpose: Literal["turn", "summary"] = "turn"
 
 
 class Model(Protocol):

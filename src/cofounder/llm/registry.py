@@ -15,7 +15,17 @@ from cofounder.llm.protocol import Model, ModelError
 from cofounder.llm.scripted import ScriptedModel
 
 Canonicaliser = Callable[[str, Path], str]
-Loader = Callable[[str, Path | None], Model]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What a provider may need besides its spec (each ignores what does not apply to it)."""
+
+    request_log: Path | None = None  # scripted: where served turns are logged
+    prompt_caching: bool = True  # anthropic: cache_control breakpoints
+
+
+Loader = Callable[[str, LoadOptions], Model]
 
 
 @dataclass(frozen=True)
@@ -32,22 +42,22 @@ def _scripted_canonical(rest: str, base_dir: Path) -> str:
     return str((base_dir.expanduser() / Path(rest).expanduser()).resolve())
 
 
-def _scripted_load(rest: str, request_log: Path | None) -> Model:
-    return ScriptedModel(Path(rest), request_log=request_log)
+def _scripted_load(rest: str, options: LoadOptions) -> Model:
+    return ScriptedModel(Path(rest), request_log=options.request_log)
 
 
 def _model_name_canonical(rest: str, base_dir: Path) -> str:
     return rest
 
 
-def _anthropic_load(rest: str, request_log: Path | None) -> Model:
+def _anthropic_load(rest: str, options: LoadOptions) -> Model:
     # Imported here: the SDK takes a second or two to import, and most commands never need it.
     from cofounder.llm.anthropic_model import AnthropicModel
 
-    return AnthropicModel(rest)
+    return AnthropicModel(rest, prompt_caching=options.prompt_caching)
 
 
-def _openai_load(rest: str, request_log: Path | None) -> Model:
+def _openai_load(rest: str, options: LoadOptions) -> Model:
     from cofounder.llm.openai_model import OpenAIModel
 
     return OpenAIModel(rest)
@@ -93,14 +103,22 @@ def canonical_model_spec(spec: str, *, base_dir: Path) -> str:
     return f"{provider.name}:{provider.canonical(rest, base_dir)}"
 
 
-def load_model(spec: str, *, base_dir: Path, request_log: Path | None = None) -> Model:
-    """Resolve a spec to a ready Model. `request_log` is used by the scripted provider only.
+def load_model(
+    spec: str,
+    *,
+    base_dir: Path,
+    request_log: Path | None = None,
+    prompt_caching: bool = True,
+) -> Model:
+    """Resolve a spec to a ready Model. `request_log` is used by the scripted provider only,
+    `prompt_caching` by Anthropic's (some proxies reject cache_control).
 
     Real providers read their credentials here (ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL,
     OPENAI_API_KEY / OPENAI_BASE_URL), so a missing key is a ModelError before any work starts.
     """
     provider, rest = parse_model_spec(spec)
-    return provider.load(provider.canonical(rest, base_dir), request_log)
+    options = LoadOptions(request_log=request_log, prompt_caching=prompt_caching)
+    return provider.load(provider.canonical(rest, base_dir), options)
 
 
 def _known() -> str:

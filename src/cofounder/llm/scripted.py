@@ -7,6 +7,7 @@ crashed and resumed asks for, and gets, exactly the same turn again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -20,6 +21,8 @@ from cofounder.llm.messages import (
     TextBlock,
     ToolResultBlock,
     ToolUseBlock,
+    Usage,
+    summarized_turns,
 )
 from cofounder.llm.protocol import ModelError, ModelRequest, ModelUnavailableError, TextSink
 from cofounder.llm.script import Script, ScriptTurn, load_script
@@ -57,7 +60,12 @@ class ScriptedModel:
         return len(self.script.turns)
 
     def complete(self, request: ModelRequest, on_text: TextSink | None = None) -> AssistantTurn:
-        index = sum(1 for m in request.messages if m.role == "assistant")
+        if request.purpose == "summary":
+            return self._summary(request)
+        # After a compaction the summary stands for turns no longer in the request.
+        index = summarized_turns(request.messages) + sum(
+            1 for m in request.messages if m.role == "assistant"
+        )
         if index >= self.turn_count:
             raise ModelError(
                 f"scripted model {self.path}: requested turn {index} but the script has"
@@ -77,6 +85,33 @@ class ScriptedModel:
             for chunk in _chunks(turn.text, TEXT_CHUNKS):
                 on_text(chunk)
         return _assistant_turn(index, turn, self.script.model)
+
+    def _summary(self, request: ModelRequest) -> AssistantTurn:
+        """A compaction summary: a deterministic digest, so replays see the same bytes."""
+        chars = len(request.system) + sum(
+            len(b.text) for m in request.messages for b in m.content if isinstance(b, TextBlock)
+        )
+        digest = hashlib.sha256(
+            "".join(m.model_dump_json() for m in request.messages).encode()
+        ).hexdigest()[:12]
+        text = (
+            "## Goal and brief\n- as pinned\n"
+            f"## Plan and progress\n- scripted summary {digest} of {chars} chars of history\n"
+            "## Files\n- none\n## Decisions\n- none\n## Open problems\n- none\n"
+            "## Preview and how to run\n- none\n## Next step\n- continue the script"
+        )
+        with self._lock:
+            if self.request_log is not None:
+                _append_line(
+                    self.request_log,
+                    {"summary": True, "pid": os.getpid(), "ts": datetime.now(UTC).isoformat()},
+                )
+        return AssistantTurn(
+            blocks=[TextBlock(text=text)],
+            stop_reason="end_turn",
+            usage=Usage(input_tokens=-(-chars // 4), output_tokens=-(-len(text) // 4)),
+            model=self.script.model,
+        )
 
     def _failures(self, index: int) -> int:
         """Scripted outages already served for this turn, across processes (from the log)."""

@@ -12,17 +12,20 @@ from cofounder.storage.sessions import (
     SessionStore,
 )
 from cofounder.storage.snapshots import (
+    DEFAULT_EXCLUDES,
     LocalSnapshotStore,
     PruneResult,
     SnapshotError,
     SnapshotStore,
     TakeResult,
 )
-from cofounder.storage.transcript import Checkpoint, Transcript
+from cofounder.storage.transcript import Checkpoint, ContextSummary, Transcript
 
 __all__ = [
+    "DEFAULT_EXCLUDES",
     "OUTCOMES",
     "Checkpoint",
+    "ContextSummary",
     "Database",
     "Documents",
     "Event",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session
 from cofounder.storage.db import Database
 from cofounder.storage.tables import SessionRow
 
-SessionState = Literal["running", "paused", "finished"]
-Outcome = Literal["completed", "iteration_limit", "stuck", "failed", "cancelled"]
-OUTCOMES: tuple[Outcome, ...] = ("completed", "iteration_limit", "stuck", "failed", "cancelled")
+SessionState = Literal["running", "paused", "sleeping", "finished"]
+Outcome = Literal[
+    "completed", "iteration_limit", "stuck", "failed", "cancelled", "budget_too_small"
+]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 
 class SessionRecord(BaseModel):
@@ -40,6 +42,8 @@ class SessionRecord(BaseModel):
     max_wall_seconds: float
     cancel_requested: bool
     run_number: int
+    wake_at: datetime | None = None
+    wake_requested: bool = False
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
@@ -113,14 +117,23 @@ class SessionStore:
             return [SessionRecord.model_validate(r) for r in rows]
 
     def start_next_run(self, session_id: str) -> int:
-        """A paused session becomes running again, as the next run (a new workflow)."""
+        """A paused or sleeping session becomes running again, as the next run (a new
+        workflow)."""
         with self._db.transaction() as session:
             row = row_in(session, session_id)
-            if row.state == "paused":
+            if row.state in ("paused", "sleeping"):
                 row.state = "running"
                 row.run_number += 1
+                row.wake_at = None
+                row.wake_requested = False
                 row.updated_at = datetime.now(UTC)
             return row.run_number
+
+    def request_wake(self, session_id: str) -> None:
+        with self._db.transaction() as session:
+            row = row_in(session, session_id)
+            row.wake_requested = True
+            row.updated_at = datetime.now(UTC)
 
     def request_cancel(self, session_id: str) -> None:
         with self._db.transaction() as session:

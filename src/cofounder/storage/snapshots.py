@@ -1,173 +1,70 @@
 """Content-addressed workspace snapshots in an object store (obstore: local dir, S3, memory).
 
-A snapshot is a manifest (paths, modes, sizes, sha256, symlink targets) whose own hash is its id,
-stored at `manifests/<id>.json`; file contents live once each as blobs at
+A snapshot is a manifest (paths, modes, sizes, modification times, sha256, symlink targets) whose
+own hash is its id, stored at `manifests/<id>.json`; file contents live once each as blobs at
 `blobs/<sha[:2]>/<sha>`. Taking one uploads only blobs the store lacks, and files whose size,
 mtime, ctime and inode are unchanged are not re-hashed. Every write is create-only (a conditional
 put), so two writers never clobber each other: an object that already exists under a content
 address already holds those bytes. Restoring makes a workspace match a manifest exactly
 (rebuildable folders such as `node_modules` aside) after verifying every blob it fetches.
+
+This module is the store (upload, download, restore, export, prune); the manifest model and
+name encoding live in `snapshot_manifest`, workspace scanning and the hash cache in
+`snapshot_scan`, writing a manifest into a workspace in `snapshot_apply`, and the tar export in
+`snapshot_export`. The names other code uses are re-exported here.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
-import json
-import os
 import re
 import shutil
-import stat
-import tarfile
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from obstore.exceptions import AlreadyExistsError, BaseError
 from obstore.store import LocalStore
-from pydantic import BaseModel, ConfigDict
 
 from cofounder.storage.objectstore import describe
+from cofounder.storage.snapshot_apply import apply_manifest
+from cofounder.storage.snapshot_export import chunks, write_tar
+from cofounder.storage.snapshot_manifest import (
+    DEFAULT_EXCLUDES,
+    SHA256,
+    Manifest,
+    ManifestEntry,
+    SnapshotError,
+    decode_name,
+    encode_name,
+)
+from cofounder.storage.snapshot_scan import HashCache, scan_workspace
 
 if TYPE_CHECKING:
     from obstore.store import ObjectStore
 
-DEFAULT_EXCLUDES = frozenset(
-    {
-        "node_modules",
-        ".venv",
-        "venv",
-        "__pycache__",
-        ".pytest_cache",
-        ".mypy_cache",
-        ".ruff_cache",
-        ".cache",
-    }
-)
-
-
-class SnapshotError(Exception):
-    """A snapshot could not be taken, or a stored one is missing or corrupt."""
-
+__all__ = [
+    "DEFAULT_EXCLUDES",
+    "LocalSnapshotStore",
+    "Manifest",
+    "ManifestEntry",
+    "PruneResult",
+    "SnapshotError",
+    "SnapshotStore",
+    "TakeResult",
+    "decode_name",
+    "encode_name",
+]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
-_SHA = re.compile(r"^[0-9a-f]{64}$")
 _BLOB_KEY = re.compile(r"^blobs/[0-9a-f]{2}/([0-9a-f]{64})$")
 _MANIFEST_KEY = re.compile(r"^manifests/([0-9a-f]{64})\.json$")
 _WORKERS = 16  # obstore releases the GIL; S3 round trips overlap
-
-
-_RAW = "\x00b64:"  # NUL cannot occur in a POSIX name, so this prefix is unambiguous
-
-
-def encode_name(name: str) -> str:
-    """A JSON-safe, lossless form of a path from os.walk (which may carry non-UTF-8 bytes)."""
-    try:
-        name.encode("utf-8")
-        return name
-    except UnicodeEncodeError:
-        return _RAW + base64.b64encode(os.fsencode(name)).decode()
-
-
-def decode_name(stored: str) -> str:
-    if stored.startswith(_RAW):
-        return os.fsdecode(base64.b64decode(stored.removeprefix(_RAW)))
-    return stored
-
-
-class ManifestEntry(BaseModel):
-    """`path` and `target` are stored with `encode_name`; "excluded" marks a rebuildable dir
-    (its name only), so a restore can remove one that an interrupted batch created."""
-
-    model_config = ConfigDict(frozen=True)
-
-    path: str
-    kind: Literal["file", "dir", "symlink", "excluded"]
-    mode: int = 0
-    size: int = 0
-    sha256: str | None = None
-    target: str | None = None
-
-
-class Manifest(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    entries: list[ManifestEntry]
-
-
-# A cached hash is trusted only for a file whose ctime is this much older than the moment it was
-# cached: a later write within the same clock tick would otherwise keep every stat field equal.
-_RACY_NS = 2_000_000_000
-
-
-class _HashCache:
-    """(size, mtime, ctime, inode) → sha256, persisted per workspace so re-hashing is rare.
-
-    ctime is in the key because the sandbox can set mtime (`touch -d`, `cp -p`, `tar x`) but not
-    ctime; entries cached within `_RACY_NS` of the file's last change are re-hashed (git's rule).
-    The file also names the workspace's last snapshot, whose blobs are then known to be stored.
-    """
-
-    def __init__(self, path: Path | None) -> None:
-        self._path = path
-        self._data: dict[str, list[object]] = {}
-        self.snapshot: str | None = None
-        if path and path.exists():
-            try:
-                raw = json.loads(path.read_text())
-            except (OSError, ValueError):
-                raw = None
-            if isinstance(raw, dict) and isinstance(raw.get("files"), dict):
-                self._data = raw["files"]
-                last = raw.get("snapshot")
-                self.snapshot = last if isinstance(last, str) and _SHA.match(last) else None
-
-    def get(self, rel: str, st: os.stat_result) -> str | None:
-        hit = self._data.get(rel)
-        if (
-            isinstance(hit, list)
-            and len(hit) == 6
-            and hit[:4] == [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-            and st.st_ctime_ns < int(str(hit[4])) - _RACY_NS
-        ):
-            return str(hit[5])
-        return None
-
-    def put(self, rel: str, st: os.stat_result, sha: str) -> None:
-        self._data[rel] = [
-            st.st_size,
-            st.st_mtime_ns,
-            st.st_ctime_ns,
-            st.st_ino,
-            time.time_ns(),
-            sha,
-        ]
-
-    def drop(self, rel: str) -> None:
-        self._data.pop(rel, None)
-
-    def save(self, live: set[str]) -> None:
-        if self._path is None:
-            return
-        self._data = {k: v for k, v in self._data.items() if k in live}
-        tmp = self._path.with_name(f".{self._path.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_text(json.dumps({"snapshot": self.snapshot, "files": self._data}))
-        os.replace(tmp, self._path)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _map(fn: Callable[[_T], _R], items: list[_T]) -> list[_R]:
@@ -229,57 +126,18 @@ class SnapshotStore:
     # -- taking ------------------------------------------------------------------------------
 
     def scan(self, workspace: Path, cache_file: Path | None = None) -> Manifest:
-        cache = _HashCache(cache_file)
-        manifest, live = self._scan(workspace, cache)
+        cache = HashCache(cache_file)
+        manifest, live = scan_workspace(workspace, self._excludes, cache)
         cache.save(live)
         return manifest
-
-    def _scan(self, workspace: Path, cache: _HashCache) -> tuple[Manifest, set[str]]:
-        entries: list[ManifestEntry] = []
-        live: set[str] = set()
-        for dirpath, dirnames, filenames in os.walk(workspace):
-            base = Path(dirpath)
-            for name in sorted(d for d in dirnames if d in self._excludes):
-                rel = encode_name((base / name).relative_to(workspace).as_posix())
-                entries.append(ManifestEntry(path=rel, kind="excluded"))
-            dirnames[:] = sorted(d for d in dirnames if d not in self._excludes)
-            for name in dirnames + sorted(filenames):
-                full = base / name
-                rel = encode_name(full.relative_to(workspace).as_posix())
-                st = full.lstat()
-                if stat.S_ISLNK(st.st_mode):
-                    entries.append(
-                        ManifestEntry(
-                            path=rel, kind="symlink", target=encode_name(os.readlink(full))
-                        )
-                    )
-                elif stat.S_ISDIR(st.st_mode):
-                    entries.append(
-                        ManifestEntry(path=rel, kind="dir", mode=stat.S_IMODE(st.st_mode))
-                    )
-                elif stat.S_ISREG(st.st_mode):
-                    sha = cache.get(rel, st) or _sha256_file(full)
-                    cache.put(rel, st, sha)
-                    live.add(rel)
-                    entries.append(
-                        ManifestEntry(
-                            path=rel,
-                            kind="file",
-                            mode=stat.S_IMODE(st.st_mode),
-                            size=st.st_size,
-                            sha256=sha,
-                        )
-                    )
-        entries.sort(key=lambda e: e.path)
-        return Manifest(entries=entries), live
 
     def take(self, workspace: Path, cache_file: Path | None = None) -> str:
         """Record the workspace; returns the snapshot id (the manifest's sha256)."""
         return self.take_with_stats(workspace, cache_file).snapshot_id
 
     def take_with_stats(self, workspace: Path, cache_file: Path | None = None) -> TakeResult:
-        cache = _HashCache(cache_file)
-        manifest, live = self._scan(workspace, cache)
+        cache = HashCache(cache_file)
+        manifest, live = scan_workspace(workspace, self._excludes, cache)
         if cache.snapshot:
             self._seed(cache.snapshot)
         files = [e for e in manifest.entries if e.kind == "file" and e.sha256]
@@ -304,7 +162,7 @@ class SnapshotStore:
                 entry = entry.model_copy(update={"sha256": sha, "size": size})
                 cache.drop(entry.path)
             entries.append(entry)
-        body = Manifest(entries=entries).model_dump_json().encode()
+        body = Manifest(entries=entries).body()
         snapshot_id = hashlib.sha256(body).hexdigest()
         if self._put_create(self.manifest_key(snapshot_id), body):
             sent += len(body)
@@ -390,7 +248,7 @@ class SnapshotStore:
     # -- reading -----------------------------------------------------------------------------
 
     def load(self, snapshot_id: str) -> Manifest:
-        if not _SHA.match(snapshot_id):
+        if not SHA256.match(snapshot_id):
             raise SnapshotError(f"{snapshot_id!r} is not a snapshot id (64 hex digits)")
         try:
             body = bytes(self._store.get(self.manifest_key(snapshot_id)).bytes())
@@ -425,7 +283,9 @@ class SnapshotStore:
             self._known.add(entry.sha256)
         return data
 
-    def _fetch_all(self, entries: list[ManifestEntry], sink: Callable[[int, bytes], None]) -> None:
+    def fetch_verified(
+        self, entries: list[ManifestEntry], sink: Callable[[int, bytes], None]
+    ) -> None:
         """Fetch and verify every entry's blob, handing each to `sink`; every bad blob is
         named in one SnapshotError (after all were tried), so one restore reports them all."""
         problems: list[str] = []
@@ -453,10 +313,14 @@ class SnapshotStore:
         """
         wanted = self.load(snapshot_id)
         workspace.mkdir(parents=True, exist_ok=True)
-        cache = _HashCache(cache_file)
-        scanned, live = self._scan(workspace, cache)
+        cache = HashCache(cache_file)
+        scanned, live = scan_workspace(workspace, self._excludes, cache)
         current = {e.path: e for e in scanned.entries}
-        to_write = [e for e in wanted.entries if e.kind == "file" and current.get(e.path) != e]
+        to_write = [
+            e
+            for e in wanted.entries
+            if e.kind == "file" and not e.same_content(current.get(e.path))
+        ]
         staging = workspace.parent / f".{workspace.name}.restore-{uuid.uuid4().hex[:8]}"
         staging.mkdir()
         try:
@@ -466,92 +330,18 @@ class SnapshotStore:
                 path.write_bytes(data)
                 path.chmod(to_write[index].mode)
 
-            self._fetch_all(to_write, stage)
+            self.fetch_verified(to_write, stage)
             staged = {e.path: staging / str(i) for i, e in enumerate(to_write)}
-            self._apply(wanted, current, workspace, staged)
+            apply_manifest(wanted, current, workspace, staged)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         cache.snapshot = snapshot_id
         cache.save(live)
 
-    def _apply(
-        self,
-        wanted: Manifest,
-        current: dict[str, ManifestEntry],
-        workspace: Path,
-        staged: dict[str, Path],
-    ) -> None:
-        wanted_paths = {e.path for e in wanted.entries}
-        for path in sorted(set(current) - wanted_paths, reverse=True):
-            full = workspace / decode_name(path)
-            if current[path].kind in ("dir", "excluded"):
-                shutil.rmtree(full, ignore_errors=True)
-            else:
-                full.unlink(missing_ok=True)
-        for entry in wanted.entries:
-            full = workspace / decode_name(entry.path)
-            have = current.get(entry.path)
-            if have == entry or entry.kind == "excluded":
-                continue
-            if have is not None and have.kind != entry.kind:
-                if have.kind in ("dir", "excluded"):
-                    shutil.rmtree(full)
-                else:
-                    full.unlink()
-            if entry.kind == "dir":
-                full.mkdir(parents=True, exist_ok=True)
-                full.chmod(entry.mode)
-            elif entry.kind == "symlink":
-                full.unlink(missing_ok=True)
-                assert entry.target is not None
-                os.symlink(decode_name(entry.target), full)
-            else:
-                full.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(staged[entry.path], full)  # a rename on the same file system
-        for entry in wanted.entries:  # directory modes last: writing files may need them writable
-            if entry.kind == "dir":
-                (workspace / decode_name(entry.path)).chmod(entry.mode)
-
     def export_tar(self, snapshot_id: str, out: Path, root: str) -> int:
         """Write the snapshot as a gzipped tar with every path under `root/`; returns the
         number of files. Every blob is verified; on any problem `out` is not created."""
-        manifest = self.load(snapshot_id)
-        entries = [e for e in manifest.entries if e.kind != "excluded"]
-        files = [e for e in entries if e.kind == "file"]
-        tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with tarfile.open(tmp, "w:gz") as tar:
-                top = tarfile.TarInfo(root)
-                top.type, top.mode, top.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
-                tar.addfile(top)
-                blobs: dict[int, bytes] = {}
-                # Fetch in slices so memory holds a bounded number of blobs at once.
-                for chunk in _chunks(files, 64):
-                    blobs.clear()
-                    self._fetch_all(chunk, blobs.__setitem__)
-                    for index, entry in enumerate(chunk):
-                        info = self._tar_info(entry, root)
-                        info.size = len(blobs[index])
-                        tar.addfile(info, io.BytesIO(blobs[index]))
-                for entry in entries:
-                    if entry.kind != "file":
-                        tar.addfile(self._tar_info(entry, root))
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return len(files)
-
-    @staticmethod
-    def _tar_info(entry: ManifestEntry, root: str) -> tarfile.TarInfo:
-        info = tarfile.TarInfo(f"{root}/{decode_name(entry.path)}")
-        info.mtime = int(time.time())
-        info.mode = entry.mode
-        if entry.kind == "dir":
-            info.type = tarfile.DIRTYPE
-        elif entry.kind == "symlink":
-            info.type, info.mode = tarfile.SYMTYPE, 0o777
-            info.linkname = decode_name(entry.target or "")
-        return info
+        return write_tar(self.load(snapshot_id), self.fetch_verified, out, root)
 
     # -- retention ---------------------------------------------------------------------------
 
@@ -587,7 +377,7 @@ class SnapshotStore:
         with self._lock:
             self._known.clear()
             self._seeded.clear()
-        for batch in _chunks(doomed_manifests + doomed_blobs, 500):
+        for batch in chunks(doomed_manifests + doomed_blobs, 500):
             try:
                 self._store.delete(batch)
             except BaseError as exc:
@@ -595,11 +385,6 @@ class SnapshotStore:
                     f"cannot delete from {self.location}: {_first_line(exc)}"
                 ) from exc
         return PruneResult(len(doomed_manifests), len(doomed_blobs))
-
-
-def _chunks(items: list[_T], size: int) -> Iterable[list[_T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 class LocalSnapshotStore(SnapshotStore):

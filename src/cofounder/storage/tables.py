@@ -6,7 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Dialect, Float, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -59,6 +71,8 @@ class SessionRow(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     # Each run is one DBOS workflow; a paused session continues in run n+1.
     run_number: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    wake_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    wake_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
@@ -106,3 +120,59 @@ class DocumentRow(Base):
     section: Mapped[str] = mapped_column(String(40), primary_key=True)
     content: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ContextSummaryRow(Base):
+    __tablename__ = "context_summaries"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    iteration: Mapped[int] = mapped_column(Integer, primary_key=True)
+    raw_cut: Mapped[int] = mapped_column(Integer)
+    summarized_turns: Mapped[int] = mapped_column(Integer)
+    trimmed_before: Mapped[int] = mapped_column(Integer)
+    summary_text: Mapped[str] = mapped_column(Text)
+    model_spec: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class LedgerRow(Base):
+    """One priced model call; the key makes recording it twice impossible."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_owner_window", "owner", "window_start"),)
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    iteration: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100))
+    model_spec: Mapped[str] = mapped_column(Text)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger)
+    cost_microdollars: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ReservationRow(Base):
+    __tablename__ = "budget_reservations"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    iteration: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100), index=True)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    amount_microdollars: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TopUpRow(Base):
+    __tablename__ = "budget_topups"
+    __table_args__ = (Index("ix_topups_owner_window", "owner", "window_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner: Mapped[str] = mapped_column(String(100))
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    amount_microdollars: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -1,4 +1,5 @@
-"""The immutable conversation transcript and the per-iteration checkpoints."""
+"""The immutable conversation transcript, the per-iteration checkpoints, and the compaction
+summaries that stand in for its older part when it is sent to a model."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from cofounder.llm.messages import ContentBlock, Message
 from cofounder.storage.db import Database
-from cofounder.storage.tables import CheckpointRow, MessageRow
+from cofounder.storage.tables import CheckpointRow, ContextSummaryRow, MessageRow
 
 _BLOCKS = TypeAdapter(list[ContentBlock])
 
@@ -89,15 +90,57 @@ def _to_checkpoint(row: CheckpointRow) -> Checkpoint:
     )
 
 
+class ContextSummary(BaseModel):
+    """From `iteration` on, raw messages [1, raw_cut) are replaced by `summary_text` (if any)
+    and tool outputs before raw message `trimmed_before` are trimmed (see agent.context_view)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    iteration: int
+    raw_cut: int
+    summarized_turns: int
+    trimmed_before: int
+    summary_text: str
+    model_spec: str
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+def save_summary_in(session: Session, summary: ContextSummary) -> None:
+    session.add(ContextSummaryRow(**summary.model_dump()))
+    session.flush()
+
+
+def summary_in(session: Session, session_id: str, iteration: int) -> ContextSummary | None:
+    row = session.get(ContextSummaryRow, (session_id, iteration))
+    return _to_summary(row) if row else None
+
+
+def _to_summary(row: ContextSummaryRow) -> ContextSummary:
+    return ContextSummary(
+        session_id=row.session_id,
+        iteration=row.iteration,
+        raw_cut=row.raw_cut,
+        summarized_turns=row.summarized_turns,
+        trimmed_before=row.trimmed_before,
+        summary_text=row.summary_text,
+        model_spec=row.model_spec,
+        created_at=row.created_at,
+    )
+
+
 class Transcript:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def messages(self, session_id: str, *, limit: int | None = None) -> list[Message]:
+    def messages(
+        self, session_id: str, *, limit: int | None = None, start: int = 0
+    ) -> list[Message]:
+        """Messages idx >= start, in order (at most `limit` of them)."""
         with self._db.transaction() as session:
             query = (
                 select(MessageRow)
-                .where(MessageRow.session_id == session_id)
+                .where(MessageRow.session_id == session_id, MessageRow.idx >= start)
                 .order_by(MessageRow.idx)
             )
             if limit is not None:
@@ -114,3 +157,13 @@ class Transcript:
     def checkpoint(self, session_id: str, iteration: int) -> Checkpoint | None:
         with self._db.transaction() as session:
             return checkpoint_in(session, session_id, iteration)
+
+    def latest_summary(self, session_id: str) -> ContextSummary | None:
+        with self._db.transaction() as session:
+            row = session.scalars(
+                select(ContextSummaryRow)
+                .where(ContextSummaryRow.session_id == session_id)
+                .order_by(ContextSummaryRow.iteration.desc())
+                .limit(1)
+            ).first()
+            return _to_summary(row) if row else None

@@ -6,8 +6,15 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from cf_support import EXAMPLE, Backend
 from cofounder.storage import Database, EventLog, Transcript
 
 CACHE_DIRS = {"__pycache__", ".pytest_cache"}
@@ -62,7 +69,7 @@ def event_seqs_and_types(db_url: str, session_id: str) -> list[tuple[int, str]]:
 def requested_turns(home: Path, session_id: str) -> list[int]:
     log = home / "sessions" / session_id / "model-requests.jsonl"
     entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    return [e["turn"] for e in entries if not e.get("failed")]
+    return [e["turn"] for e in entries if "turn" in e and not e.get("failed")]
 
 
 def tool_pairing_problems(messages_json: list[str]) -> list[str]:
@@ -83,3 +90,74 @@ def tool_pairing_problems(messages_json: list[str]) -> list[str]:
         if answer["role"] != "user" or results != uses:
             problems.append(f"message {i}: uses {uses} answered by {results}")
     return problems
+
+
+# -- moving a session between machines -------------------------------------------------------
+# A "machine" is a data dir; only the shared database and object store outlive it.
+
+
+def event_count(db_url: str, session_id: str) -> int:
+    db = Database(db_url)
+    try:
+        return len(EventLog(db).read(session_id, limit=100_000))
+    finally:
+        db.close()
+
+
+def wait_for_events(
+    db_url: str, session_id: str, count: int, proc: subprocess.Popen[str], timeout: float = 180
+) -> None:
+    """Until the session's event log holds `count` events; fails if `proc` ends first."""
+    db = Database(db_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while len(EventLog(db).read(session_id, limit=100_000)) < count:
+            if proc.poll() is not None:
+                out, err = proc.communicate()
+                raise AssertionError(f"the run ended (rc {proc.returncode}) early:\n{out}{err}")
+            assert time.monotonic() < deadline, "the build stalled"
+            time.sleep(0.01)
+    finally:
+        db.close()
+
+
+@dataclass
+class MovedRun:
+    session_id: str
+    last_home: Path  # the data dir of the machine that finished the session
+    kills: list[int] = field(default_factory=list)  # event counts at which each kill came
+
+    @property
+    def workspace(self) -> Path:
+        return self.last_home / "sessions" / self.session_id / "workspace"
+
+
+def run_across_machines(
+    machines: list[Backend],
+    database_url: str,
+    kill_after: list[int],
+    extra: dict[str, str],
+    jitter: Callable[[], float] = lambda: 0.0,
+) -> MovedRun:
+    """Build the example on machines[0]; each time the event log reaches the next count in
+    `kill_after` (and the current process has written at least one event), SIGKILL it, delete
+    its whole data dir and resume on the next machine; then let the last one finish."""
+    assert len(machines) == len(kill_after) + 1
+    proc = machines[0].popen("build", str(EXAMPLE), **extra)
+    assert proc.stdout is not None
+    session_id = proc.stdout.readline().removeprefix("session: ").strip()
+    assert session_id, proc.communicate()
+    run = MovedRun(session_id, machines[-1].home)
+    started_at = 0
+    for machine, next_machine, count in zip(machines, machines[1:], kill_after, strict=False):
+        wait_for_events(database_url, session_id, max(count, started_at + 1), proc)
+        time.sleep(jitter())
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        run.kills.append(event_count(database_url, session_id))
+        shutil.rmtree(machine.home)  # the machine is gone: workspace, session dir, caches
+        started_at = run.kills[-1]
+        proc = next_machine.popen("resume", session_id, **extra)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, out + err
+    return run

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,13 +68,13 @@ def waits() -> Waits:
 
 
 def model(server: FakeLLMServer, waits: Waits, **kwargs: object) -> AnthropicModel:
+    options: dict[str, object] = {"read_timeout_s": 0.5, **kwargs}
     return AnthropicModel(
         "claude-test",
         api_key="test-key",
         base_url=server.anthropic_base_url,
-        read_timeout_s=0.5,
         retry=waits.policy(),
-        **kwargs,  # type: ignore[arg-type]
+        **options,  # type: ignore[arg-type]
     )
 
 
@@ -91,15 +90,16 @@ def ask(text: str = "Build me a habit tracker") -> ModelRequest:
 def test_text_reaches_on_text_in_order_as_it_arrives(server: FakeLLMServer, waits: Waits) -> None:
     frames = anthropic_turn(text="Let me start by planning.", text_chunks=4)
     first_delta = next(i for i, f in enumerate(frames) if f.event == "content_block_delta")
-    server.script(Stream([*frames[: first_delta + 1], Pause(0.5), *frames[first_delta + 1 :]]))
-    seen: list[tuple[str, float]] = []
+    server.script(Stream([*frames[: first_delta + 1], Pause(1.0), *frames[first_delta + 1 :]]))
+    seen: list[tuple[str, int]] = []
 
-    turn = model(server, waits).complete(ask(), lambda t: seen.append((t, time.monotonic())))
+    slow_read = model(server, waits, read_timeout_s=5.0)
+    turn = slow_read.complete(ask(), lambda t: seen.append((t, server.frames_sent)))
 
     assert "".join(t for t, _ in seen) == turn.text == "Let me start by planning."
     assert len(seen) == 4
-    # the first delta was delivered before the server paused, not buffered until the end
-    assert seen[1][1] - seen[0][1] >= 0.3
+    # The first delta reached us while the server was still holding the rest back.
+    assert seen[0][1] <= first_delta + 1 < seen[1][1]
     assert turn.stop_reason == "end_turn"
     assert turn.model == "claude-test"
 

@@ -10,7 +10,7 @@ import stat
 import tarfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 from obstore.exceptions import AlreadyExistsError
@@ -39,8 +39,21 @@ def tree(root: Path) -> Tree:
     return out
 
 
-def recorded(t: Tree) -> Tree:
+_V = TypeVar("_V")
+
+
+def recorded(t: dict[str, _V]) -> dict[str, _V]:
     return {k: v for k, v in t.items() if "node_modules" not in k}
+
+
+def mtimes(root: Path) -> dict[str, int]:
+    """Every path's own modification time (links not followed)."""
+    out: dict[str, int] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            full = Path(dirpath) / name
+            out[full.relative_to(root).as_posix()] = full.lstat().st_mtime_ns
+    return out
 
 
 def keys(store: ObjectStore, prefix: str) -> dict[str, int]:
@@ -57,6 +70,15 @@ def make_workspace(root: Path, files: int, size: int = 2000, salt: str = "") -> 
     os.symlink("run.sh", root / "start")
     (root / "node_modules" / "dep").mkdir(parents=True)
     (root / "node_modules" / "dep" / "index.js").write_text("module.exports = 1\n")
+    return root
+
+
+def same_times(root: Path, mtime_ns: int = 10**18) -> Path:
+    """Give every path one modification time, as if copied from one template with `cp -p`:
+    manifests record times, so only then do equal trees give equal snapshot ids."""
+    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+        for name in filenames + dirnames:
+            os.utime(Path(dirpath) / name, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
     return root
 
 
@@ -119,16 +141,18 @@ def test_every_recorded_iteration_restores_exactly(
             (ws / f"added{iteration}.txt").write_text("a" * iteration)
             (ws / f"pkg{iteration + 4}").rename(ws / f"moved{iteration}")
             (ws / "run.sh").chmod(0o700 if iteration % 2 else 0o755)
-        history.append((store.take(ws, cache), tree(ws)))
-    assert len({snapshot_id for snapshot_id, _ in history}) == 5
+        history.append((store.take(ws, cache), tree(ws), mtimes(ws)))
+    assert len({snapshot_id for snapshot_id, _, _ in history}) == 5
 
-    for snapshot_id, expected in history:  # each into a fresh directory, another process
+    for snapshot_id, expected, times in history:  # each into a fresh directory, another process
         target = tmp_path / f"restored-{snapshot_id[:8]}"
         SnapshotStore(object_store).restore(snapshot_id, target)
         assert tree(target) == recorded(expected)
-    for snapshot_id, expected in reversed(history):  # in place, backwards in time
+        assert mtimes(target) == recorded(times)  # files, links and folders keep their times
+    for snapshot_id, expected, times in reversed(history):  # in place, backwards in time
         store.restore(snapshot_id, ws, cache)
         assert recorded(tree(ws)) == recorded(expected)
+        assert recorded(mtimes(ws)) == recorded(times)
         assert store.take(ws, cache) == snapshot_id
     assert not list(tmp_path.glob(".*.restore-*"))  # staging is always cleaned up
 
@@ -200,7 +224,7 @@ def test_writes_are_create_only(object_store: ObjectStore, tmp_path: Path) -> No
 def test_concurrent_writers_of_the_same_content_agree(
     object_store: ObjectStore, tmp_path: Path
 ) -> None:
-    workspaces = [make_workspace(tmp_path / f"ws{i}", 30) for i in range(6)]
+    workspaces = [same_times(make_workspace(tmp_path / f"ws{i}", 30)) for i in range(6)]
     barrier = threading.Barrier(len(workspaces))
     ids: list[str] = []
     errors: list[BaseException] = []
@@ -275,6 +299,7 @@ def test_export_writes_the_code_with_modes_links_and_git(
         members = {m.name: m for m in tar.getmembers()}
         assert "my-app/.git/HEAD" in members and "my-app/.git/objects" in members
         assert members["my-app/run.sh"].mode == 0o755
+        assert members["my-app/run.sh"].mtime == int((ws / "run.sh").stat().st_mtime)
         assert members["my-app/start"].issym() and members["my-app/start"].linkname == "run.sh"
         assert not [n for n in members if "node_modules" in n]
         tar.extractall(tmp_path / "unpacked", filter="tar")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cofounder.storage import LocalSnapshotStore, SnapshotError, snapshots
+from cofounder.storage import LocalSnapshotStore, SnapshotError, snapshot_manifest, snapshot_scan
 
 Tree = dict[str, tuple[str, int, bytes | str | None]]
 
@@ -179,14 +179,67 @@ def test_unchanged_workspace_gives_the_same_id(
     assert store.take(ws) == first
     assert store.take(ws, cache) == first
     assert store.take(ws, cache) == first  # now answered from the cache
-    os.utime(ws / "README.md", ns=(1, 1))  # a touch is not a change
-    assert store.take(ws, cache) == first
     copy = tmp_path / "copy"
-    store.restore(first, copy)  # same content in another folder (rebuildable folders aside)
+    store.restore(first, copy)  # same content and times elsewhere (rebuildable folders aside)
     recorded = [e for e in store.load(first).entries if e.kind != "excluded"]
     assert store.load(store.take(copy)).entries == recorded
     (ws / "README.md").write_text("# app!\n")
     assert store.take(ws, cache) != first
+
+
+def test_modification_times_are_recorded_and_restored(
+    store: LocalSnapshotStore, ws: Path, tmp_path: Path
+) -> None:
+    """Tools list files newest first (`glob`, `ls -t`): a restored workspace must keep the
+    order it had, so a touch is a recorded change and a restore puts every time back."""
+    cache = tmp_path / "cache.json"
+    os.utime(ws / "README.md", ns=(10**18, 10**18))
+    os.utime(ws / "entry.py", ns=(2 * 10**18, 2 * 10**18), follow_symlinks=False)
+    os.utime(ws / "src" / "app", ns=(3 * 10**18, 3 * 10**18))
+    before = mtimes(ws)
+    first = store.take(ws, cache)
+    os.utime(ws / "README.md", ns=(1, 1))  # a touch alone
+    assert store.take(ws, cache) != first
+    (ws / "src" / "app" / "main.py").write_text("print('changed')\n")  # also bumps app/
+    (ws / "src" / "app" / "new.py").write_text("")
+    store.restore(first, ws, cache)
+    assert mtimes(ws) == before
+    assert store.take(ws, cache) == first
+    elsewhere = tmp_path / "elsewhere"
+    store.restore(first, elsewhere)
+    rebuildable = ("node_modules", "__pycache__")
+    assert mtimes(elsewhere) == {
+        k: v for k, v in before.items() if not any(part in k for part in rebuildable)
+    }
+
+
+def test_manifests_without_times_still_restore(
+    store: LocalSnapshotStore, store_root: Path, ws: Path, tmp_path: Path
+) -> None:
+    """Snapshots recorded before times were kept stay readable: content, modes and links come
+    back, and times are left as they fall."""
+    manifest = store.load(store.take(ws))
+    old = snapshot_manifest.Manifest(
+        entries=[e.model_copy(update={"mtime_ns": None}) for e in manifest.entries]
+    )
+    body = old.model_dump_json().encode()  # the old format: every field, no mtime_ns
+    assert b"mtime_ns" not in body.replace(b'"mtime_ns":null', b"")
+    old_id = hashlib.sha256(body).hexdigest()
+    (store_root / "manifests" / f"{old_id}.json").write_bytes(body)
+    target = tmp_path / "from-old"
+    store.restore(old_id, target)
+    assert tree(target) == _recorded(tree(ws))
+    assert store.load(old_id).entries[0].mtime_ns is None
+
+
+def mtimes(root: Path) -> dict[str, int]:
+    """Every path's own modification time (links not followed)."""
+    out: dict[str, int] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            full = Path(dirpath) / name
+            out[full.relative_to(root).as_posix()] = full.lstat().st_mtime_ns
+    return out
 
 
 def test_only_new_content_adds_blobs(store: LocalSnapshotStore, store_root: Path, ws: Path) -> None:
@@ -215,10 +268,10 @@ def test_hash_cache_skips_rehashing_but_sees_edits_that_keep_size_and_mtime(
 ) -> None:
     """Unchanged files are not re-hashed; an edit that restores size and mtime (`cp -p`,
     `touch -d`) still changes ctime, which the sandbox cannot set, so it is seen."""
-    monkeypatch.setattr(snapshots, "_RACY_NS", 0)
+    monkeypatch.setattr(snapshot_scan, "RACY_NS", 0)
     hashed: list[str] = []
-    real = snapshots._sha256_file
-    monkeypatch.setattr(snapshots, "_sha256_file", lambda p: hashed.append(p.name) or real(p))
+    real = snapshot_scan.sha256_file
+    monkeypatch.setattr(snapshot_scan, "sha256_file", lambda p: hashed.append(p.name) or real(p))
     cache = tmp_path / "cache.json"
     target = ws / "src" / "app" / "main.py"
     original = store.take(ws, cache)
@@ -240,8 +293,8 @@ def test_recently_changed_files_are_rehashed_not_trusted(
     store: LocalSnapshotStore, ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hashed: list[str] = []
-    real = snapshots._sha256_file
-    monkeypatch.setattr(snapshots, "_sha256_file", lambda p: hashed.append(p.name) or real(p))
+    real = snapshot_scan.sha256_file
+    monkeypatch.setattr(snapshot_scan, "sha256_file", lambda p: hashed.append(p.name) or real(p))
     cache = tmp_path / "cache.json"
     (ws / "fresh.txt").write_text("just written")
     store.take(ws, cache)
@@ -307,6 +360,7 @@ def test_concurrent_takes_of_the_same_content_share_the_store(tmp_path: Path) ->
         root.mkdir()
         for n in range(40):
             (root / f"f{n}.txt").write_bytes(f"shared content {n}\n".encode() * 2000)
+            os.utime(root / f"f{n}.txt", ns=(10**18, 10**18))  # one template, copied with -p
         workspaces.append(root)
     barrier = threading.Barrier(len(workspaces))
     ids: list[str] = []

@@ -7,22 +7,13 @@ import random
 
 import pytest
 
-from cofounder.agent.compaction import (
-    SUMMARY_MARKER,
-    PinnedFacts,
-    apply,
-    conversation_problems,
-    elide_old_images,
-    estimate_conversation,
-    estimate_tokens,
-    is_summary_block,
-    plan_compaction,
-    shrink_tool_results,
-    summary_request,
-    tail_start,
-    to_summarize,
-)
+from cofounder.agent.compaction import apply, plan_compaction, tail_start, to_summarize
+from cofounder.agent.context_size import estimate_conversation, estimate_tokens
+from cofounder.agent.context_trim import elide_old_images, shrink_tool_results
+from cofounder.agent.conversation_check import conversation_problems
+from cofounder.agent.summarizer import PinnedFacts, is_summary_block, summary_request
 from cofounder.llm.messages import (
+    SUMMARY_MARKER,
     ContentBlock,
     ImageBlock,
     Message,

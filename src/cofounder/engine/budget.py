@@ -1,0 +1,140 @@
+"""The budget seen from the engine: reserve before a model call, settle in the commit, and the
+note that shows the model what is left (stored with the turn's results, so the request prefix
+the provider caches never changes after the fact)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from cofounder.budget import (
+    BudgetDecision,
+    BudgetStatus,
+    BudgetWindow,
+    decide_reservation,
+    window_at,
+    worst_case_microdollars,
+)
+from cofounder.config import Settings
+from cofounder.engine.runtime import Runtime
+from cofounder.llm import Usage
+from cofounder.storage import SessionRecord
+from cofounder.storage.ledger import (
+    CallKey,
+    lock_owner,
+    record_spend_in,
+    reservation_in,
+    reserve_in,
+    status_in,
+)
+
+
+class BudgetBlocked(Exception):
+    """A model call may not start: the session must sleep (`exhausted`) or stop (`too_big`)."""
+
+    def __init__(self, decision: BudgetDecision) -> None:
+        super().__init__(decision.reason)
+        self.decision = decision
+
+
+def current_window(settings: Settings, now: datetime | None = None) -> BudgetWindow:
+    return window_at(
+        now or datetime.now(UTC),
+        length_seconds=settings.budget_window_seconds,
+        reset_hour=settings.budget_reset_hour,
+    )
+
+
+def owner_status(rt: Runtime, owner: str, tier: str) -> BudgetStatus:
+    with rt.db.transaction() as session:
+        return owner_status_in(session, rt, owner, tier)
+
+
+def reserve(
+    rt: Runtime,
+    record: SessionRecord,
+    key: CallKey,
+    model_spec: str,
+    *,
+    input_tokens: int,
+    max_tokens: int,
+) -> BudgetDecision:
+    """Reserve the call's worst case, or raise BudgetBlocked. A reservation already held for
+    `key` (the step is being retried after a crash) is reused, never taken twice."""
+    amount = worst_case_microdollars(
+        rt.prices.price_for(model_spec), input_tokens=input_tokens, max_tokens=max_tokens
+    )
+    settings = rt.settings
+    with rt.db.transaction() as session:
+        lock_owner(session, record.owner)
+        held = reservation_in(session, key)
+        window = current_window(settings)
+        if held is not None:
+            window = current_window(settings, held.window_start)
+        allowance = settings.allowance_microdollars(record.owner, record.tier)
+        status = status_in(session, record.owner, window, allowance)
+        if held is not None:
+            others = status.model_copy(
+                update={"reserved": status.reserved - held.amount_microdollars}
+            )
+            return decide_reservation(
+                others, held.amount_microdollars, wind_down_at=settings.wind_down_at
+            ).model_copy(update={"kind": "ok"})
+        decision = decide_reservation(status, amount, wind_down_at=settings.wind_down_at)
+        if decision.kind != "ok":
+            raise BudgetBlocked(decision)
+        reserve_in(session, key, record.owner, window, amount)
+        return decision
+
+
+def settle_in(
+    session: Session,
+    rt: Runtime,
+    owner: str,
+    tier: str,
+    key: CallKey,
+    *,
+    model_spec: str,
+    usage: Usage,
+    cost: int,
+) -> tuple[BudgetStatus, int]:
+    """Record the call's actual cost (once); the owner's standing afterwards, and what the call
+    had reserved (0 when it held no reservation)."""
+    lock_owner(session, owner)
+    held = record_spend_in(
+        session,
+        key,
+        owner=owner,
+        model_spec=model_spec,
+        usage=usage,
+        cost=cost,
+        window=current_window(rt.settings),
+    )
+    return owner_status_in(session, rt, owner, tier), held or 0
+
+
+def owner_status_in(session: Session, rt: Runtime, owner: str, tier: str) -> BudgetStatus:
+    allowance = rt.settings.allowance_microdollars(owner, tier)
+    return status_in(session, owner, current_window(rt.settings), allowance)
+
+
+def wind_down_due(status: BudgetStatus, last_call: int, wind_down_at: float) -> bool:
+    """Past the threshold, or too little left for another call like the last one."""
+    return status.spent >= wind_down_at * status.allowance or status.remaining < last_call
+
+
+def budget_note(status: BudgetStatus, *, wind_down: bool) -> str:
+    """What the model reads after each turn's results, so it can pace itself."""
+    note = (
+        f"[Budget] {status.percent:.0f}% of this window's allowance is used; "
+        f"${status.remaining / 1e6:.2f} of ${status.allowance / 1e6:.2f} left until "
+        f"{status.window_end.isoformat(timespec='seconds')}."
+    )
+    if wind_down:
+        note += (
+            " The budget is nearly spent: finish the step you are on, leave the app in a "
+            "runnable state, narrate plainly where you are and what comes next, and then reply "
+            "without calling tools. Work continues when the allowance refreshes."
+        )
+    return note
