@@ -8,6 +8,8 @@ UV_VERSION=0.13.9
 need_pkgs=()
 command -v bwrap >/dev/null 2>&1 || need_pkgs+=(bubblewrap)
 command -v rg >/dev/null 2>&1 || need_pkgs+=(ripgrep)
+command -v pasta >/dev/null 2>&1 || need_pkgs+=(passt)     # sandbox network mode `egress`
+command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)     # its block rules
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 if ((${#need_pkgs[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

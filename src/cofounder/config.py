@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
@@ -156,6 +156,23 @@ class Settings(BaseSettings):
         gt=0,
         le=1,
         description="Share of the allowance at which the agent is told to reach a safe stop.",
+    )
+    max_escalations: int = Field(
+        default=5, ge=1, description="Questions to the founder per session before it pauses."
+    )
+    escalation_deadline_seconds: int = Field(
+        default=24 * 3600,
+        ge=1,
+        description="How long a question waits for the founder before its default applies.",
+    )
+    sandbox: Literal["bwrap", "e2b"] = Field(
+        default="bwrap",
+        description="Where commands run: bwrap (local bubblewrap) or e2b (E2B's cloud; needs "
+        "`pip install 'cofounder[e2b]'` and E2B_API_KEY).",
+    )
+    e2b_template: str | None = Field(default=None, description="E2B template (default: base).")
+    e2b_max_ttl_seconds: int = Field(
+        default=3600, ge=60, description="E2B sandbox lifetime cap (1 h Hobby, 24 h Pro)."
     )
     prompt_caching: bool = Field(
         default=True,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from cf_support import Backend, app_db_url, session_id_from
 from cofounder.storage import Database, EventLog
@@ -97,7 +97,7 @@ def test_a_tiny_allowance_sleeps_and_wakes_until_the_build_completes(
 ) -> None:
     allowance = 9_000  # microdollars: three turns (+ reservations) per window
     result = sqlite_backend.cli(
-        "build", str(_project(tmp_path)), **_env(str(allowance / 1e6), window_s=2)
+        "build", str(_project(tmp_path)), timeout=300, **_env(str(allowance / 1e6), window_s=2)
     )
     assert result.returncode == 0, result.stdout + result.stderr
     session_id = session_id_from(result.stdout)
@@ -137,16 +137,20 @@ def test_two_sessions_of_one_owner_never_overshoot_the_allowance(
                     asleep = session.execute(
                         text("SELECT count(*) FROM sessions WHERE state = 'sleeping'")
                     ).scalar_one()
-            except OperationalError:  # the first process is still creating the database
+            except DBAPIError:  # the first process is still creating the database
                 continue
             if asleep == 2:
                 break
         else:
-            pytest.fail("both sessions should have spent the allowance and gone to sleep")
+            for run in runs:
+                run.kill()
+            outputs = [run.communicate() for run in runs]
+            pytest.fail(f"both sessions should have gone to sleep; their output: {outputs}")
     finally:
         db.close()
         for run in runs:
-            run.kill()
+            if run.poll() is None:
+                run.kill()
             run.wait()
     entries = _ledger(backend)
     assert entries, "the owner's allowance was used"

@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
-from cf_support import EXAMPLE, Backend, session_id_from
+from cf_support import EXAMPLE, Backend, app_db_url, session_id_from
 from cofounder.llm.script import load_script
+from cofounder.storage import Database
 from fakes.llm_replay import TrajectoryReplayer
 from fakes.llm_wire import FakeLLMServer, ToolCall, anthropic_turn, openai_turn, running
 
@@ -63,6 +65,19 @@ def test_anthropic_build_completes_with_caching_and_priced_spend(
         1050 * 3_000_000 + 120 * 15_000_000 + 2000 * 3_750_000 + 3000 * 300_000 + 500_000
     ) // 1_000_000
     assert status["spend_microdollars"] == expected
+    db = Database(app_db_url(sqlite_backend))
+    try:
+        with db.transaction() as session:
+            rows = session.execute(
+                text(
+                    "SELECT cost_microdollars, input_tokens, cache_read_tokens FROM ledger_entries"
+                )
+            ).all()
+    finally:
+        db.close()
+    # One ledger entry per model call, equal to what the server reported, to the microdollar.
+    assert sum(r[0] for r in rows) == expected and len(rows) == 2
+    assert sorted((r[1], r[2]) for r in rows) == [(50, 3000), (1000, 0)]
     workspace = Path(sqlite_backend.cli("workspace", session_id).stdout.strip())
     assert (workspace / "hello.txt").read_text() == "hi\n"
     bodies = fake.bodies()

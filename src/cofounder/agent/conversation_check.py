@@ -8,14 +8,16 @@ from cofounder.llm.messages import Message, ToolResultBlock
 
 
 def conversation_problems(messages: Sequence[Message]) -> list[str]:
-    """What makes a conversation invalid to send: roles not alternating from a user message, a
+    """What makes a conversation invalid to send: two assistant messages in a row, a
     tool_use not answered by exactly one tool_result in the next message, an orphan result."""
     problems = []
     if messages and messages[0].role != "user":
         problems.append("the conversation does not start with a user message")
     for index, message in enumerate(messages):
-        if index and message.role == messages[index - 1].role:
-            problems.append(f"messages {index - 1} and {index} are both {message.role}")
+        # Consecutive user messages are fine (providers join them: a founder's answer can follow
+        # tool results); two assistant turns in a row never happen and would be a bug.
+        if index and message.role == "assistant" == messages[index - 1].role:
+            problems.append(f"messages {index - 1} and {index} are both assistant")
         if not message.content:
             problems.append(f"message {index} is empty")
         results = [b.tool_use_id for b in message.content if isinstance(b, ToolResultBlock)]

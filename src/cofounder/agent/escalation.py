@@ -274,12 +274,19 @@ def founder_reply(
     """The founder's answer (or the default at the deadline) as a message for the model."""
     option = draft.option(choice) or _OPTIONS.get(choice)
     label = option.label if option else choice
+    return reply_text(draft.problem, choice, label, guidance, defaulted=defaulted)
+
+
+def reply_text(
+    problem: str, choice: str, label: str, guidance: str | None, *, defaulted: bool
+) -> str:
+    """The answer to any question (the policy's or the agent's own `ask_founder`)."""
     head = (
         "The founder did not answer in time, so the default applies"
         if defaulted
         else "The founder answered"
     )
-    lines = [f"{head}. Your question was: {draft.problem}", f"Choice: {label}."]
+    lines = [f"{head}. Your question was: {problem}", f"Choice: {label}."]
     if guidance and guidance.strip():
         lines.append(f"Their guidance: {guidance.strip()}")
     lines.append(_INSTRUCTIONS.get(choice, "Act on their answer."))

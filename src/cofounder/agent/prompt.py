@@ -37,16 +37,30 @@ way to start it.
 `faq` (questions the founder is likely to ask). Keep it in plain language and up to date.
 - When something fails, read the error and change your approach. Do not repeat an identical \
 action that already failed; try something different, simpler or smaller.
-- The sandbox has no network access: you cannot download packages or call external services. \
-Use the Python standard library and whatever is already installed; check what is available \
-before relying on it.
+{network_rule}
 - A server started in the background inside a `bash` command is stopped when that command \
 returns. To check a running server, start it, query it and stop it within one command.
 - Stay inside the workspace and within the brief. When a detail is unclear, make a sensible, \
 reversible assumption, mention it in your narration and move on.
+- Ask the founder with `ask_founder` only when you are truly stuck (different approaches \
+failed, or you need something only they can give, like credentials or a product decision). \
+Their answer arrives later as a message from the founder; act on it.
+- After each turn's results a `[Budget]` line says how much of this window's allowance is \
+left. Pace yourself; when it tells you to wind down, finish the step you are on, leave the \
+app runnable, narrate where you are and reply without tool calls. Work resumes when the \
+allowance refreshes.
 - When the goal is met (the app runs, its tests pass and it is documented), finish with a \
 short plain-language summary for the founder, with no tool calls: what you built, how to \
 start it, and anything they should know."""
+
+NETWORK_RULES = {
+    "none": "- The sandbox has no network access: you cannot download packages or call external "
+    "services. Use the Python standard library and whatever is already installed; check what is "
+    "available before relying on it.",
+    "egress": "- The sandbox can reach the internet (package registries such as PyPI and npm), "
+    "but not this machine's own services or private networks. Install what you need with the "
+    "project's normal tools (pip, npm) and record it in the project's dependency files.",
+}
 
 NO_QNA = (
     "(No interview answers were given. Work from the idea brief and the goal; where they leave"
@@ -55,11 +69,17 @@ NO_QNA = (
 
 
 def build_system_prompt(
-    spec: ProjectSpec, *, workspace_note: str = "", not_saved: Collection[str] = DEFAULT_EXCLUDES
+    spec: ProjectSpec,
+    *,
+    workspace_note: str = "",
+    not_saved: Collection[str] = DEFAULT_EXCLUDES,
+    network: str = "none",
 ) -> str:
     """The whole system prompt for one build session of `spec`; `not_saved` are the folder
-    names that workspace snapshots leave out (the `snapshot_excludes` setting)."""
-    sections = [PERSONA, WORKING_RULES + _not_saved_rule(not_saved)]
+    names that workspace snapshots leave out (the `snapshot_excludes` setting), `network` the
+    session's sandbox network mode."""
+    rules = WORKING_RULES.replace("{network_rule}", NETWORK_RULES[network])
+    sections = [PERSONA, rules + _not_saved_rule(not_saved)]
     if workspace_note.strip():
         sections.append("# Workspace\n\n" + workspace_note.strip())
     sections.append(_project_section(spec))

@@ -16,7 +16,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cofounder.cli import budget_commands, model_commands, snapshot_commands
+from cofounder.cli import (
+    budget_commands,
+    escalation_commands,
+    model_commands,
+    snapshot_commands,
+)
 from cofounder.cli.render import display_state, elapsed_since, event_line, money, status_payload
 from cofounder.config import Settings, load_settings
 from cofounder.engine import (
@@ -29,7 +34,7 @@ from cofounder.engine import (
 from cofounder.engine.budget import owner_status
 from cofounder.logs import configure_logging
 from cofounder.project import ProjectBaseError, load_project, write_example
-from cofounder.sandbox import SandboxError, require_bwrap
+from cofounder.sandbox import SandboxError, parse_network_mode, probe_active_limits, require_bwrap
 from cofounder.storage import SessionRecord
 
 if TYPE_CHECKING:
@@ -132,12 +137,24 @@ def build(
     ] = None,
     data_dir: DataDir = None,
     max_tool_calls: Annotated[int | None, typer.Option("--max-tool-calls", min=1)] = None,
+    network: Annotated[
+        str | None,
+        typer.Option(
+            "--network",
+            help="Sandbox network: none (default) or egress (package registries only); "
+            "overrides `network:`.",
+        ),
+    ] = None,
 ) -> None:
     """Start a new build session and run it to the end with a live view."""
     try:
         spec = load_project(project_file)
     except ProjectBaseError as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
+    if network is not None:
+        if network not in ("none", "egress"):
+            _fail(f"--network must be none or egress, not {network!r}", EXIT_BAD_INPUT)
+        spec = spec.model_copy(update={"network": network})
     try:
         require_bwrap()
     except SandboxError as exc:
@@ -279,6 +296,9 @@ def status(session_id: SessionId, data_dir: DataDir = None, as_json: JsonFlag = 
         str(engine.rt.workspace_path(record.id)),
         budget=owner_status(engine.rt, record.owner, record.tier),
     )
+    payload["sandbox_limits"] = probe_active_limits(
+        engine.rt.sandbox_limits, parse_network_mode(record.network_mode)
+    ).summary
     if as_json:
         print(json.dumps(payload))
         return
@@ -367,6 +387,7 @@ def init(directory: Annotated[Path, typer.Argument(help="Where to write cofounde
 snapshot_commands.register(app, _catalog, _fail, out)
 model_commands.register(app, _settings, _fail, out)
 budget_commands.register(app, _catalog, _fail, out)
+escalation_commands.register(app, _catalog, _fail, out)
 
 
 def main() -> None:

@@ -85,7 +85,7 @@ def elapsed_since(start: datetime, end: datetime | None = None) -> str:
 def display_state(record: SessionRecord, active: bool) -> str:
     if record.state == "finished":
         return str(record.outcome)
-    if record.state in ("paused", "sleeping"):
+    if record.state in ("paused", "sleeping", "waiting"):
         return record.state
     return "running" if active else "interrupted"
 
@@ -111,6 +111,7 @@ def status_payload(
         "workspace": workspace,
         "created_at": record.created_at.isoformat(),
         "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+        "network": record.network_mode,
         "wake_at": record.wake_at.isoformat() if record.wake_at else None,
         "budget_percent": budget.percent if budget else None,
         "budget_remaining_microdollars": budget.remaining if budget else None,

@@ -43,7 +43,7 @@ class Catalog:
         return [
             s
             for s in self.rt.sessions.list()
-            if s.state in ("running", "paused", "sleeping") and not self.is_active(s.id)
+            if s.state in ("running", "paused", "sleeping", "waiting") and not self.is_active(s.id)
         ]
 
     def unfinished(self, session_id: str) -> SessionRecord:

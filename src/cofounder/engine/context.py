@@ -57,7 +57,9 @@ def prepare_request(
     Raises ModelError when the summarizer fails (the think step treats it like the model
     failing) and RuntimeError if the rendered conversation is invalid (a bug, never sent).
     """
-    system = build_system_prompt(spec, not_saved=rt.settings.snapshot_excludes)
+    system = build_system_prompt(
+        spec, not_saved=rt.settings.snapshot_excludes, network=record.network_mode
+    )
     tools = tool_specs()
     max_tokens = rt.settings.max_tokens
     overhead = chars_to_tokens(len(system) + len(json.dumps([t.model_dump() for t in tools])))

@@ -30,3 +30,7 @@ class EventType(StrEnum):
     BUDGET_EXHAUSTED = "budget_exhausted"
     SLEEPING = "sleeping"
     WAKING = "waking"
+    RETRYING = "retrying"
+    ESCALATED = "escalated"
+    WAITING_FOR_INPUT = "waiting_for_input"
+    RESOLVED = "resolved"

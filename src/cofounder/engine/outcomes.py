@@ -92,3 +92,15 @@ def record_sleep(rt: Runtime, session_id: str, wake_at: datetime, reason: str) -
             },
         )
     return "sleeping"
+
+
+def record_waiting(rt: Runtime, session_id: str) -> str:
+    """End this run until the founder answers (or a deadline applies a default); like a sleep,
+    only rows remember it. The `escalated`/`waiting_for_input` events were emitted with it."""
+    with rt.db.transaction() as session:
+        row = row_in(session, session_id)
+        if row.state != "running":
+            return row.state
+        row.state = "waiting"
+        row.updated_at = datetime.now(UTC)
+    return "waiting"

@@ -14,7 +14,7 @@ from cofounder.config import Settings
 from cofounder.engine.errors import ConfigurationError
 from cofounder.llm import Model, load_model
 from cofounder.llm.pricing import PriceBook
-from cofounder.sandbox import SandboxLimits
+from cofounder.sandbox import BwrapSandbox, Sandbox, SandboxLimits, parse_network_mode
 from cofounder.storage import (
     Database,
     Documents,
@@ -25,6 +25,7 @@ from cofounder.storage import (
     Transcript,
     open_object_store,
 )
+from cofounder.storage.escalations import Escalations
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Runtime:
     transcript: Transcript
     events: EventLog
     documents: Documents
+    escalations: Escalations
     sandbox_limits: SandboxLimits = field(default_factory=SandboxLimits)
     _models: dict[str, Model] = field(default_factory=dict)
     _snapshots: SnapshotStore | None = None
@@ -63,6 +65,7 @@ class Runtime:
             transcript=Transcript(db),
             events=EventLog(db),
             documents=Documents(db),
+            escalations=Escalations(db),
         )
 
     @property
@@ -86,6 +89,20 @@ class Runtime:
     @cached_property
     def prices(self) -> PriceBook:
         return self.settings.price_book()
+
+    def open_sandbox(self, workspace: Path, network: str) -> Sandbox:
+        """The configured backend for one batch; the caller closes it."""
+        mode = parse_network_mode(network)
+        if self.settings.sandbox == "e2b":
+            from cofounder.sandbox.e2b_backend import E2BOptions, E2BSandbox
+
+            options = E2BOptions(
+                template=self.settings.e2b_template,
+                internet=mode == "egress",
+                max_ttl_s=self.settings.e2b_max_ttl_seconds,
+            )
+            return E2BSandbox(workspace, options)
+        return BwrapSandbox(workspace, self.sandbox_limits, network=mode)
 
     def workspace_path(self, session_id: str) -> Path:
         """Under this process's data dir, so a session can move to another machine."""

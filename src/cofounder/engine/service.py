@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from dbos import DBOS, DBOSPortableJSONSerializer, SetWorkflowID
 
 from cofounder.config import Settings
+from cofounder.engine import workspace as workspace_state
 from cofounder.engine.catalog import Catalog
 from cofounder.engine.errors import BadInputError
 from cofounder.engine.feed import EventType
@@ -86,6 +88,10 @@ class Engine(Catalog):
         workspace = self.rt.session_dir(session_id) / "workspace"
         workspace.mkdir(parents=True, exist_ok=True)
         snapshot_id = self.rt.snapshots.take(workspace)
+        # The workspace is exactly that snapshot: the first batch need not restore it.
+        workspace_state.write_state(
+            self.rt, session_id, workspace_state.WorkspaceState(kind="at", snapshot_id=snapshot_id)
+        )
         settings = self.rt.settings
         with self.rt.db.transaction() as session:
             insert_in(
@@ -100,6 +106,7 @@ class Engine(Catalog):
                     workspace=str(workspace),
                     max_tool_calls=max_tool_calls or settings.max_tool_calls,
                     max_wall_seconds=settings.max_wall_seconds,
+                    network_mode=spec.network,
                 ),
             )
             append_messages_in(session, session_id, 0, 0, [kickoff_message(spec)])
@@ -126,6 +133,7 @@ class Engine(Catalog):
                     "model": model_spec,
                     "workspace": str(workspace),
                     "max_tool_calls": max_tool_calls or settings.max_tool_calls,
+                    "network": spec.network,
                 },
             )
         record = self.rt.sessions.get(session_id)
@@ -152,37 +160,68 @@ class Engine(Catalog):
                 )
             while True:
                 outcome = self._run_once(session_id)
-                if outcome != "sleeping":
+                if outcome == "sleeping":
+                    woken = self.wait_for_wake(session_id)
+                elif outcome == "waiting":
+                    woken = self.wait_for_answer(session_id)
+                else:
                     return outcome
-                woken = self.wait_for_wake(session_id)
                 if woken != "waking":
                     return woken
         finally:
             lock.release()
 
     def wait_for_wake(self, session_id: str, *, poll_seconds: float = 0.25) -> str:
-        """Block until a sleeping session is due (or cancelled); returns "waking" or the
-        terminal outcome. Only the row is consulted, so any process can do the waiting."""
+        """Block until a sleeping session is due (or woken on request, or cancelled)."""
+
+        def due(record: SessionRecord, now: datetime) -> float | None:
+            if record.wake_requested or record.wake_at is None or now >= record.wake_at:
+                return None
+            return (record.wake_at - now).total_seconds()
+
+        return self._wait(session_id, "sleeping", due, "cancelled while asleep", poll_seconds)
+
+    def wait_for_answer(self, session_id: str, *, poll_seconds: float = 0.25) -> str:
+        """Block until the founder answers every question the build waits for, or a deadline
+        passes (the next run applies the default)."""
+
+        def due(record: SessionRecord, now: datetime) -> float | None:
+            blocking = self.rt.escalations.blocking_open(session_id)
+            if not blocking or any(e.deadline <= now for e in blocking):
+                return None
+            return (min(e.deadline for e in blocking) - now).total_seconds()
+
+        reason = "cancelled while waiting for the founder"
+        return self._wait(session_id, "waiting", due, reason, poll_seconds)
+
+    def _wait(
+        self,
+        session_id: str,
+        state: str,
+        seconds_left: Callable[[SessionRecord, datetime], float | None],
+        cancelled: str,
+        poll_seconds: float,
+    ) -> str:
+        """Poll the row (any process can do the waiting; nothing else is held) until the
+        session leaves `state` or is due: "waking", or the terminal outcome."""
         while True:
             record = self.rt.sessions.get(session_id)
             assert record is not None
             if record.state == "finished":
                 assert record.outcome is not None
                 return record.outcome
-            if record.state != "sleeping":
+            if record.state != state:
                 return "waking"
             if record.cancel_requested:
-                return record_outcome(self.rt, session_id, "cancelled", "cancelled while asleep")
-            now = datetime.now(UTC)
-            due = record.wake_at is None or now >= record.wake_at
-            if due or record.wake_requested:
+                return record_outcome(self.rt, session_id, "cancelled", cancelled)
+            left = seconds_left(record, datetime.now(UTC))
+            if left is None:
                 return "waking"
-            left = (record.wake_at - now).total_seconds() if record.wake_at else 0.0
             time.sleep(max(0.01, min(poll_seconds, left)))
 
     def _run_once(self, session_id: str) -> str:
         record = self.unfinished(session_id)
-        if record.state in ("paused", "sleeping"):
+        if record.state in ("paused", "sleeping", "waiting"):
             waking = record.state == "sleeping"
             run_number = self.rt.sessions.start_next_run(session_id)
             if waking:

@@ -7,7 +7,7 @@ recorded, from the workspace as the last committed iteration left it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -18,39 +18,32 @@ from cofounder.engine import runtime
 from cofounder.engine import workspace as workspace_state
 from cofounder.engine.budget import (
     BudgetBlocked,
-    budget_note,
-    owner_status_in,
     reserve,
-    settle_in,
-    wind_down_due,
 )
 from cofounder.engine.context import prepare_request
 from cofounder.engine.faults import crash_point
 from cofounder.engine.feed import EventType
-from cofounder.engine.outcomes import record_outcome, record_pause, record_sleep
+from cofounder.engine.outcomes import (
+    record_outcome,
+    record_pause,
+    record_sleep,
+    record_waiting,
+)
 from cofounder.llm import (
     AssistantTurn,
-    Message,
     ModelError,
     ToolUseBlock,
 )
-from cofounder.llm.messages import ContentBlock, TextBlock, ToolResultBlock
+from cofounder.llm.messages import ContentBlock, TextBlock
 from cofounder.llm.protocol import ModelUnavailableError
 from cofounder.project import ProjectSpec
 from cofounder.redaction import redact, redact_env_secrets, redact_value
-from cofounder.sandbox import BwrapSandbox
-from cofounder.storage import Checkpoint
+from cofounder.sandbox import Sandbox
 from cofounder.storage.events import append_in
 from cofounder.storage.ledger import CallKey
-from cofounder.storage.sessions import row_in
-from cofounder.storage.transcript import (
-    append_messages_in,
-    checkpoint_in,
-    latest_checkpoint_in,
-    save_checkpoint_in,
-)
 from cofounder.tools import (
     DocumentEffect,
+    EscalationEffect,
     NarrationEffect,
     PhaseEffect,
     ToolBox,
@@ -66,42 +59,10 @@ class ActOutput(BaseModel):
     results: list[ToolResult]
     snapshot_id: str
     phase: str | None
+    asked: list[EscalationEffect] = []
 
 
-class GuardNote(BaseModel):
-    """A tool call a guard answered instead of running (steered or skipped)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    tool_use_id: str
-    name: str
-    action: str
-    message: str
-
-
-class CommitInput(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    turn: AssistantTurn
-    results: list[ToolResult]
-    guard_state: dict[str, Any]
-    tool_calls: int
-    snapshot_id: str | None
-    phase: str | None
-    guard_notes: list[GuardNote] = []
-    followup: str | None = None
-
-
-class CommitOutput(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    elapsed_seconds: float
-    cancel_requested: bool
-    wind_down: bool = False
-    window_end: str = ""
-
-
-def toolbox_for(sandbox: BwrapSandbox) -> ToolBox:
+def toolbox_for(sandbox: Sandbox) -> ToolBox:
     return ToolBox(sandbox, output_limit_chars=runtime.current().settings.tool_output_limit_chars)
 
 
@@ -213,9 +174,12 @@ def act_step(session_id: str, iteration: int, calls: list[dict[str, Any]]) -> di
     workspace_state.mark_dirty(rt, session_id, iteration)
     crash_point("act.before_tools")
     phase = last.phase
-    sandbox = BwrapSandbox(workspace, rt.sandbox_limits)
+    record = rt.sessions.get(session_id)
+    assert record is not None
+    sandbox = rt.open_sandbox(workspace, record.network_mode)
     toolbox = toolbox_for(sandbox)
     results: list[ToolResult] = []
+    asked: list[EscalationEffect] = []
     try:
         for raw in calls:
             call = ToolUseBlock.model_validate(raw)
@@ -227,7 +191,10 @@ def act_step(session_id: str, iteration: int, calls: list[dict[str, Any]]) -> di
             run = toolbox.run(call)
             result = run.result.model_copy(update={"content": redact(run.result.content)})
             for effect in run.effects:
-                phase = _apply_effect(session_id, iteration, effect, phase)
+                if isinstance(effect, EscalationEffect):
+                    asked.append(effect)  # recorded by the commit, exactly once
+                else:
+                    phase = _apply_effect(session_id, iteration, effect, phase)
             rt.events.append(
                 session_id,
                 EventType.TOOL_CALLED,
@@ -249,7 +216,9 @@ def act_step(session_id: str, iteration: int, calls: list[dict[str, Any]]) -> di
     crash_point("act.before_snapshot")
     snapshot_id = workspace_state.snapshot(rt, session_id, iteration)
     crash_point("act.after_snapshot")
-    return ActOutput(results=results, snapshot_id=snapshot_id, phase=phase).model_dump(mode="json")
+    return ActOutput(results=results, snapshot_id=snapshot_id, phase=phase, asked=asked).model_dump(
+        mode="json"
+    )
 
 
 def _apply_effect(
@@ -286,127 +255,6 @@ def _apply_effect(
     return phase
 
 
-@DBOS.step(name="cofounder.commit")
-def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dict[str, Any]:
-    """Append the turn and its results to the transcript, checkpoint, and emit — atomically.
-
-    Idempotent: if this iteration was already committed (the step ran but its completion was
-    not recorded), the stored outcome is returned unchanged.
-    """
-    rt = runtime.current()
-    data = CommitInput.model_validate(payload)
-    if data.snapshot_id is not None:
-        # Replayed on another machine, the batch's recorded result may be all there is here.
-        workspace_state.ensure_at(
-            rt, session_id, data.snapshot_id, iteration=iteration, for_iteration=iteration
-        )
-    crash_point("commit.before")
-    with rt.db.transaction() as session:
-        row = row_in(session, session_id)
-        done = checkpoint_in(session, session_id, iteration)
-        if done is None:
-            previous = latest_checkpoint_in(session, session_id)
-            assert previous is not None and previous.iteration == iteration - 1
-            usage = data.turn.usage
-            cost = rt.prices.cost_microdollars(row.model_spec, usage)
-            budget, held = settle_in(
-                session,
-                rt,
-                row.owner,
-                row.tier,
-                CallKey(session_id=session_id, iteration=iteration, purpose="turn"),
-                model_spec=row.model_spec,
-                usage=usage,
-                cost=cost,
-            )
-            wind_down = wind_down_due(budget, held, rt.settings.wind_down_at)
-            pacing = TextBlock(text=budget_note(budget, wind_down=wind_down))
-            messages = [data.turn.as_message()]
-            if data.results:
-                results: list[ContentBlock] = [
-                    ToolResultBlock(tool_use_id=r.tool_use_id, content=r.content, is_error=not r.ok)
-                    for r in data.results
-                ]
-                messages.append(Message(role="user", content=[*results, pacing]))
-            if data.followup:
-                messages.append(
-                    Message(role="user", content=[TextBlock(text=data.followup), pacing])
-                )
-            append_messages_in(session, session_id, iteration, previous.message_count, messages)
-            now = datetime.now(UTC)
-            since = max(previous.created_at, rt.run_started_at or previous.created_at)
-            elapsed = previous.elapsed_seconds + (now - since).total_seconds()
-            phase = data.phase if data.phase is not None else previous.phase
-            save_checkpoint_in(
-                session,
-                Checkpoint(
-                    session_id=session_id,
-                    iteration=iteration,
-                    message_count=previous.message_count + len(messages),
-                    snapshot_id=(
-                        previous.snapshot_id if data.snapshot_id is None else data.snapshot_id
-                    ),
-                    guard_state=data.guard_state,
-                    phase=phase,
-                    elapsed_seconds=elapsed,
-                ),
-            )
-            row.spend_microdollars += cost
-            row.iteration = iteration
-            row.tool_calls = data.tool_calls
-            row.phase = phase
-            row.input_tokens += usage.input_tokens
-            row.output_tokens += usage.output_tokens
-            row.updated_at = datetime.now(UTC)
-            for note in data.guard_notes:
-                append_in(
-                    session,
-                    session_id,
-                    EventType.TOOL_STEERED,
-                    {"iteration": iteration, **note.model_dump()},
-                )
-            append_in(
-                session,
-                session_id,
-                EventType.ITERATION_COMMITTED,
-                {
-                    "iteration": iteration,
-                    "tool_calls": data.tool_calls,
-                    "input_tokens": usage.input_tokens,
-                    "output_tokens": usage.output_tokens,
-                    "cache_read_tokens": usage.cache_read_tokens,
-                    "cache_write_tokens": usage.cache_write_tokens,
-                    "cost_microdollars": cost,
-                },
-            )
-            append_in(
-                session,
-                session_id,
-                EventType.BUDGET_UPDATED,
-                {
-                    "iteration": iteration,
-                    "percent": budget.percent,
-                    "spent_microdollars": budget.spent,
-                    "allowance_microdollars": budget.allowance,
-                    "remaining_microdollars": budget.remaining,
-                    "window_end": budget.window_end.isoformat(),
-                    "wind_down": wind_down,
-                },
-            )
-        else:
-            elapsed = done.elapsed_seconds
-            budget = owner_status_in(session, rt, row.owner, row.tier)
-            wind_down = wind_down_due(budget, 0, rt.settings.wind_down_at)
-        cancel = row.cancel_requested
-    crash_point("commit.after")
-    return CommitOutput(
-        elapsed_seconds=elapsed,
-        cancel_requested=cancel,
-        wind_down=wind_down,
-        window_end=budget.window_end.isoformat(),
-    ).model_dump(mode="json")
-
-
 @DBOS.step(name="cofounder.pause")
 def pause_step(session_id: str, reason: str) -> str:
     return record_pause(runtime.current(), session_id, reason)
@@ -415,6 +263,11 @@ def pause_step(session_id: str, reason: str) -> str:
 @DBOS.step(name="cofounder.sleep")
 def sleep_step(session_id: str, wake_at: str, reason: str) -> str:
     return record_sleep(runtime.current(), session_id, datetime.fromisoformat(wake_at), reason)
+
+
+@DBOS.step(name="cofounder.wait")
+def wait_step(session_id: str) -> str:
+    return record_waiting(runtime.current(), session_id)
 
 
 @DBOS.step(name="cofounder.finish")

@@ -14,18 +14,23 @@ from dbos._error import DBOSException
 from pydantic import BaseModel, ConfigDict
 
 from cofounder.agent.guards import GuardConfig, GuardState, plan_batch, wall_clock_exceeded
+from cofounder.agent.healing import (
+    HealingConfig,
+    HealingState,
+    observations,
+    plan_healing,
+)
 from cofounder.engine import runtime
+from cofounder.engine.commit_step import CommitInput, CommitOutput, GuardNote, commit_step
+from cofounder.engine.escalate import deliver_step, from_draft, from_question
 from cofounder.engine.steps import (
     ActOutput,
-    CommitInput,
-    CommitOutput,
-    GuardNote,
     act_step,
-    commit_step,
     finish_step,
     pause_step,
     sleep_step,
     think_step,
+    wait_step,
 )
 from cofounder.llm import AssistantTurn
 from cofounder.tools import ToolResult
@@ -42,6 +47,8 @@ class StartPoint(BaseModel):
     config: GuardConfig
     iteration: int
     guard: GuardState
+    healing_config: HealingConfig
+    healing: HealingState
 
 
 @DBOS.step(name="cofounder.start")
@@ -61,6 +68,11 @@ def start_step(session_id: str) -> dict[str, Any]:
         ),
         iteration=last.iteration,
         guard=GuardState.model_validate(last.guard_state),
+        healing_config=HealingConfig(
+            max_escalations=rt.settings.max_escalations,
+            escalation_deadline_s=rt.settings.escalation_deadline_seconds,
+        ),
+        healing=HealingState.model_validate(last.healing_state or {}),
     ).model_dump(mode="json")
 
 
@@ -80,8 +92,14 @@ def build_session(session_id: str) -> str:
 def _iterate(session_id: str) -> str:
     start = StartPoint.model_validate(start_step(session_id))
     config, guard, iteration = start.config, start.guard, start.iteration
+    healing_config, healing = start.healing_config, start.healing
     winding_down = False
     while True:
+        # Answers from the founder (or defaults at a deadline) join first, as their own turn.
+        delivered = deliver_step(session_id)
+        if delivered["iteration"] != iteration:
+            iteration = delivered["iteration"]
+            healing = HealingState.model_validate(delivered["healing_state"] or {})
         iteration += 1
         thought = think_step(session_id, iteration)
         if thought.get("cancelled"):
@@ -110,6 +128,23 @@ def _iterate(session_id: str) -> str:
         )
         results = _results_in_order(calls, plan.decisions, acted)
         guard = plan.state
+        # Only calls that ran count: a steered or skipped call's "not run" is not a failure.
+        healed = (
+            plan_healing(
+                healing, healing_config, observations(to_run, acted.results if acted else [])
+            )
+            if to_run
+            else None
+        )
+        if healed is not None:
+            healing = healed.state
+        questions = [from_draft(d) for d in healed.escalations] if healed else []
+        questions += [
+            from_question(
+                q, iteration=iteration, index=n, deadline_s=healing_config.escalation_deadline_s
+            )
+            for n, q in enumerate(acted.asked if acted else [])
+        ]
         committed = CommitOutput.model_validate(
             commit_step(
                 session_id,
@@ -128,6 +163,10 @@ def _iterate(session_id: str) -> str:
                         if stops_to_sleep
                         else None
                     ),
+                    healing_state=healing.model_dump(mode="json"),
+                    healing_text=(healed.text or None) if healed else None,
+                    healing_notes=list(healed.notes) if healed else [],
+                    questions=questions,
                     guard_notes=[
                         GuardNote(tool_use_id=c.id, name=c.name, action=d.action, message=d.message)
                         for c, d in zip(calls, plan.decisions, strict=True)
@@ -139,6 +178,16 @@ def _iterate(session_id: str) -> str:
         winding_down = committed.wind_down
         if plan.stop is not None:
             return finish_step(session_id, plan.stop, plan.stop_reason or plan.stop)
+        if committed.escalation_ceiling:
+            return pause_step(
+                session_id,
+                "the build has asked the founder as many questions as it may; it continues "
+                "once they are answered (`cofounder escalations`, then `cofounder resume`)",
+            )
+        if committed.waiting:
+            return wait_step(session_id)
+        if healed is not None and healed.retry_after_s:
+            DBOS.sleep(healed.retry_after_s)  # the environment may recover: back off, durably
         if stops_to_sleep:
             return sleep_step(
                 session_id, committed.window_end, "the agent wound down as the budget ran low"

@@ -169,7 +169,8 @@ def _check_previous_results(index: int, turn: ScriptTurn, messages: list[Message
     if not turn.expect and not turn.require_ok:
         return
     results = _results_since_last_assistant(messages)
-    joined = "\n".join(r.content for r in results)
+    # `expect` also sees what else reached the model since its last turn (a founder's answer).
+    joined = "\n".join([*(r.content for r in results), *_texts_since_last_assistant(messages)])
     label = f"scripted turn {index}"
     if not results:
         raise ModelError(
@@ -199,6 +200,15 @@ def _results_since_last_assistant(messages: list[Message]) -> list[ToolResultBlo
         blocks = [b for b in message.content if isinstance(b, ToolResultBlock)]
         results[:0] = blocks
     return results
+
+
+def _texts_since_last_assistant(messages: list[Message]) -> list[str]:
+    texts: list[str] = []
+    for message in reversed(messages):
+        if message.role == "assistant":
+            break
+        texts[:0] = [b.text for b in message.content if isinstance(b, TextBlock)]
+    return texts
 
 
 def _chunks(text: str, count: int) -> list[str]:

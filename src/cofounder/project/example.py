@@ -55,6 +55,11 @@ owner: founder
 #   openai:MODEL      an OpenAI (or compatible) model, e.g. openai:gpt-4o
 # Leave it commented out to use the default from your settings.
 # model: anthropic:claude-sonnet-4-5
+
+# network (optional): none (the default; the sandbox has no network) or egress (the app's
+# setup may download packages from public registries; this machine and private networks stay
+# unreachable).
+# network: none
 """
 
 

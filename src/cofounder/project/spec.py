@@ -54,3 +54,5 @@ class ProjectSpec(_Strict):
     tier: Tier = "bootstrapper"
     owner: OwnerId = "founder"
     model: ModelSpecText | None = None
+    # `egress` lets the app's setup reach package registries (never host or private addresses).
+    network: Literal["none", "egress"] = "none"

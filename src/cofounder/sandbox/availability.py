@@ -6,14 +6,17 @@ command fails); we try a real, minimal sandbox once so the error names the actua
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import threading
 
+from cofounder.sandbox.network import NetworkTools
 from cofounder.sandbox.protocol import SandboxError
 
 _lock = threading.Lock()
 _checked: dict[str, str] = {}
+_features: dict[str, bool] = {}
 
 _PROBE_ARGS = (
     "--unshare-all",
@@ -55,11 +58,11 @@ def find_executable(name: str, package: str) -> str:
     return path
 
 
-def probe_bwrap(bwrap: str) -> None:
+def probe_bwrap(bwrap: str, extra: tuple[str, ...] = ()) -> None:
     """Start one minimal sandbox with `bwrap`; raise SandboxError with its stderr if it fails."""
     try:
         probe = subprocess.run(
-            [bwrap, *_PROBE_ARGS],
+            [bwrap, *extra, *_PROBE_ARGS],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=30,
@@ -94,6 +97,42 @@ def require_bwrap() -> tuple[str, str]:
         _checked["bwrap"] = bwrap
         _checked["prlimit"] = prlimit
         return bwrap, prlimit
+
+
+def can_disable_userns() -> bool:
+    """Whether this bubblewrap has `--disable-userns` (0.8+); probed once per process."""
+    with _lock:
+        known = _features.get("disable_userns")
+    if known is not None:
+        return known
+    bwrap, _ = require_bwrap()
+    try:
+        probe_bwrap(bwrap, ("--unshare-user", "--disable-userns"))
+        supported = True
+    except SandboxError:
+        supported = False
+    with _lock:
+        _features["disable_userns"] = supported
+    return supported
+
+
+def require_egress_tools() -> NetworkTools:
+    """pasta, ip and nsenter for network mode `egress`, or SandboxError naming the packages."""
+    with _lock:
+        if "pasta" not in _checked:
+            _checked["pasta"] = find_executable("pasta", "passt")
+            _checked["ip"] = find_executable("ip", "iproute2")
+            _checked["nsenter"] = find_executable("nsenter", "util-linux")
+        return NetworkTools(_checked["pasta"], _checked["ip"], _checked["nsenter"])
+
+
+def egress_available() -> bool:
+    """True when network mode `egress` can be set up here (tools present, running as root)."""
+    try:
+        require_egress_tools()
+    except SandboxError:
+        return False
+    return os.geteuid() == 0
 
 
 def bwrap_available() -> bool:

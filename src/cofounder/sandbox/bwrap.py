@@ -1,9 +1,11 @@
-"""The local sandbox: bubblewrap namespaces + prlimit rlimits around `bash -c`.
+"""The local sandbox: bubblewrap namespaces, a cgroup, rlimits and a network mode around `bash -c`.
 
-Inside: uid 1000, read-only /usr, a private /proc, /dev and /tmp, the workspace read-write at
-/workspace, a cleared environment and no network but `lo`. `--die-with-parent` and the pid
-namespace mean nothing started by a command outlives `exec` (bwrap's pid 1 exits when bash
-does, and the kernel kills the rest of the namespace).
+Inside: uid 1000 with no capabilities, read-only /usr, /proc and /dev, a private /tmp, the
+workspace read-write at /workspace and a cleared environment. Network `none` gives each command
+a fresh namespace with only `lo`; `egress` runs every command in one pasta-backed namespace
+(see `network`). `--die-with-parent` and the pid namespace mean nothing started by a command
+outlives `exec` (bwrap's pid 1 exits when bash does, and the kernel kills the rest of the
+namespace); the sandbox's cgroup, when there is one, is emptied and removed on `close`.
 """
 
 from __future__ import annotations
@@ -13,54 +15,108 @@ import os
 import threading
 from pathlib import Path
 
-from cofounder.sandbox.availability import require_bwrap
-from cofounder.sandbox.limits import SandboxLimits
+from cofounder.sandbox import cgroups
+from cofounder.sandbox.availability import (
+    can_disable_userns,
+    require_bwrap,
+    require_egress_tools,
+)
+from cofounder.sandbox.capabilities import HARDENING, ActiveLimits
+from cofounder.sandbox.command import (
+    ETC_FILES,
+    SANDBOX_PATH,
+    SANDBOX_UID,
+    SANDBOX_WORKSPACE,
+    Layers,
+    build_argv,
+    data_files,
+)
+from cofounder.sandbox.limits import NetworkMode, SandboxLimits
+from cofounder.sandbox.network import RESOLV_CONF, EgressNetwork
 from cofounder.sandbox.protocol import ExecResult, SandboxError
 from cofounder.sandbox.runner import Running, kill_tree, run_supervised
 from cofounder.sandbox.teardown import await_namespace_teardown, child_pid, kill_sandbox
+from cofounder.sandbox.workspace_guard import WorkspaceGuard
 
-SANDBOX_WORKSPACE = "/workspace"
-SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
-SANDBOX_UID = 1000
-
-# Small synthetic /etc files so `whoami`, `localhost` and tools that look up the user work.
-_ETC_FILES: dict[str, bytes] = {
-    "/etc/passwd": (
-        b"root:x:0:0:root:/root:/usr/sbin/nologin\n"
-        b"sandbox:x:1000:1000:sandbox:/workspace:/bin/bash\n"
-        b"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-    ),
-    "/etc/group": b"root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n",
-    "/etc/hosts": b"127.0.0.1 localhost sandbox\n::1 ip6-localhost ip6-loopback\n",
-}
-
-# Host /etc entries that programs need to run (TLS roots, loader cache, name service config).
-_ETC_RO_BINDS = (
-    "/etc/alternatives",
-    "/etc/ssl",
-    "/etc/ca-certificates",
-    "/etc/ld.so.cache",
-    "/etc/nsswitch.conf",
-    "/etc/localtime",
-)
+__all__ = ["SANDBOX_PATH", "SANDBOX_UID", "SANDBOX_WORKSPACE", "BwrapSandbox"]
 
 
 class BwrapSandbox:
     """A `Sandbox` backed by bubblewrap on this host; one instance per workspace.
 
-    `exec` may be called from several threads; `close` kills whatever is still running.
+    `exec` may be called from several threads; `close` kills whatever is still running and
+    releases the network helpers and the cgroup. Raises SandboxError when the sandbox cannot
+    be set up (bwrap missing, egress requested but impossible here).
     """
 
-    def __init__(self, workspace: Path, limits: SandboxLimits | None = None) -> None:
-        self._bwrap, self._prlimit = require_bwrap()
+    def __init__(
+        self,
+        workspace: Path,
+        limits: SandboxLimits | None = None,
+        *,
+        network: NetworkMode = "none",
+    ) -> None:
+        bwrap, prlimit = require_bwrap()
         ws = Path(os.path.realpath(workspace))
         if not ws.is_dir():
             raise SandboxError(f"workspace {workspace} does not exist or is not a directory")
+        if network not in ("none", "egress"):
+            raise ValueError(f"unknown network mode {network!r}")
         self._workspace = ws
         self._limits = limits or SandboxLimits()
+        self._network_mode: NetworkMode = network
         self._lock = threading.Lock()
         self._running: set[Running] = set()
         self._closed = False
+        self._guard = WorkspaceGuard(
+            ws,
+            limit_bytes=self._limits.workspace_bytes,
+            limit_files=self._limits.workspace_files,
+            min_host_free_bytes=self._limits.min_host_free_bytes,
+        )
+        self._cgroup, self._cgroup_note, support = self._make_cgroup()
+        self._version = support.version if self._cgroup is not None else None
+        self._egress: EgressNetwork | None = None
+        try:
+            layers = Layers(
+                bwrap=bwrap,
+                prlimit=prlimit,
+                cgroup_procs=tuple(self._cgroup.procs_files) if self._cgroup else (),
+                disable_userns=can_disable_userns(),
+            )
+            if network == "egress":
+                tools = require_egress_tools()
+                self._egress = EgressNetwork(tools)
+                layers = Layers(
+                    bwrap=bwrap,
+                    prlimit=prlimit,
+                    cgroup_procs=layers.cgroup_procs,
+                    netns=self._egress.netns_path,
+                    nsenter=tools.nsenter,
+                    disable_userns=layers.disable_userns,
+                    extra_etc={"/etc/resolv.conf": RESOLV_CONF},
+                )
+        except BaseException:
+            self._release()
+            raise
+        self._layers = layers
+
+    def _make_cgroup(
+        self,
+    ) -> tuple[cgroups.SandboxCgroup | None, str, cgroups.CgroupSupport]:
+        support = cgroups.detect()
+        if support.version is None:
+            return None, support.reason, support
+        cgroups.sweep_stale(support)
+        try:
+            group = cgroups.SandboxCgroup.create(
+                support,
+                memory_bytes=self._limits.memory_bytes,
+                max_processes=self._limits.max_processes,
+            )
+        except cgroups.CgroupUnavailable as exc:
+            return None, str(exc), support
+        return group, support.reason, support
 
     @property
     def workspace(self) -> Path:
@@ -70,11 +126,37 @@ class BwrapSandbox:
     def limits(self) -> SandboxLimits:
         return self._limits
 
+    @property
+    def network(self) -> NetworkMode:
+        return self._network_mode
+
+    @property
+    def netns_path(self) -> str | None:
+        """The network namespace every command runs in (egress), for port forwarding; else None."""
+        return self._egress.netns_path if self._egress is not None else None
+
+    def active_limits(self) -> ActiveLimits:
+        """What this sandbox really enforces here (cgroup version and controllers included)."""
+        hardening = HARDENING if self._layers.disable_userns else _without_userns_block()
+        return ActiveLimits.build(
+            self._limits,
+            cgroup_version=self._version,
+            controllers=tuple(self._cgroup.dirs) if self._cgroup is not None else (),
+            note=self._cgroup_note,
+            network=self._network_mode,
+        ).model_copy(update={"hardening": hardening})
+
+    def check_workspace(self) -> str | None:
+        """Measure the workspace now; the over-limit message, or None. For the file tools,
+        which write on the host side and so are not seen by `exec`'s own checks."""
+        return self._guard.over_limit(self._guard.measure())
+
     def exec(self, command: str, *, timeout_s: float | None = None) -> ExecResult:
         """Run `command` with `bash -c` in /workspace; failures of the command are data.
 
         Raises SandboxError only when the sandbox itself cannot start, ValueError for a
-        non-positive timeout. Timeouts above `limits.max_timeout_s` are clamped to it.
+        non-positive timeout. Timeouts above `limits.max_timeout_s` are clamped to it. A limit
+        that stopped or flagged the command is named in `limit_exceeded` and in stderr.
         """
         if self._closed:
             raise SandboxError("sandbox is closed")
@@ -84,36 +166,38 @@ class BwrapSandbox:
         timeout = min(timeout, self._limits.max_timeout_s)
         if not self._workspace.is_dir():
             raise SandboxError(f"workspace {self._workspace} has disappeared")
+        if self._egress is not None:
+            self._egress.ensure_alive()
 
-        pass_fds: list[int] = []
         status_r, status_w = os.pipe()
-        pass_fds.append(status_w)
         try:
-            data_args = []
-            for dest, content in _ETC_FILES.items():
-                r, w = os.pipe()
-                # Each file is far below the pipe buffer, so this write never blocks.
-                os.write(w, content)
-                os.close(w)
-                pass_fds.append(r)
-                data_args += ["--ro-bind-data", str(r), dest]
-            argv = self._argv(command, data_args, status_w)
+            data_args, data_fds = data_files({**ETC_FILES, **self._layers.extra_etc})
         except BaseException:
-            for fd in (status_r, *pass_fds):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            for fd in (status_r, status_w):
+                os.close(fd)
             raise
-
+        argv = build_argv(
+            self._layers,
+            self._limits,
+            self._workspace,
+            command,
+            data_args=data_args,
+            status_fd=status_w,
+        )
+        before = self._cgroup.counters() if self._cgroup is not None else None
         try:
             outcome = run_supervised(
                 argv,
                 timeout_s=timeout,
                 output_limit_bytes=self._limits.output_limit_bytes,
-                pass_fds=pass_fds,
+                pass_fds=[status_w, *data_fds],
                 status_fd=status_r,
                 killer=kill_sandbox,
                 on_start=self._track,
                 on_end=self._untrack,
+                env={},  # bwrap's pid 1 keeps bwrap's environment, readable from inside
+                cwd="/",  # nor may our working directory show through
+                watch=self._guard.watcher(),
             )
         except OSError as exc:  # the start failed: run_supervised closed pass_fds, not ours
             with contextlib.suppress(OSError):
@@ -125,11 +209,14 @@ class BwrapSandbox:
         stderr = outcome.stderr.text
         if self._closed:
             stderr += "\n[the sandbox was closed; the command and its processes were killed]\n"
-        elif not outcome.timed_out and child is None:
+        elif not outcome.timed_out and outcome.stopped_reason is None and child is None:
             raise SandboxError(
                 f"bubblewrap failed to set up the sandbox (exit {outcome.exit_code}): "
                 f"{stderr.strip() or 'no error message'}"
             )
+        notes = self._limit_notes(outcome.stopped_reason, before)
+        for note in notes:
+            stderr += ("" if not stderr or stderr.endswith("\n") else "\n") + f"[sandbox: {note}]\n"
         return ExecResult(
             exit_code=outcome.exit_code,
             stdout=outcome.stdout.text,
@@ -137,15 +224,46 @@ class BwrapSandbox:
             timed_out=outcome.timed_out,
             truncated=outcome.stdout.truncated or outcome.stderr.truncated,
             duration_ms=outcome.duration_ms,
+            limit_exceeded="; ".join(notes) or None,
         )
 
+    def _limit_notes(self, stopped: str | None, before: cgroups.CgroupCounters | None) -> list[str]:
+        """Which limits this command ran into, in words the model can act on."""
+        notes = [stopped] if stopped else []
+        if self._cgroup is not None and before is not None:
+            after = self._cgroup.counters()
+            if after.oom_kills > before.oom_kills:
+                notes.append(
+                    f"the sandbox reached its memory limit of "
+                    f"{self._limits.memory_bytes // 1024**2} MiB and the kernel killed a "
+                    "process (out of memory)"
+                )
+            if after.pids_refused > before.pids_refused:
+                notes.append(
+                    f"the sandbox reached its limit of {self._limits.max_processes} "
+                    "processes/threads; starting more failed"
+                )
+        if stopped is None and not self._closed:
+            over = self._guard.over_limit(self._guard.measure())
+            if over is not None:
+                notes.append(f"{over}; delete files you do not need before writing more")
+        return notes
+
     def close(self) -> None:
-        """Kill every process tree still running in this sandbox; later `exec` calls fail."""
+        """Kill every process tree still running in this sandbox and release its helpers;
+        later `exec` calls fail. Safe to call more than once."""
         with self._lock:
             self._closed = True
             running = list(self._running)
         for run in running:
             kill_sandbox(run)
+        self._release()
+
+    def _release(self) -> None:
+        if self._egress is not None:
+            self._egress.close()
+        if self._cgroup is not None:
+            self._cgroup.remove()
 
     def __enter__(self) -> BwrapSandbox:
         return self
@@ -164,47 +282,9 @@ class BwrapSandbox:
         with self._lock:
             self._running.discard(run)
 
-    def _argv(self, command: str, data_args: list[str], status_fd: int) -> list[str]:
-        lim = self._limits
-        argv = [
-            self._prlimit,
-            f"--cpu={lim.cpu_seconds}",
-            f"--as={lim.address_space_bytes}",
-            f"--fsize={lim.file_size_bytes}",
-            f"--nofile={lim.open_files}",
-            "--",
-            self._bwrap,
-            "--unshare-all",
-            "--die-with-parent",
-            "--new-session",
-            "--uid", str(SANDBOX_UID),
-            "--gid", str(SANDBOX_UID),
-            "--hostname", "sandbox",
-            "--ro-bind", "/usr", "/usr",
-            "--symlink", "usr/bin", "/bin",
-            "--symlink", "usr/sbin", "/sbin",
-            "--symlink", "usr/lib", "/lib",
-            "--symlink", "usr/lib64", "/lib64",
-        ]  # fmt: skip
-        for path in _ETC_RO_BINDS:
-            argv += ["--ro-bind-try", path, path]
-        argv += data_args
-        argv += [
-            "--proc", "/proc",
-            "--dev", "/dev",
-            "--size", str(lim.tmp_size_bytes), "--tmpfs", "/tmp",
-            "--tmpfs", "/run",
-            "--bind", str(self._workspace), SANDBOX_WORKSPACE,
-            "--chdir", SANDBOX_WORKSPACE,
-            "--json-status-fd", str(status_fd),
-            "--clearenv",
-            "--setenv", "PATH", SANDBOX_PATH,
-            "--setenv", "HOME", SANDBOX_WORKSPACE,
-            "--setenv", "LANG", "C.UTF-8",
-            "--setenv", "TERM", "dumb",
-            "--setenv", "USER", "sandbox",
-            "--setenv", "TMPDIR", "/tmp",
-            "--",
-            "/bin/bash", "-c", command,
-        ]  # fmt: skip
-        return argv
+
+def _without_userns_block() -> tuple[str, ...]:
+    return tuple(
+        h if h != "no new user namespaces" else "new user namespaces allowed (bubblewrap < 0.8)"
+        for h in HARDENING
+    )

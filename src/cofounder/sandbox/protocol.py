@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict
 
 
 class ExecResult(BaseModel):
+    """What one command did. `limit_exceeded` names a sandbox limit it ran into (workspace
+    size, memory, process count), also noted at the end of stderr so the model sees it."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     exit_code: int
@@ -17,6 +20,7 @@ class ExecResult(BaseModel):
     timed_out: bool = False
     truncated: bool = False
     duration_ms: int = 0
+    limit_exceeded: str | None = None
 
 
 class Sandbox(Protocol):

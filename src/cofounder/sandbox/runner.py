@@ -13,8 +13,9 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from cofounder.sandbox.output import Captured, OutputCapture
 
@@ -31,6 +32,7 @@ class RunOutcome:
     timed_out: bool
     duration_ms: int
     status: bytes  # whatever arrived on the extra status pipe, if one was given
+    stopped_reason: str | None = None  # set when a Watch stopped the command
 
 
 @dataclass(eq=False)  # identity-hashed: the sandbox keeps a set of what is running
@@ -42,6 +44,15 @@ class Running:
 
 
 Killer = Callable[[Running], None]
+
+
+class Watch(Protocol):
+    """Looked at every `interval_s` while a command runs; `check` returns why to stop it."""
+
+    @property
+    def interval_s(self) -> float: ...
+
+    def check(self) -> str | None: ...
 
 
 def kill_tree(proc: subprocess.Popen[bytes]) -> None:
@@ -71,6 +82,9 @@ def run_supervised(
     killer: Killer = kill_group,
     on_start: Callable[[Running], None] | None = None,
     on_end: Callable[[Running], None] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    watch: Watch | None = None,
 ) -> RunOutcome:
     """Run `argv` to completion or until `timeout_s`, whichever comes first.
 
@@ -78,7 +92,8 @@ def run_supervised(
     the output into `Running.status`; it is closed here, as are `pass_fds` after the start. On
     timeout `killer` runs first (it may end the tree more gently than a group kill, e.g. so the
     process can reap its own children); whatever is still alive after a grace period is
-    killed as a group.
+    killed as a group. `env` and `cwd` replace ours when given. A `watch` that reports a
+    reason stops the command the same way, and the reason is in the outcome.
     """
     started = time.monotonic()
     deadline = started + timeout_s
@@ -93,6 +108,8 @@ def run_supervised(
             pass_fds=tuple(pass_fds),
             start_new_session=True,
             close_fds=True,
+            env=env,
+            cwd=cwd,
         )
     finally:
         for fd in pass_fds:
@@ -102,6 +119,7 @@ def run_supervised(
     if on_start is not None:
         on_start(running)
     timed_out = False
+    stopped: list[str] = []
     try:
         assert proc.stdout is not None and proc.stderr is not None
         sinks: dict[int, Callable[[bytes], None]] = {
@@ -110,11 +128,12 @@ def run_supervised(
         }
         if status_fd is not None:
             sinks[status_fd] = running.status.extend
-        timed_out = _pump(sinks, deadline, lambda: killer(running))
+        timed_out = _pump(sinks, deadline, lambda: killer(running), watch, stopped)
+        killed = timed_out or bool(stopped)
         try:
-            proc.wait(timeout=_KILL_GRACE_S if timed_out else max(0.0, deadline - time.monotonic()))
+            proc.wait(timeout=_KILL_GRACE_S if killed else max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            if not timed_out:
+            if not killed:
                 timed_out = True
                 killer(running)
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -140,31 +159,50 @@ def run_supervised(
         timed_out=timed_out,
         duration_ms=int((time.monotonic() - started) * 1000),
         status=bytes(running.status),
+        stopped_reason=stopped[0] if stopped else None,
     )
 
 
 def _pump(
-    sinks: dict[int, Callable[[bytes], None]], deadline: float, kill: Callable[[], None]
+    sinks: dict[int, Callable[[bytes], None]],
+    deadline: float,
+    kill: Callable[[], None],
+    watch: Watch | None = None,
+    stopped: list[str] | None = None,
 ) -> bool:
     """Read every fd to EOF, feeding its sink. On the deadline, kill and drain briefly.
 
     Returns whether the deadline passed. Reading never blocks past the deadline, and memory is
-    bounded by the sinks, however much is written.
+    bounded by the sinks, however much is written. When `watch` says stop, the reason goes to
+    `stopped`, the tree is killed and the pipes are drained as after a timeout.
     """
     timed_out = False
+    draining = False  # the tree was killed; the pipes get a grace period to close
+    next_watch = time.monotonic() + watch.interval_s if watch is not None else float("inf")
     with selectors.DefaultSelector() as sel:
         for fd in sinks:
             sel.register(fd, selectors.EVENT_READ)
         while sel.get_map():
-            wait = deadline - time.monotonic()
-            if wait <= 0:
-                if timed_out:
+            now = time.monotonic()
+            if now >= deadline:
+                if draining:
                     break  # the killed tree still holds a pipe open after the grace period
-                timed_out = True
+                timed_out = draining = True
                 kill()
                 deadline = time.monotonic() + _KILL_GRACE_S
                 continue
-            for key, _ in sel.select(timeout=wait):
+            if watch is not None and not draining and now >= next_watch:
+                reason = watch.check()
+                if reason is not None:
+                    if stopped is not None:
+                        stopped.append(reason)
+                    draining = True
+                    kill()
+                    deadline = time.monotonic() + _KILL_GRACE_S
+                    continue
+                next_watch = time.monotonic() + watch.interval_s
+            until = deadline if watch is None or draining else min(deadline, next_watch)
+            for key, _ in sel.select(timeout=max(0.0, until - time.monotonic())):
                 fd = int(key.fd)
                 try:
                     chunk = os.read(fd, _READ_CHUNK)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions (a test keeps the two in step). Knowing it lets a
 # start-up skip importing Alembic (~0.3 s) when the schema is already current.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 
 
 def normalise_url(url: str) -> str:
@@ -51,18 +52,50 @@ def schema_revision(engine: Engine) -> str | None:
         return None
 
 
+# Key of the PostgreSQL advisory lock that serialises migrations ("CFMG").
+_MIGRATION_LOCK = 0x43464D47
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """One migrator at a time: two processes starting on a fresh database must not both
+    create its tables (SQLite runs DDL outside transactions, so a file lock guards it)."""
+    database = engine.url.database
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text(f"SELECT pg_advisory_lock({_MIGRATION_LOCK})"))
+            try:
+                yield
+            finally:
+                connection.execute(text(f"SELECT pg_advisory_unlock({_MIGRATION_LOCK})"))
+                connection.commit()
+    elif engine.dialect.name == "sqlite" and database and database != ":memory:":
+        with open(f"{database}.migrate-lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    else:
+        yield
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision; safe to call on every start."""
+    """Bring the schema to the newest revision; safe to call on every start, from any number
+    of processes at once."""
     if schema_revision(engine) == SCHEMA_HEAD:
         return
     from alembic import command
     from alembic.config import Config
 
-    config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    with _migration_lock(engine):
+        if schema_revision(engine) == SCHEMA_HEAD:
+            return  # another process migrated while this one waited
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
 
 
 class Database:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from cofounder.storage.db import Database
 from cofounder.storage.tables import SessionRow
 
-SessionState = Literal["running", "paused", "sleeping", "finished"]
+SessionState = Literal["running", "paused", "sleeping", "waiting", "finished"]
 Outcome = Literal[
     "completed", "iteration_limit", "stuck", "failed", "cancelled", "budget_too_small"
 ]
@@ -42,6 +42,7 @@ class SessionRecord(BaseModel):
     max_wall_seconds: float
     cancel_requested: bool
     run_number: int
+    network_mode: str = "none"
     wake_at: datetime | None = None
     wake_requested: bool = False
     created_at: datetime
@@ -61,6 +62,7 @@ class NewSession(BaseModel):
     workspace: str
     max_tool_calls: int
     max_wall_seconds: float
+    network_mode: str = "none"
 
 
 def insert_in(session: Session, new: NewSession) -> None:
@@ -121,7 +123,7 @@ class SessionStore:
         workflow)."""
         with self._db.transaction() as session:
             row = row_in(session, session_id)
-            if row.state in ("paused", "sleeping"):
+            if row.state in ("paused", "sleeping", "waiting"):
                 row.state = "running"
                 row.run_number += 1
                 row.wake_at = None

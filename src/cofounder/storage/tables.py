@@ -72,6 +72,7 @@ class SessionRow(Base):
     # Each run is one DBOS workflow; a paused session continues in run n+1.
     run_number: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     wake_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    network_mode: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
     wake_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -98,6 +99,7 @@ class CheckpointRow(Base):
     message_count: Mapped[int] = mapped_column(Integer)
     snapshot_id: Mapped[str] = mapped_column(String(80))
     guard_state_json: Mapped[str] = mapped_column(Text)
+    healing_state_json: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     phase: Mapped[str | None] = mapped_column(String(200), nullable=True)
     elapsed_seconds: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -175,4 +177,32 @@ class TopUpRow(Base):
     owner: Mapped[str] = mapped_column(String(100))
     window_start: Mapped[datetime] = mapped_column(UtcDateTime())
     amount_microdollars: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class EscalationRow(Base):
+    """A question to the founder: open until answered (or its deadline applies the default),
+    then delivered to the model exactly once (`delivered_iteration`)."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    iteration: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(40))
+    problem: Mapped[str] = mapped_column(Text)
+    error: Mapped[str] = mapped_column(Text)
+    tried_json: Mapped[str] = mapped_column(Text)
+    recommendation: Mapped[str] = mapped_column(Text)
+    options_json: Mapped[str] = mapped_column(Text)
+    default_option: Mapped[str] = mapped_column(String(40))
+    can_continue: Mapped[bool] = mapped_column(Boolean)
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime())
+    state: Mapped[str] = mapped_column(String(20))
+    choice: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    guidance: Mapped[str | None] = mapped_column(Text, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    delivered_iteration: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

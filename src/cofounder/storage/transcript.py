@@ -27,6 +27,7 @@ class Checkpoint(BaseModel):
     snapshot_id: str
     guard_state: dict[str, Any]
     phase: str | None
+    healing_state: dict[str, Any] = Field(default_factory=dict)
     elapsed_seconds: float
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
@@ -54,6 +55,7 @@ def save_checkpoint_in(session: Session, checkpoint: Checkpoint) -> None:
             message_count=checkpoint.message_count,
             snapshot_id=checkpoint.snapshot_id,
             guard_state_json=json.dumps(checkpoint.guard_state),
+            healing_state_json=json.dumps(checkpoint.healing_state),
             phase=checkpoint.phase,
             elapsed_seconds=checkpoint.elapsed_seconds,
             created_at=checkpoint.created_at,
@@ -84,6 +86,7 @@ def _to_checkpoint(row: CheckpointRow) -> Checkpoint:
         message_count=row.message_count,
         snapshot_id=row.snapshot_id,
         guard_state=json.loads(row.guard_state_json),
+        healing_state=json.loads(row.healing_state_json or "{}"),
         phase=row.phase,
         elapsed_seconds=row.elapsed_seconds,
         created_at=row.created_at,

@@ -4,6 +4,8 @@ from cofounder.tools.paths import PathRefused, WorkspacePath, resolve
 from cofounder.tools.toolbox import ALL_TOOLS, TOOL_NAMES, ToolBox, tool_specs
 from cofounder.tools.types import (
     DocumentEffect,
+    EscalationEffect,
+    EscalationOption,
     NarrationEffect,
     PhaseEffect,
     ToolEffect,
@@ -15,6 +17,8 @@ __all__ = [
     "ALL_TOOLS",
     "TOOL_NAMES",
     "DocumentEffect",
+    "EscalationEffect",
+    "EscalationOption",
     "NarrationEffect",
     "PathRefused",
     "PhaseEffect",

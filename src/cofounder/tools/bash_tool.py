@@ -25,10 +25,11 @@ SCHEMA = {
 }
 
 DESCRIPTION = (
-    "Run a bash command in /workspace inside the sandbox (no network; uid 1000; HOME is "
-    "/workspace). Returns the exit code, stdout and stderr. Every process the command "
-    "starts, including background ones, is killed when it returns or times out, so do not "
-    "start servers to keep running. Long output keeps its beginning and end."
+    "Run a bash command in /workspace inside the sandbox (network access as the system prompt "
+    "says; uid 1000; HOME is /workspace). Returns the exit code, stdout and stderr. Every "
+    "process the command starts, including background ones, is killed when it returns or "
+    "times out, so do not start servers to keep running. Long output keeps its beginning "
+    "and end."
 )
 
 

@@ -16,6 +16,7 @@ from cofounder.llm.messages import ToolSpec, ToolUseBlock
 from cofounder.sandbox.output import truncate_text
 from cofounder.sandbox.protocol import Sandbox, SandboxError
 from cofounder.tools import (
+    ask_founder_tool,
     bash_tool,
     edit_tool,
     glob_tool,
@@ -38,6 +39,7 @@ ALL_TOOLS: tuple[ToolDef, ...] = (
     glob_tool.TOOL,
     note_tools.NARRATE,
     note_tools.DOCUMENT,
+    ask_founder_tool.ASK_FOUNDER,
 )
 TOOL_NAMES: tuple[str, ...] = tuple(t.name for t in ALL_TOOLS)
 _TOOLS_BY_NAME: dict[str, ToolDef] = {t.name: t for t in ALL_TOOLS}

@@ -41,7 +41,29 @@ class DocumentEffect(BaseModel):
     content: str
 
 
-ToolEffect = Annotated[PhaseEffect | NarrationEffect | DocumentEffect, Field(discriminator="kind")]
+class EscalationOption(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    key: str
+    label: str
+
+
+class EscalationEffect(BaseModel):
+    """`ask_founder`: a structured question the engine records and waits on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["escalation"] = "escalation"
+    problem: str
+    tried: list[str]
+    recommendation: str
+    options: list[EscalationOption]
+    default: str
+    can_continue: bool = False
+
+
+ToolEffect = Annotated[
+    PhaseEffect | NarrationEffect | DocumentEffect | EscalationEffect,
+    Field(discriminator="kind"),
+]
 
 
 class ToolRun(BaseModel):

@@ -141,3 +141,38 @@ def test_schema_head_constant_matches_the_newest_migration() -> None:
     config = Config()
     config.set_main_option("script_location", str(db_module._MIGRATIONS))
     assert ScriptDirectory.from_config(config).get_current_head() == db_module.SCHEMA_HEAD
+
+
+_MIGRATE_IN_A_PROCESS = (
+    "import sys\n"
+    "from cofounder.storage import Database\n"
+    "db = Database(sys.argv[1])\n"
+    "db.migrate()\n"
+    "db.close()\n"
+)
+
+
+def test_processes_starting_together_on_a_fresh_database_all_migrate_it(
+    backend: Backend,
+) -> None:
+    """Two builds started at once used to race to create the tables ("already exists")."""
+    import subprocess
+    import sys
+
+    url = app_db_url(backend)
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _MIGRATE_IN_A_PROCESS, url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outcomes = [(run.wait(timeout=120), run.communicate()[1]) for run in runs]
+    assert all(code == 0 for code, _ in outcomes), outcomes
+    database = Database(url)
+    try:
+        assert db_module.schema_revision(database.engine) == db_module.SCHEMA_HEAD
+    finally:
+        database.close()

@@ -287,5 +287,7 @@ def test_conversation_problems_name_what_is_wrong() -> None:
         _result_turn("z", "r")[1],
     ]
     assert any("answers no tool_use" in p for p in conversation_problems(orphan_result))
-    twice_user = [KICKOFF, KICKOFF]
-    assert any("both user" in p for p in conversation_problems(twice_user))
+    # A founder's message may follow tool results; two assistant turns in a row may not.
+    assert conversation_problems([KICKOFF, KICKOFF]) == []
+    reply = Message(role="assistant", content=[TextBlock(text="x")])
+    assert any("both assistant" in p for p in conversation_problems([KICKOFF, reply, reply]))

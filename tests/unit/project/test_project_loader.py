@@ -175,7 +175,7 @@ def test_unknown_keys_name_the_allowed_ones(tmp_path: Path) -> None:
     found = by_field(problems(write(tmp_path, text)))
     assert found["colour"] == (
         "unknown key; allowed keys are: name, idea_brief, understanding_qna, goal, tier, owner,"
-        " model"
+        " model, network"
     )
     assert found["understanding_qna[0].note"] == "unknown key; allowed keys are: question, answer"
 
@@ -186,7 +186,7 @@ def test_non_text_top_level_key(tmp_path: Path) -> None:
         FieldProblem(
             "",
             "unknown key 7; allowed keys are: name, idea_brief, understanding_qna, goal, tier,"
-            " owner, model",
+            " owner, model, network",
         )
     ]
 

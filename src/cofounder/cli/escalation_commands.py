@@ -1,0 +1,123 @@
+"""`cofounder escalations [SESSION_ID]` and `cofounder resolve ESCALATION_ID --choice KEY`.
+
+Only the session's owner may answer: the CLI takes who you are from `--as` or
+`$COFOUNDER_USER` (the API will take it from authentication). An answer reaches a waiting
+build within a second; a build nobody runs continues with `cofounder resume`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from cofounder.engine import BadInputError, Catalog
+from cofounder.storage.escalations import Escalation, EscalationError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+OpenCatalog = Callable[[Path | None], Catalog]
+Fail = Callable[[str, int], NoReturn]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data dir (default $COFOUNDER_HOME).")
+]
+
+
+def register(app: typer.Typer, open_catalog: OpenCatalog, fail: Fail, out: Console) -> None:
+    @app.command()
+    def escalations(
+        session_id: Annotated[
+            str | None, typer.Argument(help="Session id (prefix); every session if omitted.")
+        ] = None,
+        data_dir: DataDir = None,
+        as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+        open_only: Annotated[bool, typer.Option("--open", help="Only unanswered ones.")] = False,
+    ) -> None:
+        """List the questions the builds asked their founders, and their answers."""
+        catalog = open_catalog(data_dir)
+        sid = None
+        if session_id is not None:
+            try:
+                sid = catalog.resolve_session(session_id).id
+            except BadInputError as exc:
+                fail(str(exc), EXIT_BAD_INPUT)
+        found = [
+            e for e in catalog.rt.escalations.for_session(sid) if not open_only or e.state == "open"
+        ]
+        if as_json:
+            for escalation in found:
+                print(escalation.model_dump_json())
+            return
+        if not found:
+            out.print("no escalations")
+        for escalation in found:
+            _show(out, escalation)
+
+    @app.command()
+    def resolve(
+        escalation_id: Annotated[str, typer.Argument(help="Escalation id (a unique prefix).")],
+        choice: Annotated[str, typer.Option("--choice", help="The option key you choose.")],
+        guidance: Annotated[
+            str | None, typer.Option("--guidance", help="Free text for the agent.")
+        ] = None,
+        as_owner: Annotated[
+            str | None,
+            typer.Option("--as", help="Who you are (default $COFOUNDER_USER); must be the owner."),
+        ] = None,
+        data_dir: DataDir = None,
+    ) -> None:
+        """Answer a question: the build continues with your choice (and guidance)."""
+        catalog = open_catalog(data_dir)
+        who = as_owner or os.environ.get("COFOUNDER_USER")
+        if not who:
+            fail("say who you are with --as OWNER (or set COFOUNDER_USER)", EXIT_BAD_INPUT)
+        matches = catalog.rt.escalations.find(escalation_id)
+        exact = [m for m in matches if m.id == escalation_id]
+        if exact:
+            matches = exact
+        if len(matches) != 1:
+            what = "no escalation" if not matches else f"{len(matches)} escalations match"
+            fail(f"{what} for {escalation_id!r}", EXIT_BAD_INPUT)
+        escalation = matches[0]
+        record = catalog.rt.sessions.get(escalation.session_id)
+        assert record is not None
+        if who != record.owner:
+            fail(
+                f"only the session's owner may answer; {who!r} is not the owner of session "
+                f"{record.id}",
+                EXIT_BAD_INPUT,
+            )
+        try:
+            done = catalog.rt.escalations.resolve(
+                escalation.id, choice=choice, guidance=guidance, by=who
+            )
+        except EscalationError as exc:
+            fail(str(exc), EXIT_BAD_INPUT)
+        running = catalog.is_active(record.id)
+        then = (
+            "the build picks it up now"
+            if running
+            else f"`cofounder resume {record.id}` continues the build with it"
+        )
+        out.print(f"answered {escalation.id} with {done.choice!r}; {then}")
+
+
+def _show(out: Console, e: Escalation) -> None:
+    status = e.state if e.state != "open" else f"open until {e.deadline:%Y-%m-%d %H:%M} UTC"
+    out.print(f"[bold]{e.id}[/]  ({status})")
+    out.print(f"  {escape(e.problem)}")
+    for line in e.tried:
+        out.print(f"  tried: {escape(line)}")
+    out.print(f"  recommendation: {escape(e.recommendation)}")
+    for option in e.options:
+        default = " (default)" if option.key == e.default_option else ""
+        out.print(f"  --choice {option.key}: {escape(option.label)}{default}")
+    if e.choice:
+        out.print(f"  answer: {e.choice}" + (f" — {escape(e.guidance)}" if e.guidance else ""))
+    if e.can_continue:
+        out.print("  (the build keeps working on other tasks meanwhile)")

@@ -1,0 +1,212 @@
+"""The commit step: one transaction that makes an iteration durable.
+
+The turn and its results join the transcript, the checkpoint records the snapshot and guard
+state, the call's cost is settled in the ledger, and the events go out — all or nothing, so a
+crash either leaves the iteration to be redone or fully recorded, never half.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from dbos import DBOS
+from pydantic import BaseModel, ConfigDict
+
+from cofounder.agent.healing import HealingNote
+from cofounder.engine import runtime
+from cofounder.engine import workspace as workspace_state
+from cofounder.engine.budget import budget_note, owner_status_in, settle_in, wind_down_due
+from cofounder.engine.escalate import NewEscalation, record_in
+from cofounder.engine.faults import crash_point
+from cofounder.engine.feed import EventType
+from cofounder.llm import AssistantTurn, Message
+from cofounder.llm.messages import ContentBlock, TextBlock, ToolResultBlock
+from cofounder.storage import Checkpoint
+from cofounder.storage.escalations import count_in, undelivered_in
+from cofounder.storage.events import append_in
+from cofounder.storage.ledger import CallKey
+from cofounder.storage.sessions import row_in
+from cofounder.storage.transcript import (
+    append_messages_in,
+    checkpoint_in,
+    latest_checkpoint_in,
+    save_checkpoint_in,
+)
+from cofounder.tools import ToolResult
+
+
+class GuardNote(BaseModel):
+    """A tool call a guard answered instead of running (steered or skipped)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tool_use_id: str
+    name: str
+    action: str
+    message: str
+
+
+class CommitInput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    turn: AssistantTurn
+    results: list[ToolResult]
+    guard_state: dict[str, Any]
+    tool_calls: int
+    snapshot_id: str | None
+    phase: str | None
+    guard_notes: list[GuardNote] = []
+    followup: str | None = None
+    healing_state: dict[str, Any] = {}
+    healing_text: str | None = None  # steering after the results; never replaces a result
+    healing_notes: list[HealingNote] = []
+    questions: list[NewEscalation] = []
+
+
+class CommitOutput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    elapsed_seconds: float
+    cancel_requested: bool
+    waiting: bool = False  # an open question the build must wait for
+    escalation_ceiling: bool = False
+    wind_down: bool = False
+    window_end: str = ""
+
+
+@DBOS.step(name="cofounder.commit")
+def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dict[str, Any]:
+    """Append the turn and its results to the transcript, checkpoint, and emit — atomically.
+
+    Idempotent: if this iteration was already committed (the step ran but its completion was
+    not recorded), the stored outcome is returned unchanged.
+    """
+    rt = runtime.current()
+    data = CommitInput.model_validate(payload)
+    if data.snapshot_id is not None:
+        # Replayed on another machine, the batch's recorded result may be all there is here.
+        workspace_state.ensure_at(
+            rt, session_id, data.snapshot_id, iteration=iteration, for_iteration=iteration
+        )
+    crash_point("commit.before")
+    with rt.db.transaction() as session:
+        row = row_in(session, session_id)
+        done = checkpoint_in(session, session_id, iteration)
+        if done is None:
+            previous = latest_checkpoint_in(session, session_id)
+            assert previous is not None and previous.iteration == iteration - 1
+            usage = data.turn.usage
+            cost = rt.prices.cost_microdollars(row.model_spec, usage)
+            budget, held = settle_in(
+                session,
+                rt,
+                row.owner,
+                row.tier,
+                CallKey(session_id=session_id, iteration=iteration, purpose="turn"),
+                model_spec=row.model_spec,
+                usage=usage,
+                cost=cost,
+            )
+            wind_down = wind_down_due(budget, held, rt.settings.wind_down_at)
+            pacing = TextBlock(text=budget_note(budget, wind_down=wind_down))
+            messages = [data.turn.as_message()]
+            if data.results:
+                results: list[ContentBlock] = [
+                    ToolResultBlock(tool_use_id=r.tool_use_id, content=r.content, is_error=not r.ok)
+                    for r in data.results
+                ]
+                steering = [TextBlock(text=data.healing_text)] if data.healing_text else []
+                messages.append(Message(role="user", content=[*results, *steering, pacing]))
+            if data.followup:
+                messages.append(
+                    Message(role="user", content=[TextBlock(text=data.followup), pacing])
+                )
+            append_messages_in(session, session_id, iteration, previous.message_count, messages)
+            now = datetime.now(UTC)
+            since = max(previous.created_at, rt.run_started_at or previous.created_at)
+            elapsed = previous.elapsed_seconds + (now - since).total_seconds()
+            phase = data.phase if data.phase is not None else previous.phase
+            save_checkpoint_in(
+                session,
+                Checkpoint(
+                    session_id=session_id,
+                    iteration=iteration,
+                    message_count=previous.message_count + len(messages),
+                    snapshot_id=(
+                        previous.snapshot_id if data.snapshot_id is None else data.snapshot_id
+                    ),
+                    guard_state=data.guard_state,
+                    healing_state=data.healing_state,
+                    phase=phase,
+                    elapsed_seconds=elapsed,
+                ),
+            )
+            row.spend_microdollars += cost
+            row.iteration = iteration
+            row.tool_calls = data.tool_calls
+            row.phase = phase
+            row.input_tokens += usage.input_tokens
+            row.output_tokens += usage.output_tokens
+            row.updated_at = datetime.now(UTC)
+            for healing_note in data.healing_notes:
+                if healing_note.kind in ("steer", "retry", "nudge"):
+                    append_in(
+                        session,
+                        session_id,
+                        EventType.RETRYING,
+                        {"iteration": iteration, **healing_note.model_dump(mode="json")},
+                    )
+            record_in(session, session_id, iteration, data.questions)
+            for note in data.guard_notes:
+                append_in(
+                    session,
+                    session_id,
+                    EventType.TOOL_STEERED,
+                    {"iteration": iteration, **note.model_dump()},
+                )
+            append_in(
+                session,
+                session_id,
+                EventType.ITERATION_COMMITTED,
+                {
+                    "iteration": iteration,
+                    "tool_calls": data.tool_calls,
+                    "input_tokens": usage.input_tokens,
+                    "output_tokens": usage.output_tokens,
+                    "cache_read_tokens": usage.cache_read_tokens,
+                    "cache_write_tokens": usage.cache_write_tokens,
+                    "cost_microdollars": cost,
+                },
+            )
+            append_in(
+                session,
+                session_id,
+                EventType.BUDGET_UPDATED,
+                {
+                    "iteration": iteration,
+                    "percent": budget.percent,
+                    "spent_microdollars": budget.spent,
+                    "allowance_microdollars": budget.allowance,
+                    "remaining_microdollars": budget.remaining,
+                    "window_end": budget.window_end.isoformat(),
+                    "wind_down": wind_down,
+                },
+            )
+        else:
+            elapsed = done.elapsed_seconds
+            budget = owner_status_in(session, rt, row.owner, row.tier)
+            wind_down = wind_down_due(budget, 0, rt.settings.wind_down_at)
+        cancel = row.cancel_requested
+        open_questions = [e for e in undelivered_in(session, session_id) if e.state == "open"]
+        waiting = any(not e.can_continue for e in open_questions)
+        ceiling = count_in(session, session_id) >= rt.settings.max_escalations
+    crash_point("commit.after")
+    return CommitOutput(
+        waiting=waiting,
+        escalation_ceiling=ceiling and bool(open_questions),
+        elapsed_seconds=elapsed,
+        cancel_requested=cancel,
+        wind_down=wind_down,
+        window_end=budget.window_end.isoformat(),
+    ).model_dump(mode="json")
