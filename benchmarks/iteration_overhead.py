@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from cofounder.config import Settings
-from cofounder.engine import Engine
+from cofounder.engine.service import Engine
 from cofounder.llm import Message, ModelRequest, ScriptedModel, TextBlock, ToolResultBlock
 from cofounder.project import ProjectSpec, load_project
 from cofounder.sandbox import BwrapSandbox

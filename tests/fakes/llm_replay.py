@@ -131,7 +131,14 @@ class TrajectoryReplayer:
         if anthropic:
             usage = self.cache.usage(body)
             return Stream(
-                anthropic_turn(text=text, tool_calls=calls, output_tokens=output, **usage)
+                anthropic_turn(
+                    text=text,
+                    tool_calls=calls,
+                    output_tokens=output,
+                    input_tokens=usage["input_tokens"],
+                    cache_read=usage["cache_read"],
+                    cache_write=usage["cache_write"],
+                )
             )
         prompt = _tokens(body["messages"]) + _tokens(body.get("tools", []))
         return Stream(
