@@ -59,7 +59,7 @@ def reserve(
     *,
     input_tokens: int,
     max_tokens: int,
-) -> BudgetDecision:
+) -> None:
     """Reserve the call's worst case, or raise BudgetBlocked. A reservation already held for
     `key` (the step is being retried after a crash) is reused, never taken twice."""
     amount = worst_case_microdollars(
@@ -68,24 +68,15 @@ def reserve(
     settings = rt.settings
     with rt.db.transaction() as session:
         lock_owner(session, record.owner)
-        held = reservation_in(session, key)
+        if reservation_in(session, key) is not None:
+            return
         window = current_window(settings)
-        if held is not None:
-            window = current_window(settings, held.window_start)
         allowance = settings.allowance_microdollars(record.owner, record.tier)
         status = status_in(session, record.owner, window, allowance)
-        if held is not None:
-            others = status.model_copy(
-                update={"reserved": status.reserved - held.amount_microdollars}
-            )
-            return decide_reservation(
-                others, held.amount_microdollars, wind_down_at=settings.wind_down_at
-            ).model_copy(update={"kind": "ok"})
         decision = decide_reservation(status, amount, wind_down_at=settings.wind_down_at)
         if decision.kind != "ok":
             raise BudgetBlocked(decision)
         reserve_in(session, key, record.owner, window, amount)
-        return decision
 
 
 def settle_in(

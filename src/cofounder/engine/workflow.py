@@ -115,7 +115,7 @@ def _iterate(session_id: str) -> str:
         turn = AssistantTurn.model_validate(thought["turn"])
         # Told to wind down, the model replies without tools at a safe stopping point: that is
         # a pause until the allowance refreshes, not the end of the build.
-        stops_to_sleep = winding_down and not calls_in(turn) and not _was_cut_off(turn)
+        stops_to_sleep = winding_down and not turn.tool_uses and not _was_cut_off(turn)
         calls = turn.tool_uses
         plan = plan_batch(guard, config, calls)
         to_run = [c for c, d in zip(calls, plan.decisions, strict=True) if d.action == "run"]
@@ -210,10 +210,6 @@ CUT_OFF_FOLLOWUP = (
     "Your last reply hit the output limit and was cut off. Continue from where you stopped, "
     "in smaller pieces (for a big file, write it in parts)."
 )
-
-
-def calls_in(turn: AssistantTurn) -> bool:
-    return bool(turn.tool_uses)
 
 
 def _was_cut_off(turn: AssistantTurn) -> bool:
