@@ -10,6 +10,7 @@ command -v bwrap >/dev/null 2>&1 || need_pkgs+=(bubblewrap)
 command -v rg >/dev/null 2>&1 || need_pkgs+=(ripgrep)
 command -v pasta >/dev/null 2>&1 || need_pkgs+=(passt)     # sandbox network mode `egress`
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)     # its block rules
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium) # take_screenshot
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 if ((${#need_pkgs[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

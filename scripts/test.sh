@@ -23,4 +23,6 @@ if [[ -z ${COFOUNDER_TEST_POSTGRES_URL:-} ]] && [[ $(id -u) -eq 0 ]] && ls /usr/
   export COFOUNDER_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$port/postgres"
   echo "test: started a throwaway PostgreSQL on port $port" >&2
 fi
-.venv/bin/python -m pytest -n auto "$@"
+# Many tests wait on real time (budget windows, deadlines, servers starting): one more worker
+# than cores keeps the CPU busy meanwhile (COFOUNDER_TEST_WORKERS overrides).
+.venv/bin/python -m pytest -n "${COFOUNDER_TEST_WORKERS:-$(($(nproc) + 1))}" "$@"

@@ -108,6 +108,19 @@ class Settings(BaseSettings):
         "list (empty: none). Comma-separated in COFOUNDER_SNAPSHOT_EXCLUDES, a TOML list.",
     )
 
+    chromium: str | None = Field(
+        default=None,
+        description="The Chromium binary for screenshots; default `chromium` on PATH (Debian "
+        "package `chromium`).",
+    )
+    preview_ready_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="How long `preview` waits for the app to answer HTTP before it explains why "
+        "it does not.",
+    )
+
     prices: dict[str, ModelPrice] = Field(
         default_factory=dict,
         description='Price overrides in USD per million tokens, e.g. [prices."openai:my-model"].',

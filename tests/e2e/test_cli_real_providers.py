@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -134,6 +135,20 @@ def test_missing_key_and_unpriced_model_are_refused_before_the_build(
     )
 
 
+def _request_images(body: dict[str, Any]) -> int:
+    """How many PNG images (base64, as both SDKs send them) the request carries."""
+    found = 0
+    for message in body["messages"]:
+        content = message.get("content")
+        for block in content if isinstance(content, list) else []:
+            source = block.get("source", {})
+            data = source.get("data", "") if source.get("media_type") == "image/png" else ""
+            url = block.get("image_url", {}).get("url", "")
+            png = "iVBORw0KGgo"  # base64 of the PNG signature
+            found += data.startswith(png) or url.startswith(f"data:image/png;base64,{png}")
+    return found
+
+
 def _files(root: Path) -> dict[str, str]:
     return {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -142,12 +157,25 @@ def _files(root: Path) -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="module")
+def scripted_reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The example's workspace as the scripted model builds it (once for both SDKs)."""
+    backend = Backend("sqlite", tmp_path_factory.mktemp("scripted"), None)
+    scripted = backend.cli("build", str(EXAMPLE))
+    assert scripted.returncode == 0, scripted.stdout + scripted.stderr
+    return _files(Path(backend.cli("workspace", session_id_from(scripted.stdout)).stdout.strip()))
+
+
 @pytest.mark.parametrize(
     ("model", "env_prefix"),
     [("anthropic:claude-sonnet-4-5", "ANTHROPIC"), ("openai:gpt-4o", "OPENAI")],
 )
 def test_the_example_builds_through_each_real_sdk(
-    sqlite_backend: Backend, fake: FakeLLMServer, model: str, env_prefix: str
+    sqlite_backend: Backend,
+    fake: FakeLLMServer,
+    scripted_reference: dict[str, str],
+    model: str,
+    env_prefix: str,
 ) -> None:
     """The whole example trajectory, replayed over the provider's wire protocol, builds the
     same app as the scripted model does."""
@@ -166,8 +194,16 @@ def test_the_example_builds_through_each_real_sdk(
     status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
     assert status["outcome"] == "completed" and status["spend_microdollars"] > 0
     assert replayer.served == list(range(len(replayer.script.turns)))
-    scripted = sqlite_backend.cli("build", str(EXAMPLE))
-    assert scripted.returncode == 0, scripted.stdout + scripted.stderr
+    # The screenshots reach the model as images (base64 PNG in the request) while the stored
+    # conversation keeps only their references.
+    assert max(_request_images(body) for body in fake.bodies()) == 2
+    db = Database(app_db_url(sqlite_backend))
+    try:
+        with db.transaction() as session:
+            rows = session.execute(text("SELECT content_json FROM messages")).all()
+    finally:
+        db.close()
+    stored = " ".join(r[0] for r in rows)
+    assert '"type":"image"' in stored.replace(" ", "") and "iVBORw0KGgo" not in stored
     workspace = Path(sqlite_backend.cli("workspace", session_id).stdout.strip())
-    reference = sqlite_backend.cli("workspace", session_id_from(scripted.stdout)).stdout.strip()
-    assert _files(workspace) == _files(Path(reference))
+    assert _files(workspace) == scripted_reference

@@ -66,8 +66,10 @@ def assert_one_result_per_tool_use(messages: list[dict[str, object]]) -> None:
             nxt = messages[i + 1]["content"]
             results = [b for b in nxt if b["type"] == "tool_result"]  # type: ignore[index,union-attr]
             assert [b["tool_use_id"] for b in results] == uses  # type: ignore[index]
-            # After the results, at most the budget note (text) follows.
-            assert all(b["type"] == "text" for b in nxt[len(results) :])  # type: ignore[index,union-attr,arg-type]
+            # After the results: screenshots (captions and images by reference), the budget note.
+            after = nxt[len(results) :]  # type: ignore[index]
+            assert all(b["type"] in ("text", "image") for b in after)  # type: ignore[index,union-attr]
+            assert all(b.get("data") is None for b in after if b["type"] == "image")  # type: ignore[union-attr]
 
 
 def test_example_build_completes_with_status_events_and_docs(backend: Backend) -> None:
@@ -77,7 +79,7 @@ def test_example_build_completes_with_status_events_and_docs(backend: Backend) -
 
     status = json.loads(backend.cli("status", session_id, "--json").stdout)
     assert status["state"] == "completed" and status["outcome"] == "completed"
-    assert status["tool_calls"] == 27 and status["iteration"] == 13
+    assert status["tool_calls"] == 29 and status["iteration"] == 14
     assert status["phase"] == "Document"
 
     lines = backend.cli("events", session_id, "--json").stdout.splitlines()
@@ -144,7 +146,9 @@ def test_unknown_session_is_bad_input(sqlite_backend: Backend) -> None:
         assert result.returncode == 2 and "no session" in result.stderr, command
 
 
-def test_repetition_is_steered_once_then_stops_as_stuck(backend: Backend, tmp_path: Path) -> None:
+def test_repetition_is_steered_once_then_stops_as_stuck(
+    sqlite_backend: Backend, tmp_path: Path
+) -> None:
     same = "{name: bash, input: {command: 'false'}}"
     path = project(
         tmp_path,
@@ -156,19 +160,20 @@ def test_repetition_is_steered_once_then_stops_as_stuck(backend: Backend, tmp_pa
         - text: never reached
         """,
     )
-    result = backend.cli("build", str(path))
+    result = sqlite_backend.cli("build", str(path))
     assert result.returncode == 1
     session_id = session_id_from(result.stdout)
-    status = json.loads(backend.cli("status", session_id, "--json").stdout)
+    status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
     assert status["outcome"] == "stuck"
-    messages = messages_of(backend, session_id)
+    messages = messages_of(sqlite_backend, session_id)
     assert_one_result_per_tool_use(messages)
     results = [b for m in messages for b in m["content"] if b["type"] == "tool_result"]  # type: ignore[union-attr,index]
     steered = [r for r in results if "try a different approach" in r["content"]]
     assert len(steered) == 1 and steered[0]["tool_use_id"] == "toolu_001_0"
     assert results[-1]["content"].startswith("Not run:")
     events = [
-        json.loads(x) for x in backend.cli("events", session_id, "--json").stdout.splitlines()
+        json.loads(x)
+        for x in sqlite_backend.cli("events", session_id, "--json").stdout.splitlines()
     ]
     assert [e["payload"]["action"] for e in events if e["type"] == "tool_steered"] == [
         "steer",
@@ -176,20 +181,20 @@ def test_repetition_is_steered_once_then_stops_as_stuck(backend: Backend, tmp_pa
     ]
 
 
-def test_tool_call_cap_ends_with_iteration_limit(backend: Backend, tmp_path: Path) -> None:
+def test_tool_call_cap_ends_with_iteration_limit(sqlite_backend: Backend, tmp_path: Path) -> None:
     turns = "".join(
         f"- tool_calls: [{{name: bash, input: {{command: 'echo {i}'}}}}, "
         f"{{name: bash, input: {{command: 'echo {i}b'}}}}]\n"
         for i in range(4)
     )
     path = project(tmp_path, turns + "- text: never reached\n")
-    result = backend.cli("build", str(path), "--max-tool-calls", "5")
+    result = sqlite_backend.cli("build", str(path), "--max-tool-calls", "5")
     assert result.returncode == 1
     session_id = session_id_from(result.stdout)
-    status = json.loads(backend.cli("status", session_id, "--json").stdout)
+    status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
     assert status["outcome"] == "iteration_limit" and status["tool_calls"] == 5
     assert "cap of 5" in status["outcome_reason"]
-    assert_one_result_per_tool_use(messages_of(backend, session_id))
+    assert_one_result_per_tool_use(messages_of(sqlite_backend, session_id))
 
 
 def test_model_failure_ends_failed_with_exit_1(sqlite_backend: Backend, tmp_path: Path) -> None:
@@ -203,7 +208,7 @@ def test_model_failure_ends_failed_with_exit_1(sqlite_backend: Backend, tmp_path
     assert resumed.returncode == 2 and "already finished" in resumed.stderr
 
 
-def test_tool_failures_are_results_not_crashes(backend: Backend, tmp_path: Path) -> None:
+def test_tool_failures_are_results_not_crashes(sqlite_backend: Backend, tmp_path: Path) -> None:
     path = project(
         tmp_path,
         """\
@@ -215,10 +220,10 @@ def test_tool_failures_are_results_not_crashes(backend: Backend, tmp_path: Path)
         - text: all done
         """,
     )
-    result = backend.cli("build", str(path))
+    result = sqlite_backend.cli("build", str(path))
     assert result.returncode == 0, result.stderr
     session_id = session_id_from(result.stdout)
-    messages = messages_of(backend, session_id)
+    messages = messages_of(sqlite_backend, session_id)
     assert_one_result_per_tool_use(messages)
     results = [b for b in messages[2]["content"] if b["type"] == "tool_result"]  # type: ignore[union-attr,index]
     assert len(results) == 4

@@ -20,6 +20,7 @@ from cofounder.cli import (
     budget_commands,
     escalation_commands,
     model_commands,
+    preview_commands,
     snapshot_commands,
 )
 from cofounder.cli.render import display_state, elapsed_since, event_line, money, status_payload
@@ -388,6 +389,7 @@ snapshot_commands.register(app, _catalog, _fail, out)
 model_commands.register(app, _settings, _fail, out)
 budget_commands.register(app, _catalog, _fail, out)
 escalation_commands.register(app, _catalog, _fail, out)
+preview_commands.register(app, _catalog, _fail, out)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from rich.text import Text
@@ -59,6 +60,20 @@ def event_line(event: Event) -> Text | None:
             return Text(f"✗ model failed: {p.get('error')}", style="bold red")
         case EventType.CANCEL_REQUESTED:
             return Text("■ cancel requested; stopping after the current iteration", style="yellow")
+        case EventType.PREVIEW_READY:
+            return Text(
+                f"  ◉ preview: {p.get('url')}  (HTTP {p.get('http_status')})", style="bold green"
+            )
+        case EventType.PREVIEW_FAILED:
+            return Text(f"  ✗ preview failed: {_clip(str(p.get('hint')), 200)}", style="yellow")
+        case EventType.PREVIEW_STOPPED:
+            return Text(f"  ○ preview stopped ({p.get('reason')})", style="dim")
+        case EventType.SCREENSHOT_TAKEN:
+            shots = ", ".join(
+                f"{s.get('viewport')} {s.get('width')}x{s.get('height')}"
+                for s in p.get("screenshots", [])
+            )
+            return Text(f"  📷 screenshot {p.get('path')}: {shots}", style="dim")
         case EventType.SESSION_FINISHED:
             style = "bold green" if p.get("outcome") == "completed" else "bold red"
             return Text(
@@ -116,4 +131,18 @@ def status_payload(
         "budget_percent": budget.percent if budget else None,
         "budget_remaining_microdollars": budget.remaining if budget else None,
         "budget_window_end": budget.window_end.isoformat() if budget else None,
+        # A URL is only live while a process runs the session (a killed one leaves it behind).
+        "preview_url": record.preview_url if active else None,
+        "preview_command": preview_command(record),
     }
+
+
+def preview_command(record: SessionRecord) -> str | None:
+    """How the app runs (`cofounder preview` serves it again), once the agent started one."""
+    if record.preview_spec_json is None:
+        return None
+    try:
+        spec = json.loads(record.preview_spec_json)["spec"]
+        return f"{spec['command']} (port {spec['port']})"
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -20,6 +20,7 @@ from cofounder.engine.budget import budget_note, owner_status_in, settle_in, win
 from cofounder.engine.escalate import NewEscalation, record_in
 from cofounder.engine.faults import crash_point
 from cofounder.engine.feed import EventType
+from cofounder.engine.images import image_blocks
 from cofounder.llm import AssistantTurn, Message
 from cofounder.llm.messages import ContentBlock, TextBlock, ToolResultBlock
 from cofounder.storage import Checkpoint
@@ -116,8 +117,11 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
                     ToolResultBlock(tool_use_id=r.tool_use_id, content=r.content, is_error=not r.ok)
                     for r in data.results
                 ]
+                images = [b for r in data.results for b in image_blocks(r)]
                 steering = [TextBlock(text=data.healing_text)] if data.healing_text else []
-                messages.append(Message(role="user", content=[*results, *steering, pacing]))
+                messages.append(
+                    Message(role="user", content=[*results, *images, *steering, pacing])
+                )
             if data.followup:
                 messages.append(
                     Message(role="user", content=[TextBlock(text=data.followup), pacing])

@@ -28,6 +28,7 @@ from cofounder.agent.summarizer import PinnedFacts, summary_request
 from cofounder.engine.budget import reserve, settle_in
 from cofounder.engine.faults import crash_point
 from cofounder.engine.feed import EventType
+from cofounder.engine.images import with_image_data
 from cofounder.engine.runtime import Runtime
 from cofounder.llm import ModelError, ModelRequest, Usage
 from cofounder.llm.tiers import choose_model, context_window
@@ -87,9 +88,12 @@ def prepare_request(
     problems = conversation_problems(messages)
     if problems:
         raise RuntimeError(f"the conversation to send is invalid: {'; '.join(problems[:3])}")
-    request = ModelRequest(system=system, messages=messages, tools=tools, max_tokens=max_tokens)
     tokens = (
         overhead - max_tokens + sum(chars_to_tokens(len(m.model_dump_json())) for m in messages)
+    )
+    # Images travel by reference until here; only the ones still in the view are read back.
+    request = ModelRequest(
+        system=system, messages=with_image_data(rt, messages), tools=tools, max_tokens=max_tokens
     )
     return PreparedRequest(request=request, context_tokens=tokens)
 

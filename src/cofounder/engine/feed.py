@@ -34,3 +34,8 @@ class EventType(StrEnum):
     ESCALATED = "escalated"
     WAITING_FOR_INPUT = "waiting_for_input"
     RESOLVED = "resolved"
+    PREVIEW_READY = "preview_ready"
+    PREVIEW_FAILED = "preview_failed"
+    PREVIEW_STOPPED = "preview_stopped"
+    SCREENSHOT_TAKEN = "screenshot_taken"
+    PROCESSES_STOPPED = "processes_stopped"

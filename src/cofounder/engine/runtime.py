@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,6 +27,12 @@ from cofounder.storage import (
     open_object_store,
 )
 from cofounder.storage.escalations import Escalations
+from cofounder.storage.images import ImageStore
+
+if TYPE_CHECKING:
+    from obstore.store import ObjectStore
+
+    from cofounder.engine.live import LiveSession
 
 
 @dataclass
@@ -40,6 +47,10 @@ class Runtime:
     sandbox_limits: SandboxLimits = field(default_factory=SandboxLimits)
     _models: dict[str, Model] = field(default_factory=dict)
     _snapshots: SnapshotStore | None = None
+    _images: ImageStore | None = None
+    _store: ObjectStore | None = None
+    # The sandbox (and preview) each session running in this process keeps between batches.
+    live: dict[str, LiveSession] = field(default_factory=dict)
     # When this process began running its session: downtime between runs is not active time.
     run_started_at: datetime | None = None
 
@@ -74,24 +85,40 @@ class Runtime:
 
         Raises ConfigurationError naming the setting when the object store cannot be opened."""
         if self._snapshots is None:
+            # Rebuildable folders (COFOUNDER_SNAPSHOT_EXCLUDES) are never uploaded or restored.
+            self._snapshots = SnapshotStore(
+                self._object_store(), frozenset(self.settings.snapshot_excludes)
+            )
+        return self._snapshots
+
+    @property
+    def images(self) -> ImageStore:
+        """Screenshots, by content, in the same object store as the snapshots."""
+        if self._images is None:
+            self._images = ImageStore(self._object_store(), self.snapshots.location)
+        return self._images
+
+    def _object_store(self) -> ObjectStore:
+        if self._store is None:
             try:
-                store = open_object_store(
+                self._store = open_object_store(
                     self.settings.object_store,
                     default_dir=self.settings.objects_dir(),
                     s3_endpoint=self.settings.s3_endpoint,
                 )
             except ObjectStoreConfigError as exc:
                 raise ConfigurationError(f"COFOUNDER_OBJECT_STORE: {exc}") from exc
-            # Rebuildable folders (COFOUNDER_SNAPSHOT_EXCLUDES) are never uploaded or restored.
-            self._snapshots = SnapshotStore(store, frozenset(self.settings.snapshot_excludes))
-        return self._snapshots
+        return self._store
 
     @cached_property
     def prices(self) -> PriceBook:
         return self.settings.price_book()
 
-    def open_sandbox(self, workspace: Path, network: str) -> Sandbox:
-        """The configured backend for one batch; the caller closes it."""
+    def open_sandbox(
+        self, workspace: Path, network: str, *, log_dir: Path | None = None
+    ) -> Sandbox:
+        """The configured backend; the caller closes it. Background processes log to
+        `log_dir` (a private temporary folder when None)."""
         mode = parse_network_mode(network)
         if self.settings.sandbox == "e2b":
             from cofounder.sandbox.e2b_backend import E2BOptions, E2BSandbox
@@ -102,7 +129,7 @@ class Runtime:
                 max_ttl_s=self.settings.e2b_max_ttl_seconds,
             )
             return E2BSandbox(workspace, options)
-        return BwrapSandbox(workspace, self.sandbox_limits, network=mode)
+        return BwrapSandbox(workspace, self.sandbox_limits, network=mode, log_dir=log_dir)
 
     def workspace_path(self, session_id: str) -> Path:
         """Under this process's data dir, so a session can move to another machine."""

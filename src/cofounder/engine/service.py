@@ -15,6 +15,7 @@ from cofounder.engine import workspace as workspace_state
 from cofounder.engine.catalog import Catalog
 from cofounder.engine.errors import BadInputError
 from cofounder.engine.feed import EventType
+from cofounder.engine.live import bring_back_preview, close_live
 from cofounder.engine.locks import SessionLock
 from cofounder.engine.outcomes import record_outcome
 from cofounder.engine.workflow import build_session
@@ -238,7 +239,9 @@ class Engine(Catalog):
         else:
             run_number = record.run_number
         self.rt.run_started_at = datetime.now(UTC)
+        bring_back_preview(self.rt, session_id)  # the founder's app first, before any thinking
         _launch_dbos(self.rt.settings, executor_id=f"session-{session_id}")
+        ended = "the run stopped"
         try:
             workflow_id = run_workflow_id(session_id, run_number)
             status = DBOS.get_workflow_status(workflow_id)
@@ -255,9 +258,12 @@ class Engine(Catalog):
                 )
             else:
                 handle = DBOS.retrieve_workflow(workflow_id)
-            return str(handle.get_result())
+            ended = str(handle.get_result())
+            return ended
         finally:
             DBOS.destroy(workflow_completion_timeout_sec=0)
+            # Sleeping, waiting, paused or finished: nothing the run started outlives it.
+            close_live(self.rt, session_id, ended)
 
 
 def run_workflow_id(session_id: str, run_number: int) -> str:

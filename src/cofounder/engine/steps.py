@@ -23,6 +23,8 @@ from cofounder.engine.budget import (
 from cofounder.engine.context import prepare_request
 from cofounder.engine.faults import crash_point
 from cofounder.engine.feed import EventType
+from cofounder.engine.images import store_images
+from cofounder.engine.live import LiveSession, close_live, open_live, record_preview
 from cofounder.engine.outcomes import (
     record_outcome,
     record_pause,
@@ -38,7 +40,6 @@ from cofounder.llm.messages import ContentBlock, TextBlock
 from cofounder.llm.protocol import ModelUnavailableError
 from cofounder.project import ProjectSpec
 from cofounder.redaction import redact, redact_env_secrets, redact_value
-from cofounder.sandbox import Sandbox
 from cofounder.storage.events import append_in
 from cofounder.storage.ledger import CallKey
 from cofounder.tools import (
@@ -46,6 +47,7 @@ from cofounder.tools import (
     EscalationEffect,
     NarrationEffect,
     PhaseEffect,
+    PreviewEffect,
     ToolBox,
     ToolResult,
 )
@@ -62,8 +64,12 @@ class ActOutput(BaseModel):
     asked: list[EscalationEffect] = []
 
 
-def toolbox_for(sandbox: Sandbox) -> ToolBox:
-    return ToolBox(sandbox, output_limit_chars=runtime.current().settings.tool_output_limit_chars)
+def toolbox_for(live: LiveSession) -> ToolBox:
+    return ToolBox(
+        live.sandbox,
+        output_limit_chars=runtime.current().settings.tool_output_limit_chars,
+        preview=live.preview,
+    )
 
 
 @DBOS.step(name="cofounder.think")
@@ -170,49 +176,47 @@ def act_step(session_id: str, iteration: int, calls: list[dict[str, Any]]) -> di
     workspace_state.ensure_at(
         rt, session_id, last.snapshot_id, iteration=last.iteration, for_iteration=iteration
     )
-    workspace = rt.workspace_path(session_id)
     workspace_state.mark_dirty(rt, session_id, iteration)
     crash_point("act.before_tools")
     phase = last.phase
-    record = rt.sessions.get(session_id)
-    assert record is not None
-    sandbox = rt.open_sandbox(workspace, record.network_mode)
-    toolbox = toolbox_for(sandbox)
+    # Kept open across batches (background processes, the preview); the run's end closes it.
+    toolbox = toolbox_for(open_live(rt, session_id))
     results: list[ToolResult] = []
     asked: list[EscalationEffect] = []
-    try:
-        for raw in calls:
-            call = ToolUseBlock.model_validate(raw)
-            rt.events.append(
-                session_id,
-                EventType.TOOL_STARTED,
-                {"iteration": iteration, "tool_use_id": call.id, "name": call.name},
-            )
-            run = toolbox.run(call)
-            result = run.result.model_copy(update={"content": redact(run.result.content)})
-            for effect in run.effects:
-                if isinstance(effect, EscalationEffect):
-                    asked.append(effect)  # recorded by the commit, exactly once
-                else:
-                    phase = _apply_effect(session_id, iteration, effect, phase)
-            rt.events.append(
-                session_id,
-                EventType.TOOL_CALLED,
-                {
-                    "iteration": iteration,
-                    "tool_use_id": call.id,
-                    "name": call.name,
-                    "label": run.label,
-                    "summary": run.summary,
-                    "ok": result.ok,
-                    "exit_code": result.exit_code,
-                    "duration_ms": result.duration_ms,
-                },
-            )
-            results.append(result)
-            crash_point("act.after_tool")
-    finally:
-        sandbox.close()
+    for raw in calls:
+        call = ToolUseBlock.model_validate(raw)
+        rt.events.append(
+            session_id,
+            EventType.TOOL_STARTED,
+            {"iteration": iteration, "tool_use_id": call.id, "name": call.name},
+        )
+        run = toolbox.run(call)
+        result = run.result.model_copy(update={"content": redact(run.result.content)})
+        if run.images:
+            result = store_images(rt, session_id, iteration, call, run.images, result)
+        for effect in run.effects:
+            if isinstance(effect, EscalationEffect):
+                asked.append(effect)  # recorded by the commit, exactly once
+            elif isinstance(effect, PreviewEffect):
+                record_preview(rt, session_id, iteration, effect.outcome, restarted=False)
+            else:
+                phase = _apply_effect(session_id, iteration, effect, phase)
+        rt.events.append(
+            session_id,
+            EventType.TOOL_CALLED,
+            {
+                "iteration": iteration,
+                "tool_use_id": call.id,
+                "name": call.name,
+                "label": run.label,
+                "summary": run.summary,
+                "ok": result.ok,
+                "exit_code": result.exit_code,
+                "duration_ms": result.duration_ms,
+            },
+        )
+        results.append(result)
+        crash_point("act.after_tool")
     crash_point("act.before_snapshot")
     snapshot_id = workspace_state.snapshot(rt, session_id, iteration)
     crash_point("act.after_snapshot")
@@ -257,16 +261,19 @@ def _apply_effect(
 
 @DBOS.step(name="cofounder.pause")
 def pause_step(session_id: str, reason: str) -> str:
+    close_live(runtime.current(), session_id, "paused")
     return record_pause(runtime.current(), session_id, reason)
 
 
 @DBOS.step(name="cofounder.sleep")
 def sleep_step(session_id: str, wake_at: str, reason: str) -> str:
+    close_live(runtime.current(), session_id, "sleeping")  # a sleeping session holds nothing
     return record_sleep(runtime.current(), session_id, datetime.fromisoformat(wake_at), reason)
 
 
 @DBOS.step(name="cofounder.wait")
 def wait_step(session_id: str) -> str:
+    close_live(runtime.current(), session_id, "waiting")
     return record_waiting(runtime.current(), session_id)
 
 
@@ -274,6 +281,7 @@ def wait_step(session_id: str) -> str:
 def finish_step(session_id: str, outcome: str, reason: str) -> str:
     crash_point("finish.before")
     rt = runtime.current()
+    close_live(rt, session_id, outcome)
     last = rt.transcript.latest_checkpoint(session_id)
     try:  # leave the founder the workspace the transcript describes, wherever this ran
         if last is not None:

@@ -5,12 +5,13 @@ from cofounder.sandbox.bwrap import SANDBOX_WORKSPACE, BwrapSandbox
 from cofounder.sandbox.capabilities import ActiveLimits, probe_active_limits
 from cofounder.sandbox.limits import NETWORK_MODES, NetworkMode, SandboxLimits, parse_network_mode
 from cofounder.sandbox.output import Captured, OutputCapture, elision_marker, truncate_text
-from cofounder.sandbox.protocol import ExecResult, Sandbox, SandboxError
+from cofounder.sandbox.protocol import BackgroundInfo, ExecResult, Sandbox, SandboxError
 
 __all__ = [
     "NETWORK_MODES",
     "SANDBOX_WORKSPACE",
     "ActiveLimits",
+    "BackgroundInfo",
     "BwrapSandbox",
     "Captured",
     "ExecResult",

@@ -126,6 +126,26 @@ def require_egress_tools() -> NetworkTools:
         return NetworkTools(_checked["pasta"], _checked["ip"], _checked["nsenter"])
 
 
+def shared_network_tools() -> NetworkTools | None:
+    """unshare, ip and nsenter for a sandbox-wide `none` network, or None when this host
+    cannot have one (not root, or a tool is missing): commands then get a fresh namespace each
+    and background servers cannot be reached from later commands or the preview."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        with _lock:
+            for name, package in (("unshare", "util-linux"), ("ip", "iproute2")):
+                if name not in _checked:
+                    _checked[name] = find_executable(name, package)
+            if "nsenter" not in _checked:
+                _checked["nsenter"] = find_executable("nsenter", "util-linux")
+    except SandboxError:
+        return None
+    return NetworkTools(
+        pasta="", ip=_checked["ip"], nsenter=_checked["nsenter"], unshare=_checked["unshare"]
+    )
+
+
 def egress_available() -> bool:
     """True when network mode `egress` can be set up here (tools present, running as root)."""
     try:

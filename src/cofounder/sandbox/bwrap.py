@@ -2,8 +2,11 @@
 
 Inside: uid 1000 with no capabilities, read-only /usr, /proc and /dev, a private /tmp, the
 workspace read-write at /workspace and a cleared environment. Network `none` gives each command
-a fresh namespace with only `lo`; `egress` runs every command in one pasta-backed namespace
-(see `network`). `--die-with-parent` and the pid namespace mean nothing started by a command
+one namespace with only `lo` for the sandbox's lifetime (see `netns`; a fresh one per command
+where the worker is not root); `egress` runs every command in one pasta-backed namespace (see
+`network`). Background processes (see `background`) share that namespace, so a dev server
+started in one is reachable from later commands, the preview forward and the screenshot
+browser. `--die-with-parent` and the pid namespace mean nothing started by a command
 outlives `exec` (bwrap's pid 1 exits when bash does, and the kernel kills the rest of the
 namespace); the sandbox's cgroup, when there is one, is emptied and removed on `close`.
 """
@@ -12,6 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import subprocess
+import tempfile
 import threading
 from pathlib import Path
 
@@ -20,7 +26,9 @@ from cofounder.sandbox.availability import (
     can_disable_userns,
     require_bwrap,
     require_egress_tools,
+    shared_network_tools,
 )
+from cofounder.sandbox.background import ProcessTable, Spawn
 from cofounder.sandbox.capabilities import HARDENING, ActiveLimits
 from cofounder.sandbox.command import (
     ETC_FILES,
@@ -32,8 +40,9 @@ from cofounder.sandbox.command import (
     data_files,
 )
 from cofounder.sandbox.limits import NetworkMode, SandboxLimits
+from cofounder.sandbox.netns import IsolatedNetwork
 from cofounder.sandbox.network import RESOLV_CONF, EgressNetwork
-from cofounder.sandbox.protocol import ExecResult, SandboxError
+from cofounder.sandbox.protocol import BackgroundInfo, ExecResult, SandboxError
 from cofounder.sandbox.runner import Running, kill_tree, run_supervised
 from cofounder.sandbox.teardown import await_namespace_teardown, child_pid, kill_sandbox
 from cofounder.sandbox.workspace_guard import WorkspaceGuard
@@ -55,6 +64,7 @@ class BwrapSandbox:
         limits: SandboxLimits | None = None,
         *,
         network: NetworkMode = "none",
+        log_dir: Path | None = None,
     ) -> None:
         bwrap, prlimit = require_bwrap()
         ws = Path(os.path.realpath(workspace))
@@ -77,25 +87,33 @@ class BwrapSandbox:
         self._cgroup, self._cgroup_note, support = self._make_cgroup()
         self._version = support.version if self._cgroup is not None else None
         self._egress: EgressNetwork | None = None
+        self._isolated: IsolatedNetwork | None = None
+        self._own_log_dir = log_dir is None
+        self._log_dir = log_dir or Path(tempfile.mkdtemp(prefix="cofounder-bg-"))
+        self._processes = ProcessTable(self._spawn_background, self._log_dir)
         try:
+            netns: str | None = None
+            nsenter: str | None = None
+            extra_etc: dict[str, bytes] = {}
+            if network == "egress":
+                tools = require_egress_tools()
+                self._egress = EgressNetwork(tools)
+                netns, nsenter = self._egress.netns_path, tools.nsenter
+                extra_etc["/etc/resolv.conf"] = RESOLV_CONF
+            elif (shared := shared_network_tools()) is not None:
+                self._isolated = IsolatedNetwork(
+                    unshare=shared.unshare, ip=shared.ip, nsenter=shared.nsenter
+                )
+                netns, nsenter = self._isolated.netns_path, shared.nsenter
             layers = Layers(
                 bwrap=bwrap,
                 prlimit=prlimit,
                 cgroup_procs=tuple(self._cgroup.procs_files) if self._cgroup else (),
+                netns=netns,
+                nsenter=nsenter,
                 disable_userns=can_disable_userns(),
+                extra_etc=extra_etc,
             )
-            if network == "egress":
-                tools = require_egress_tools()
-                self._egress = EgressNetwork(tools)
-                layers = Layers(
-                    bwrap=bwrap,
-                    prlimit=prlimit,
-                    cgroup_procs=layers.cgroup_procs,
-                    netns=self._egress.netns_path,
-                    nsenter=tools.nsenter,
-                    disable_userns=layers.disable_userns,
-                    extra_etc={"/etc/resolv.conf": RESOLV_CONF},
-                )
         except BaseException:
             self._release()
             raise
@@ -132,8 +150,20 @@ class BwrapSandbox:
 
     @property
     def netns_path(self) -> str | None:
-        """The network namespace every command runs in (egress), for port forwarding; else None."""
-        return self._egress.netns_path if self._egress is not None else None
+        """The network namespace every command and background process runs in, for the
+        preview forward and the screenshot browser; None where each command gets its own."""
+        return self._layers.netns
+
+    @property
+    def nsenter(self) -> str | None:
+        return self._layers.nsenter
+
+    @property
+    def network_holder_pid(self) -> int | None:
+        """A process resident in `netns_path`: `/proc/PID/net/tcp` lists its listeners."""
+        if self._egress is not None:
+            return self._egress.holder_pid
+        return self._isolated.holder_pid if self._isolated is not None else None
 
     def active_limits(self) -> ActiveLimits:
         """What this sandbox really enforces here (cgroup version and controllers included)."""
@@ -166,9 +196,7 @@ class BwrapSandbox:
         timeout = min(timeout, self._limits.max_timeout_s)
         if not self._workspace.is_dir():
             raise SandboxError(f"workspace {self._workspace} has disappeared")
-        if self._egress is not None:
-            self._egress.ensure_alive()
-
+        self._ensure_network()
         status_r, status_w = os.pipe()
         try:
             data_args, data_fds = data_files({**ETC_FILES, **self._layers.extra_etc})
@@ -249,21 +277,84 @@ class BwrapSandbox:
                 notes.append(f"{over}; delete files you do not need before writing more")
         return notes
 
+    def _ensure_network(self) -> None:
+        for network in (self._egress, self._isolated):
+            if network is not None:
+                network.ensure_alive()
+
+    # --- background processes ---------------------------------------------------------------
+
+    def start_background(self, command: str, *, name: str) -> BackgroundInfo:
+        """Start `command` with `bash -c` in /workspace and return at once; it runs until
+        stopped or the sandbox closes. Raises SandboxError when it cannot start."""
+        if self._closed:
+            raise SandboxError("sandbox is closed")
+        self._ensure_network()
+        return self._processes.start(command, name=name)
+
+    def list_background(self) -> list[BackgroundInfo]:
+        return self._processes.infos()
+
+    def background_output(self, process_id: str, *, max_bytes: int) -> str:
+        """The tail of its output; KeyError naming the known ids for an unknown one."""
+        return self._processes.get(process_id).tail(max_bytes)
+
+    def stop_background(self, process_id: str) -> BackgroundInfo:
+        return self._processes.get(process_id).stop()
+
+    def _spawn_background(self, command: str) -> Spawn:
+        status_r, status_w = os.pipe()
+        data_args: list[str] = []
+        data_fds: list[int] = []
+        try:
+            data_args, data_fds = data_files({**ETC_FILES, **self._layers.extra_etc})
+            argv = build_argv(
+                self._layers,
+                self._limits,
+                self._workspace,
+                command,
+                data_args=data_args,
+                status_fd=status_w,
+            )
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(status_w, *data_fds),
+                start_new_session=True,
+                close_fds=True,
+                env={},
+                cwd="/",
+            )
+        except OSError as exc:
+            os.close(status_r)
+            raise SandboxError(f"could not start bubblewrap: {exc}") from exc
+        finally:
+            for fd in (status_w, *data_fds):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        return Spawn(proc=proc, status_fd=status_r)
+
     def close(self) -> None:
-        """Kill every process tree still running in this sandbox and release its helpers;
-        later `exec` calls fail. Safe to call more than once."""
+        """Kill every process tree still running in this sandbox, background ones included,
+        and release its helpers; later calls fail. Safe to call more than once."""
         with self._lock:
             self._closed = True
             running = list(self._running)
+        self._processes.close()
         for run in running:
             kill_sandbox(run)
         self._release()
 
     def _release(self) -> None:
-        if self._egress is not None:
-            self._egress.close()
+        for network in (self._egress, self._isolated):
+            if network is not None:
+                network.close()
         if self._cgroup is not None:
             self._cgroup.remove()
+        if self._own_log_dir:
+            shutil.rmtree(self._log_dir, ignore_errors=True)
 
     def __enter__(self) -> BwrapSandbox:
         return self

@@ -16,6 +16,10 @@ dies on its own; `close` kills it. Nothing a command starts outlives it: every c
 with a fresh marker variable in its environment and afterwards every process still carrying
 it is killed (best effort inside the VM; the VM itself dies on close).
 
+Background processes (dev servers, see `e2b_processes`) are the exception: they carry their own
+marker, so that reaper spares them, and live until stopped or until `close`. While any runs,
+listing them also extends the cloud sandbox's time to live, as each exec does.
+
 The `e2b` SDK is imported lazily: install it with `pip install 'cofounder[e2b]'`.
 """
 
@@ -31,101 +35,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from cofounder.sandbox.e2b_mirror import WorkspaceMirror
+from cofounder.sandbox.e2b_processes import RemoteProcessTable, reap_command
+from cofounder.sandbox.e2b_processes import sdk_error as _sdk_error
+from cofounder.sandbox.e2b_remote import (
+    API_KEY_ENV,
+    SYNC_TIMEOUT_S,
+    E2BOptions,
+    MirrorOps,
+    load_sdk,
+)
 
-from cofounder.sandbox.e2b_mirror import DEFAULT_REMOTE_ONLY, WorkspaceMirror
+__all__ = ["E2BOptions", "E2BSandbox"]
 from cofounder.sandbox.output import OutputCapture
-from cofounder.sandbox.protocol import ExecResult, SandboxError
+from cofounder.sandbox.protocol import BackgroundInfo, ExecResult, SandboxError
 
 if TYPE_CHECKING:
     from e2b import Sandbox as RemoteSandbox
 
-API_KEY_ENV = "E2B_API_KEY"
-INSTALL_HINT = "pip install 'cofounder[e2b]'"
 TIMEOUT_EXIT_CODE = 124  # as the local sandbox and coreutils `timeout` report it
 KILLED_EXIT_CODE = 137
 MARKER_ENV = "COFOUNDER_EXEC_ID"
-_SYNC_TIMEOUT_S = 300.0
 _T = TypeVar("_T")
-
-
-class E2BOptions(BaseModel):
-    """How to reach E2B and how long its sandbox may live; `api_key` falls back to E2B_API_KEY."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    template: str | None = Field(default=None, description="template name or id; None: 'base'")
-    api_key: SecretStr | None = None
-    internet: bool = Field(default=False, description="allow outbound traffic (egress mode)")
-    idle_ttl_s: int = Field(default=300, ge=30, description="life left after a command's timeout")
-    max_ttl_s: int = Field(default=3600, ge=60, description="E2B's cap: 1 h Hobby, 24 h Pro")
-    default_timeout_s: float = Field(default=120.0, gt=0)
-    max_timeout_s: float = Field(default=600.0, gt=0)
-    output_limit_bytes: int = Field(default=64 * 1024, ge=1024)
-    remote_workspace: str = "/workspace"
-    remote_scratch: str = Field(default="/tmp", description="where transfer archives sit")
-    user: str = Field(default="user", description="E2B's default unprivileged user")
-    remote_only: frozenset[str] = DEFAULT_REMOTE_ONLY
-    max_mirror_file_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
-
-
-def load_sdk() -> None:
-    """Fail with an actionable message when the optional SDK is missing."""
-    try:
-        import e2b  # noqa: F401
-    except ImportError as exc:
-        raise SandboxError(
-            f"the E2B sandbox backend needs the e2b SDK, which is not installed: {INSTALL_HINT}"
-        ) from exc
-
-
-def _sdk_error(action: str, exc: BaseException) -> SandboxError:
-    text = str(exc).strip() or "no details"
-    return SandboxError(f"E2B failed while {action}: {type(exc).__name__}: {text}")
-
-
-class _Ops:
-    """The SDK calls the workspace mirror makes, with SDK errors turned into SandboxError."""
-
-    def __init__(self, remote: RemoteSandbox, user: str) -> None:
-        self._remote = remote
-        self._user = user
-
-    def run(self, command: str) -> str:
-        from e2b import CommandExitException
-
-        try:
-            result = self._remote.commands.run(command, user=self._user, timeout=_SYNC_TIMEOUT_S)
-        except CommandExitException as exc:
-            raise SandboxError(
-                f"syncing the workspace with E2B failed (exit {exc.exit_code}): "
-                f"{(exc.stderr or '').strip()[-2000:] or 'no error message'}"
-            ) from exc
-        except Exception as exc:
-            raise _sdk_error("syncing the workspace", exc) from exc
-        return result.stdout
-
-    def write(self, path: str, data: bytes) -> None:
-        try:
-            self._remote.files.write(path, data, user=self._user)
-        except Exception as exc:
-            raise _sdk_error(f"uploading {path}", exc) from exc
-
-    def read(self, path: str) -> bytes:
-        try:
-            return bytes(self._remote.files.read(path, format="bytes", user=self._user))
-        except Exception as exc:
-            raise _sdk_error(f"downloading {path}", exc) from exc
-
-
-def _reap_command(token: str) -> str:
-    """Shell that SIGKILLs every process whose environment carries this command's marker."""
-    marker = shlex.quote(f"{MARKER_ENV}={token}")
-    return (
-        "for _ in 1 2; do for p in /proc/[0-9]*; do "
-        f'grep -qzxF {marker} "$p/environ" 2>/dev/null && kill -9 "${{p#/proc/}}" 2>/dev/null; '
-        "done; done; true"
-    )
 
 
 class E2BSandbox:
@@ -161,6 +92,9 @@ class E2BSandbox:
         self._state_lock = threading.Lock()
         self._remote: RemoteSandbox | None = None
         self._closed = False
+        self._processes = RemoteProcessTable(
+            cwd=self._options.remote_workspace, user=self._options.user
+        )
 
     @property
     def workspace(self) -> Path:
@@ -199,7 +133,7 @@ class E2BSandbox:
             if not self._workspace.is_dir():
                 raise SandboxError(f"workspace {self._workspace} has disappeared")
             remote = self._live_remote(timeout)
-            ops = _Ops(remote, self._options.user)
+            ops = MirrorOps(remote, self._options.user)
             self._guard(remote, "uploading the workspace", lambda: self._mirror.push(ops))
             token = uuid.uuid4().hex
             result = self._run(remote, command, timeout, token)
@@ -208,12 +142,59 @@ class E2BSandbox:
             notes = self._guard(
                 remote,
                 "downloading the workspace",
-                lambda: self._mirror.pull(ops, prelude=_reap_command(token)),
+                lambda: self._mirror.pull(ops, prelude=reap_command(MARKER_ENV, token)),
             )
         if notes:
             stderr = result.stderr + ("" if result.stderr.endswith("\n") else "\n")
             result = result.model_copy(update={"stderr": stderr + "\n".join(notes) + "\n"})
         return result
+
+    def push_workspace(self) -> None:
+        """Upload host changes now, when a cloud sandbox is running.
+
+        A dev server sees edits made by the file tools only once they are pushed, which
+        otherwise happens at the next exec; call this before looking at the app.
+        """
+        with self._exec_lock:
+            remote = self._remote
+            if self._closed or remote is None:
+                return
+            ops = MirrorOps(remote, self._options.user)
+            self._guard(remote, "uploading the workspace", lambda: self._mirror.push(ops))
+
+    # --- background processes ---------------------------------------------------------------
+
+    def start_background(self, command: str, *, name: str) -> BackgroundInfo:
+        """Start `command` with bash in /workspace in the cloud and return at once.
+
+        The workspace is pushed first, so the process sees the host's latest files. It runs
+        until stopped or `close`; SandboxError when E2B cannot start it.
+        """
+        with self._exec_lock:
+            if self._closed:
+                raise SandboxError("sandbox is closed")
+            if not self._workspace.is_dir():
+                raise SandboxError(f"workspace {self._workspace} has disappeared")
+            label = self._processes.reserve()  # fails before paying for a cloud sandbox
+            remote = self._live_remote(self._options.default_timeout_s)
+            ops = MirrorOps(remote, self._options.user)
+            self._guard(remote, "uploading the workspace", lambda: self._mirror.push(ops))
+            return self._processes.start(remote, label, command, name)
+
+    def list_background(self) -> list[BackgroundInfo]:
+        """Every background process started so far; also keeps the cloud sandbox alive."""
+        remote = self._remote
+        if remote is not None and not self._closed:
+            self._processes.keep_alive(remote, self._ttl(self._options.default_timeout_s))
+        return self._processes.infos()
+
+    def background_output(self, process_id: str, *, max_bytes: int) -> str:
+        """The tail of its output; KeyError naming the known ids for an unknown one."""
+        return self._processes.output(process_id, max_bytes)
+
+    def stop_background(self, process_id: str) -> BackgroundInfo:
+        """Kill it and everything it started; KeyError for an unknown id."""
+        return self._processes.stop(process_id)
 
     def preview_url(self, port: int) -> str:
         """The public https URL E2B serves for `port` of the running cloud sandbox."""
@@ -225,12 +206,15 @@ class E2BSandbox:
         return f"https://{remote.get_host(port)}"
 
     def close(self) -> None:
-        """Kill the cloud sandbox; later `exec` calls fail. Safe to call more than once."""
+        """Kill the cloud sandbox and with it every background process; later `exec` calls
+        fail. Safe to call more than once."""
         with self._state_lock:
             self._closed = True
             remote, self._remote = self._remote, None
+        self._processes.close()
         if remote is not None:
             _kill_quietly(remote)
+        self._processes.join(timeout_s=1.0)  # their streams end with the sandbox
 
     def __enter__(self) -> E2BSandbox:
         return self
@@ -358,6 +342,7 @@ class E2BSandbox:
             if self._remote is remote:
                 self._remote = None
         self._mirror.reset()
+        self._processes.lose(remote)
         _kill_quietly(remote)
 
 
@@ -365,7 +350,7 @@ def _run_as_root(remote: RemoteSandbox, command: str) -> str:
     from e2b import CommandExitException
 
     try:
-        return remote.commands.run(command, user="root", timeout=_SYNC_TIMEOUT_S).stdout
+        return remote.commands.run(command, user="root", timeout=SYNC_TIMEOUT_S).stdout
     except CommandExitException as exc:
         raise SandboxError(f"could not prepare the workspace: {exc}") from exc
     except Exception as exc:

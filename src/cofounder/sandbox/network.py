@@ -115,6 +115,7 @@ class NetworkTools:
     pasta: str
     ip: str
     nsenter: str
+    unshare: str = "unshare"
 
 
 class EgressNetwork:

@@ -23,11 +23,26 @@ class ExecResult(BaseModel):
     limit_exceeded: str | None = None
 
 
+class BackgroundInfo(BaseModel):
+    """What one background process is doing, for the model, the feed and status."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    name: str
+    command: str
+    running: bool
+    exit_code: int | None = None
+    uptime_s: float = 0.0
+    log_bytes: int = 0
+
+
 class Sandbox(Protocol):
     """An isolated place to run the agent's commands.
 
     `workspace` is the host path of the one writable directory; inside the sandbox it is
-    `/workspace`. Everything started by `exec` dies when it returns, times out or `close` runs.
+    `/workspace`. Everything started by `exec` dies when it returns, times out or `close` runs;
+    background processes live until stopped or until `close`.
     """
 
     @property
@@ -35,6 +50,20 @@ class Sandbox(Protocol):
 
     def exec(self, command: str, *, timeout_s: float) -> ExecResult:
         """Run `command` with bash in /workspace; never raises for a failing command."""
+        ...
+
+    def start_background(self, command: str, *, name: str) -> BackgroundInfo:
+        """Start `command` and return at once; SandboxError when it cannot start."""
+        ...
+
+    def list_background(self) -> list[BackgroundInfo]: ...
+
+    def background_output(self, process_id: str, *, max_bytes: int) -> str:
+        """The tail of its output; KeyError naming the known ids for an unknown one."""
+        ...
+
+    def stop_background(self, process_id: str) -> BackgroundInfo:
+        """Kill it and everything it started; KeyError for an unknown id."""
         ...
 
     def close(self) -> None: ...

@@ -45,6 +45,8 @@ class SessionRecord(BaseModel):
     network_mode: str = "none"
     wake_at: datetime | None = None
     wake_requested: bool = False
+    preview_spec_json: str | None = None
+    preview_url: str | None = None
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
@@ -130,6 +132,16 @@ class SessionStore:
                 row.wake_requested = False
                 row.updated_at = datetime.now(UTC)
             return row.run_number
+
+    def set_preview(self, session_id: str, *, spec_json: str | None, url: str | None) -> None:
+        """Record the app's preview: the spec stays (it comes back on the next run), the URL
+        only while it is live (None when stopped)."""
+        with self._db.transaction() as session:
+            row = row_in(session, session_id)
+            if spec_json is not None:
+                row.preview_spec_json = spec_json
+            row.preview_url = url
+            row.updated_at = datetime.now(UTC)
 
     def request_wake(self, session_id: str) -> None:
         with self._db.transaction() as session:

@@ -73,6 +73,9 @@ class SessionRow(Base):
     run_number: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     wake_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     network_mode: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
+    # How to run the app (JSON PreviewSpec) once the agent started one, and its URL while live.
+    preview_spec_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    preview_url: Mapped[str | None] = mapped_column(String(200), nullable=True)
     wake_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

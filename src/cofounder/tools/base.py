@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cofounder.sandbox.preview_types import PreviewHost
 from cofounder.sandbox.protocol import Sandbox
-from cofounder.tools.types import ToolEffect
+from cofounder.tools.types import ToolEffect, ToolImage
 
 
 class ToolFailure(Exception):
@@ -24,6 +25,7 @@ class ToolFailure(Exception):
 class ToolContext:
     sandbox: Sandbox
     output_limit_chars: int
+    preview: PreviewHost | None = None
 
     @property
     def workspace(self) -> Path:
@@ -38,6 +40,7 @@ class ToolOutput:
     exit_code: int | None = None
     truncated: bool = False
     effects: tuple[ToolEffect, ...] = field(default_factory=tuple)
+    images: tuple[ToolImage, ...] = field(default_factory=tuple)
 
 
 Args = dict[str, Any]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from cofounder.sandbox.output import truncate_text
 from cofounder.sandbox.protocol import ExecResult
-from cofounder.tools.base import Args, ToolContext, ToolDef, ToolOutput, clip
+from cofounder.tools.base import Args, ToolContext, ToolDef, ToolFailure, ToolOutput, clip
 
 DEFAULT_TIMEOUT_S = 120
 MAX_TIMEOUT_S = 600
@@ -19,6 +21,17 @@ SCHEMA = {
             "maximum": MAX_TIMEOUT_S,
             "description": f"Seconds before the command is killed (default {DEFAULT_TIMEOUT_S}).",
         },
+        "background": {
+            "type": "boolean",
+            "description": "Keep it running after this call (servers, watchers); manage it "
+            "with the `processes` tool.",
+        },
+        "name": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 60,
+            "description": "A short name for a background process.",
+        },
     },
     "required": ["command"],
     "additionalProperties": False,
@@ -27,9 +40,11 @@ SCHEMA = {
 DESCRIPTION = (
     "Run a bash command in /workspace inside the sandbox (network access as the system prompt "
     "says; uid 1000; HOME is /workspace). Returns the exit code, stdout and stderr. Every "
-    "process the command starts, including background ones, is killed when it returns or "
-    "times out, so do not start servers to keep running. Long output keeps its beginning "
-    "and end."
+    "process the command starts (even with & or nohup) is killed when it returns or times "
+    "out. To keep something running (a dev server, a watcher) pass `background: true`: it "
+    "returns at once with a process id and keeps running across calls until you stop it "
+    "with `processes` or the session stops; later commands reach it on localhost. To show "
+    "the founder the app, use `preview` instead. Long output keeps its beginning and end."
 )
 
 
@@ -68,7 +83,48 @@ def format_exec(result: ExecResult, timeout_s: float, limit: int) -> tuple[str, 
     return f"{head}\n{out}\n{err}", out_cut or err_cut
 
 
+BACKGROUND_SETTLE_S = 1.0  # long enough to see a command that fails at once
+
+
+def run_background(ctx: ToolContext, args: Args) -> ToolOutput:
+    """Start it, give it a moment, and say whether it is still running, with its output."""
+    if "timeout" in args:
+        raise ToolFailure("`timeout` does not apply to a background process; leave it out")
+    command = args["command"]
+    info = ctx.sandbox.start_background(command, name=args.get("name") or clip(command, 40))
+    deadline = time.monotonic() + BACKGROUND_SETTLE_S
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        current = next(p for p in ctx.sandbox.list_background() if p.id == info.id)
+        if not current.running:
+            break
+    current = next(p for p in ctx.sandbox.list_background() if p.id == info.id)
+    output = ctx.sandbox.background_output(info.id, max_bytes=ctx.output_limit_chars // 2)
+    shown = output.rstrip("\n") or "(none yet)"
+    if current.running:
+        head = (
+            f"Started background process {info.id} ({info.name}); it is running. Read its "
+            f"output or stop it with `processes`."
+        )
+        return ToolOutput(
+            content=f"{head}\n--- output so far ---\n{shown}", summary=f"{info.id} running"
+        )
+    head = (
+        f"Background process {info.id} ({info.name}) exited at once with code {current.exit_code}."
+    )
+    return ToolOutput(
+        content=f"{head}\n--- output ---\n{shown}",
+        summary=f"{info.id} exited {current.exit_code}",
+        ok=current.exit_code == 0,
+        exit_code=current.exit_code,
+    )
+
+
 def run(ctx: ToolContext, args: Args) -> ToolOutput:
+    if args.get("background"):
+        return run_background(ctx, args)
+    if "name" in args:
+        raise ToolFailure("`name` is only for background processes (`background: true`)")
     timeout = float(args.get("timeout", DEFAULT_TIMEOUT_S))
     result = ctx.sandbox.exec(args["command"], timeout_s=timeout)
     content, cut = format_exec(result, timeout, ctx.output_limit_chars)
@@ -89,6 +145,10 @@ TOOL = ToolDef(
     name="bash",
     description=DESCRIPTION,
     schema=SCHEMA,
-    label=lambda a: f"Running: {clip(a['command'], 80)}",
+    label=lambda a: (
+        f"Starting in the background: {clip(a['command'], 60)}"
+        if a.get("background")
+        else f"Running: {clip(a['command'], 80)}"
+    ),
     run=run,
 )

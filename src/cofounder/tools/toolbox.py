@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 
 from cofounder.llm.messages import ToolSpec, ToolUseBlock
 from cofounder.sandbox.output import truncate_text
+from cofounder.sandbox.preview_types import PreviewHost
 from cofounder.sandbox.protocol import Sandbox, SandboxError
 from cofounder.tools import (
     ask_founder_tool,
@@ -22,6 +23,8 @@ from cofounder.tools import (
     glob_tool,
     grep_tool,
     note_tools,
+    preview_tools,
+    process_tool,
     read_tool,
     write_tool,
 )
@@ -40,6 +43,9 @@ ALL_TOOLS: tuple[ToolDef, ...] = (
     note_tools.NARRATE,
     note_tools.DOCUMENT,
     ask_founder_tool.ASK_FOUNDER,
+    process_tool.TOOL,
+    preview_tools.PREVIEW,
+    preview_tools.SCREENSHOT,
 )
 TOOL_NAMES: tuple[str, ...] = tuple(t.name for t in ALL_TOOLS)
 _TOOLS_BY_NAME: dict[str, ToolDef] = {t.name: t for t in ALL_TOOLS}
@@ -58,10 +64,18 @@ def tool_specs() -> list[ToolSpec]:
 class ToolBox:
     """Dispatches tool calls to their implementations over one sandbox."""
 
-    def __init__(self, sandbox: Sandbox, *, output_limit_chars: int = 30000) -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        *,
+        output_limit_chars: int = 30000,
+        preview: PreviewHost | None = None,
+    ) -> None:
         if output_limit_chars < 1000:
             raise ValueError("output_limit_chars must be at least 1000")
-        self._ctx = ToolContext(sandbox=sandbox, output_limit_chars=output_limit_chars)
+        self._ctx = ToolContext(
+            sandbox=sandbox, output_limit_chars=output_limit_chars, preview=preview
+        )
         self._tools = _TOOLS_BY_NAME
         self._validators = _VALIDATORS
 
@@ -122,6 +136,7 @@ class ToolBox:
             label=valid_text(label),
             summary=valid_text(output.summary),
             effects=list(output.effects),
+            images=list(output.images),
         )
 
     def _failed(

@@ -6,6 +6,32 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cofounder.sandbox.preview_types import PreviewOutcome
+
+
+class ImageRef(BaseModel):
+    """An image a tool produced, stored by content; the conversation carries only this."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ref: str
+    media_type: str
+    label: str
+    width: int
+    height: int
+
+
+class ToolImage(BaseModel):
+    """An image a tool produced, with its bytes: the act step stores it and keeps the ref."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    media_type: str
+    data: bytes
+    label: str
+    width: int
+    height: int
+
 
 class ToolResult(BaseModel):
     """Failures are data (ok=False) so guards and healing can see them."""
@@ -18,6 +44,7 @@ class ToolResult(BaseModel):
     exit_code: int | None = None
     truncated: bool = False
     duration_ms: int = 0
+    images: list[ImageRef] = Field(default_factory=list)
 
 
 class PhaseEffect(BaseModel):
@@ -60,8 +87,16 @@ class EscalationEffect(BaseModel):
     can_continue: bool = False
 
 
+class PreviewEffect(BaseModel):
+    """`preview`: the app was started (or failed to); the engine records it on the session."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["preview"] = "preview"
+    outcome: PreviewOutcome
+
+
 ToolEffect = Annotated[
-    PhaseEffect | NarrationEffect | DocumentEffect | EscalationEffect,
+    PhaseEffect | NarrationEffect | DocumentEffect | EscalationEffect | PreviewEffect,
     Field(discriminator="kind"),
 ]
 
@@ -75,3 +110,4 @@ class ToolRun(BaseModel):
     label: str
     summary: str
     effects: list[ToolEffect] = Field(default_factory=list)
+    images: list[ToolImage] = Field(default_factory=list)

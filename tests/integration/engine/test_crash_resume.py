@@ -1,6 +1,10 @@
 """SIGKILL the example build at many points; `cofounder resume` must finish it with the same
 workspace (byte for byte, caches aside) and transcript as an uninterrupted run, never request a
-recorded model turn again, and keep event seq gap-free."""
+recorded model turn again, and keep event seq gap-free.
+
+Screenshots are off here (`COFOUNDER_CHROMIUM` names no browser, so `take_screenshot` is an
+ordinary failed tool result in every run): each costs ~2 s, and the chaos and preview tests
+cover them through kills. One crash point per kind of step boundary keeps CI within budget."""
 
 from __future__ import annotations
 
@@ -23,20 +27,17 @@ from cofounder.storage import Database, EventLog
 # (crash point, does the killed turn's request happen before the kill and go unrecorded?)
 CRASH_POINTS = [
     ("think.before_model#1", False),
-    ("think.after_model#1", True),
     ("think.after_model#6", True),
     ("act.before_tools#2", False),
-    ("act.after_tool#1", False),
     ("act.after_tool#7", False),
-    ("act.after_tool#14", False),
     ("act.after_tool#19", False),
     ("act.before_snapshot#4", False),
     ("act.after_snapshot#6", False),
     ("commit.before#3", False),
-    ("commit.after#8", False),
     ("commit.after#13", False),
     ("finish.before#1", False),
 ]
+NO_SCREENSHOTS = {"COFOUNDER_CHROMIUM": "/nonexistent/chromium"}
 
 
 class Baseline:
@@ -55,18 +56,18 @@ def _workspace(backend: Backend, session_id: str) -> Path:
 
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory: pytest.TempPathFactory) -> Baseline:
-    return Baseline(Backend("sqlite", tmp_path_factory.mktemp("baseline"), None))
+    return Baseline(Backend("sqlite", tmp_path_factory.mktemp("baseline"), None), **NO_SCREENSHOTS)
 
 
 def _crash_then_resume(backend: Backend, point: str) -> str:
-    crashed = backend.cli("build", str(EXAMPLE), COFOUNDER_CRASH_AT=point)
+    crashed = backend.cli("build", str(EXAMPLE), COFOUNDER_CRASH_AT=point, **NO_SCREENSHOTS)
     assert crashed.returncode == -signal.SIGKILL, (
         f"expected a SIGKILL at {point}, got {crashed.returncode}\n{crashed.stderr}"
     )
     session_id = session_id_from(crashed.stdout)
     status = backend.cli("status", session_id, "--json")
     assert '"state": "interrupted"' in status.stdout
-    resumed = backend.cli("resume", session_id)
+    resumed = backend.cli("resume", session_id, **NO_SCREENSHOTS)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     return session_id
 
@@ -100,7 +101,7 @@ def test_sigkill_at_point_then_resume_matches_uninterrupted_run(
 @pytest.mark.postgres
 @pytest.mark.parametrize(
     ("point", "extra_request"),
-    [CRASH_POINTS[1], CRASH_POINTS[6], CRASH_POINTS[9], CRASH_POINTS[12]],
+    [CRASH_POINTS[1], CRASH_POINTS[6]],
     ids=lambda v: v if isinstance(v, str) else "",
 )
 def test_sigkill_then_resume_on_postgres(
@@ -116,7 +117,7 @@ def test_repeated_external_sigkills_at_random_moments(
 ) -> None:
     """Kill from outside, whenever the event log has grown, three times over; then finish."""
     backend = sqlite_backend
-    proc = backend.popen("build", str(EXAMPLE))
+    proc = backend.popen("build", str(EXAMPLE), **NO_SCREENSHOTS)
     assert proc.stdout is not None
     session_id = proc.stdout.readline().removeprefix("session: ").strip()
     db = Database(app_db_url(backend))
@@ -129,7 +130,7 @@ def test_repeated_external_sigkills_at_random_moments(
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        proc = backend.popen("resume", session_id)
+        proc = backend.popen("resume", session_id, **NO_SCREENSHOTS)
         time.sleep(0.05)
     out, err = proc.communicate(timeout=180)
     db.close()

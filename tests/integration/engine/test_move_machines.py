@@ -1,5 +1,7 @@
-"""A session survives losing its machine: killed at random moments, everything local deleted
-except the database and the object store, resumed from another data dir each time; the final
+"""A session survives losing its machine (the random-kill variant on SQLite is the chaos test's
+job; here: PostgreSQL shared by machines, and deterministic points): killed at random moments,
+everything local deleted except the database and the object store, resumed from another data
+dir each time; the final
 workspace equals an uninterrupted run's and so does the whole conversation, tool results
 included (a restore puts file modification times back, so `glob`'s newest-first order holds)."""
 
@@ -16,7 +18,7 @@ from crash_support import (
     transcript_of,
     workspace_digest,
 )
-from test_crash_resume import Baseline
+from test_crash_resume import NO_SCREENSHOTS, Baseline
 
 from cf_support import EXAMPLE, Backend
 from cofounder.storage import Database, EventLog
@@ -39,23 +41,12 @@ def _run_across_machines(tmp_path: Path, database_url: str, extra: dict[str, str
     assert "workspace_restored" in events
 
 
-def test_resume_on_other_machines_sqlite(tmp_path: Path) -> None:
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    _run_across_machines(
-        tmp_path,
-        f"sqlite:///{shared / 'app.sqlite'}",
-        {
-            "COFOUNDER_SYSTEM_DATABASE_URL": f"sqlite:///{shared / 'dbos.sqlite'}",
-            "COFOUNDER_OBJECT_STORE": str(shared / "objects"),
-        },
-    )
-
-
 @pytest.mark.postgres
 def test_resume_on_other_machines_postgres(tmp_path: Path, postgres_url: str) -> None:
     _run_across_machines(
-        tmp_path, postgres_url, {"COFOUNDER_OBJECT_STORE": str(tmp_path / "objects")}
+        tmp_path,
+        postgres_url,
+        {"COFOUNDER_OBJECT_STORE": str(tmp_path / "objects"), **NO_SCREENSHOTS},
     )
 
 
@@ -72,6 +63,7 @@ def test_crash_at_a_point_then_resume_on_a_new_machine(tmp_path: Path, point: st
     extra = {
         "COFOUNDER_SYSTEM_DATABASE_URL": f"sqlite:///{shared / 'dbos.sqlite'}",
         "COFOUNDER_OBJECT_STORE": str(shared / "objects"),
+        **NO_SCREENSHOTS,
     }
     old, new = _machine(tmp_path, "old", database_url), _machine(tmp_path, "new", database_url)
     crashed = old.cli("build", str(EXAMPLE), COFOUNDER_CRASH_AT=point, **extra)

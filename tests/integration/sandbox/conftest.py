@@ -1,4 +1,5 @@
-"""Shared by the sandbox tests: the egress test network and the security battery's targets."""
+"""Shared by the sandbox tests: a workspace and a local sandbox on it, the egress test network
+and the security battery's targets."""
 
 from __future__ import annotations
 
@@ -9,7 +10,22 @@ import pytest
 from sandbox_battery_support import ENV_SECRET, Host, make_host
 from sandbox_netns_rig import Rig, netns_rig
 
-from cofounder.sandbox import egress_available
+from cofounder.sandbox import BwrapSandbox, egress_available
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    d = tmp_path / "ws"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def sandbox(ws: Path) -> Iterator[BwrapSandbox]:
+    """A bubblewrap sandbox on `ws` (the E2B tests override this with theirs)."""
+    sb = BwrapSandbox(ws)
+    yield sb
+    sb.close()
 
 
 @pytest.fixture(scope="session")

@@ -7,27 +7,12 @@ import socket
 import stat
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cofounder.sandbox import BwrapSandbox, ExecResult, Sandbox, SandboxError, SandboxLimits
 from cofounder.sandbox.availability import find_executable, probe_bwrap
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Path:
-    d = tmp_path / "ws"
-    d.mkdir()
-    return d
-
-
-@pytest.fixture
-def sandbox(ws: Path) -> Iterator[BwrapSandbox]:
-    sb = BwrapSandbox(ws, SandboxLimits())
-    yield sb
-    sb.close()
 
 
 def host_pids_with(token: str) -> list[int]:

@@ -10,37 +10,55 @@ output to the callbacks, raises the SDK's `CommandExitException` for a non-zero 
 `TimeoutException` at the deadline (leaving the process running, as a dropped stream would);
 `files.write`/`files.read` touch real files. So the mirror's shell steps (find, tar, the
 process reaper) run for real; only E2B's transport, auth and VM are not exercised.
+
+Background commands (`commands.run(background=True)`) get the SDK's real `CommandHandle`, fed
+the envd event stream it would get from the cloud (start, stdout/stderr data, end with Go's
+`exit status N` / `signal: killed` error) built from the SDK's own protobuf messages, read from
+a local process; `handle.kill()` SIGKILLs only that process, as envd does, and killing the VM
+kills every process it started and drops the streams.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import io
 import os
 import pwd
+import selectors
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import tarfile
+import threading
+import time
 import types
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import e2b
 import pytest
+from e2b.envd.process import process_pb
+from e2b.envd.utils import extract_start_pid
 from e2b.sandbox_sync.commands.command import Commands
+from e2b.sandbox_sync.commands.command_handle import CommandHandle
 from e2b.sandbox_sync.filesystem.filesystem import Filesystem
+from protobuf import Oneof
 
 from cofounder.llm.messages import ToolUseBlock
+from cofounder.sandbox import e2b_processes
 from cofounder.sandbox.e2b_backend import E2BOptions, E2BSandbox
-from cofounder.sandbox.protocol import Sandbox, SandboxError
+from cofounder.sandbox.e2b_processes import BG_MARKER_ENV, OutputRing, exit_status
+from cofounder.sandbox.protocol import BackgroundInfo, Sandbox, SandboxError
 from cofounder.tools.toolbox import ToolBox
 
 ME = pwd.getpwuid(os.getuid()).pw_name
+_GO_SIGNAL_NAMES = {signal.SIGKILL: "killed", signal.SIGTERM: "terminated"}
 
 
 def _bound_autospec(cls: type, name: str) -> Any:
@@ -58,7 +76,10 @@ class FakeCloud:
         self.remote = base / "remote-ws"
         self.scratch = base / "remote-tmp"
         self.scratch.mkdir()
+        self.bin = base / "remote-bin"  # first on the VM's PATH: tests put fake tools here
+        self.bin.mkdir()
         self.sandboxes: list[Any] = []
+        self.background: list[subprocess.Popen[bytes]] = []
         self.raised: list[BaseException] = []
         self.uploads: list[list[str]] = []  # member names of each pushed archive
         self.dead = False  # the current VM is gone (TTL ran out, or killed)
@@ -100,6 +121,9 @@ class FakeCloud:
 
     def _kill(self, **opts: Any) -> bool:
         was_alive, self.dead = not self.dead, True
+        for proc in self.background:  # the VM is gone, and everything that ran in it
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
         return was_alive
 
     def _run(
@@ -116,20 +140,25 @@ class FakeCloud:
         request_timeout: float | None = None,
         *,
         retain_output: bool = True,
-    ) -> e2b.CommandResult[Any]:
+    ) -> Any:  # a CommandResult, or a CommandHandle for a background command
         self._gone()
         if cmd == self.die_on_command:
             self.dead = True
             self._gone()
-        env = {"PATH": os.environ["PATH"], "HOME": str(self.scratch), **(envs or {})}
+        path = f"{self.bin}:{os.environ['PATH']}"
+        env = {"PATH": path, "HOME": str(self.scratch), **(envs or {})}
         proc = subprocess.Popen(
             ["bash", "-c", cmd],
             cwd=cwd or self.scratch,
             env=env,
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
+        if background:
+            assert on_stdout is None and on_stderr is None  # the sync SDK would ignore them
+            return self._handle(proc, retain_output)
         try:
             raw_out, raw_err = proc.communicate(timeout=timeout or None)
         except subprocess.TimeoutExpired:
@@ -152,6 +181,58 @@ class FakeCloud:
             raise exit_exc
         return e2b.CommandResult(stderr=kept_err, stdout=kept_out, exit_code=0, error=None)
 
+    def _handle(self, proc: subprocess.Popen[bytes], retain_output: bool) -> Any:
+        """What `Commands._start` returns: a real CommandHandle past the start event."""
+        self.background.append(proc)
+        events = self._events(proc)
+        assert extract_start_pid(next(events), "start process") == proc.pid
+
+        def kill() -> bool:  # envd's SendSignal(SIGKILL) to that one pid
+            try:
+                os.kill(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                return False
+            return True
+
+        return CommandHandle(
+            pid=proc.pid, handle_kill=kill, events=events, retain_output=retain_output
+        )
+
+    def _events(
+        self, proc: subprocess.Popen[bytes]
+    ) -> Generator[process_pb.StartResponse, None, None]:
+        """envd's event stream for `proc`; it ends when the process does (as newer envd's
+        does, even if children still hold its pipes) and breaks off when the VM dies."""
+        event = process_pb.ProcessEvent
+        yield _response("start", event.StartEvent(pid=proc.pid))
+        assert proc.stdout is not None and proc.stderr is not None
+        names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+        with selectors.DefaultSelector() as sel, proc.stdout, proc.stderr:
+            for fd in names:
+                sel.register(fd, selectors.EVENT_READ)
+            while sel.get_map():
+                if self.dead:
+                    raise e2b.SandboxNotRunningException("sandbox was not found")
+                ready = sel.select(timeout=0.05)
+                for key, _ in ready:
+                    fd = int(key.fd)
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        sel.unregister(fd)
+                        continue
+                    output: Any = Oneof(names[fd], chunk)
+                    yield _response("data", event.DataEvent(output=output))
+                if not ready and proc.poll() is not None:
+                    break
+        rc = proc.wait()
+        if self.dead:
+            raise e2b.SandboxNotRunningException("sandbox was not found")
+        error = None if rc == 0 else f"exit status {rc}"
+        if rc < 0:
+            error = f"signal: {_GO_SIGNAL_NAMES.get(signal.Signals(-rc), 'unknown')}"
+        end = event.EndEvent(exit_code=max(rc, -1), exited=rc >= 0, status=error or "", error=error)
+        yield _response("end", end)
+
     def _write(self, path: str, data: Any, user: str | None = None, **kw: Any) -> e2b.WriteInfo:
         self._gone()
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
@@ -173,6 +254,15 @@ class FakeCloud:
             if proc.poll() is None:
                 proc.kill()
             proc.communicate()
+        for proc in self.background:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _response(field: str, value: Any) -> process_pb.StartResponse:
+    """One message of envd's process stream: a ProcessEvent with its `field` oneof set."""
+    oneof: Any = Oneof(field, value)
+    return process_pb.StartResponse(event=process_pb.ProcessEvent(event=oneof))
 
 
 @pytest.fixture
@@ -181,13 +271,6 @@ def cloud(tmp_path: Path) -> Iterator[FakeCloud]:
     with mock.patch.object(e2b.Sandbox, "create", autospec=True, side_effect=fake.create):
         yield fake
     fake.close()
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Path:
-    d = tmp_path / "ws"
-    d.mkdir()
-    return d
 
 
 def options(cloud: FakeCloud, **over: Any) -> E2BOptions:
@@ -555,3 +638,207 @@ def test_preview_url_uses_the_e2b_host(sandbox: E2BSandbox, cloud: FakeCloud) ->
     cloud.current.get_host.assert_called_with(3000)
     with pytest.raises(ValueError):
         sandbox.preview_url(70000)
+
+
+# --- background processes -------------------------------------------------------------------
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+def info_of(sb: E2BSandbox, process_id: str) -> BackgroundInfo:
+    return next(p for p in sb.list_background() if p.id == process_id)
+
+
+def test_background_start_list_output_stop(sandbox: E2BSandbox, ws: Path, cloud: FakeCloud) -> None:
+    token = f"cf-e2b-bg-{uuid.uuid4().hex[:8]}"
+    (ws / "note.txt").write_text("from the host\n")  # pushed before the process starts
+    # bash stays the parent, so killing only its pid (as envd does) would leave the child
+    command = f"cat note.txt; echo warn >&2; (exec -a {token} sleep 60) & wait"
+    info = sandbox.start_background(command, name="dev")
+    assert (info.id, info.name, info.command, info.running) == ("p1", "dev", command, True)
+    call = cloud.current.commands.run.call_args_list[-1]
+    assert call.args[0] == command and call.kwargs["background"] is True
+    assert call.kwargs["cwd"] == str(cloud.remote) and call.kwargs["user"] == ME
+    assert call.kwargs["timeout"] == 0  # no deadline on the stream: it lives until stopped
+    assert BG_MARKER_ENV in call.kwargs["envs"] and "COFOUNDER_EXEC_ID" not in call.kwargs["envs"]
+
+    wait_for(lambda: "warn" in sandbox.background_output("p1", max_bytes=1000))
+    assert sandbox.background_output("p1", max_bytes=1000) == "from the host\nwarn\n"
+    [listed] = sandbox.list_background()
+    assert listed.running and listed.exit_code is None and listed.log_bytes == 19
+    wait_for(lambda: bool(pids_with(token)))
+
+    stopped = sandbox.stop_background("p1")
+    assert not stopped.running and stopped.exit_code == 137  # envd: -1, "signal: killed"
+    assert pids_with(token) == []  # the child too: the marker reaper found it
+    assert sandbox.background_output("p1", max_bytes=1000).startswith("from the host")
+    assert sandbox.stop_background("p1") == info_of(sandbox, "p1")  # stopping twice is fine
+    with pytest.raises(KeyError, match=r"'p9'.*known: p1"):
+        sandbox.background_output("p9", max_bytes=100)
+    with pytest.raises(KeyError, match="p9"):
+        sandbox.stop_background("p9")
+
+
+def test_background_exit_codes_come_from_the_end_event(sandbox: E2BSandbox) -> None:
+    sandbox.start_background("echo bye; exit 3", name="fails")
+    sandbox.start_background("echo fine", name="works")
+    wait_for(lambda: not any(p.running for p in sandbox.list_background()))
+    p1, p2 = sandbox.list_background()
+    assert (p1.exit_code, p2.exit_code) == (3, 0)
+    assert sandbox.background_output("p1", max_bytes=100) == "bye\n"
+    assert exit_status(-1, "signal: terminated") == 143
+    assert exit_status(-1, "some other failure") == -1
+
+
+def test_exec_does_not_kill_background_processes(sandbox: E2BSandbox) -> None:
+    token = f"cf-e2b-keep-{uuid.uuid4().hex[:8]}"
+    sandbox.start_background(f"exec -a {token} sleep 60", name="server")
+    wait_for(lambda: bool(pids_with(token)))
+    for _ in range(3):  # each exec reaps everything carrying its own marker afterwards
+        r = sandbox.exec("echo hi; (sleep 30 >/dev/null 2>&1 &); true", timeout_s=20)
+        assert r.exit_code == 0
+    assert pids_with(token) and info_of(sandbox, "p1").running
+
+
+def test_close_kills_background_processes(ws: Path, cloud: FakeCloud) -> None:
+    sb = E2BSandbox(ws, options(cloud))
+    token = f"cf-e2b-close-{uuid.uuid4().hex[:8]}"
+    sb.start_background(f"(exec -a {token} sleep 60) & wait", name="server")
+    wait_for(lambda: bool(pids_with(token)))
+    sbx = cloud.current
+    sb.close()
+    sbx.kill.assert_called_once_with()
+    wait_for(lambda: pids_with(token) == [])  # the fake's kill ends local processes
+    [info] = sb.list_background()
+    assert not info.running and info.exit_code == 137
+    assert "gone" not in sb.background_output("p1", max_bytes=1000)  # we ended it: no alarm
+    with pytest.raises(SandboxError, match="closed"):
+        sb.start_background("true", name="late")
+
+
+def test_ttl_is_extended_while_background_processes_run(
+    ws: Path, cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(e2b_processes, "KEEPALIVE_EVERY_S", 0.0)
+    sb = E2BSandbox(ws, options(cloud, idle_ttl_s=200, default_timeout_s=100))
+    sb.start_background("sleep 60", name="server")  # creates the sandbox with 100 + 200
+    create = e2b.Sandbox.create
+    assert isinstance(create, mock.Mock) and create.call_args.kwargs["timeout"] == 300
+    sb.start_background("sleep 60", name="watcher")  # a start extends it, as an exec does
+    sb.list_background()  # so does a look at the running processes
+    set_timeout = cloud.current.set_timeout
+    assert [c.args for c in set_timeout.call_args_list] == [(300,), (300,)]
+    sb.stop_background("p1")
+    sb.stop_background("p2")
+    sb.list_background()  # nothing runs: the sandbox may wind down
+    assert set_timeout.call_count == 2
+    sb.close()
+
+
+def test_keep_alive_is_throttled(sandbox: E2BSandbox, cloud: FakeCloud) -> None:
+    sandbox.start_background("sleep 60", name="server")
+    for _ in range(5):
+        sandbox.list_background()
+    assert cloud.current.set_timeout.call_count <= 1
+
+
+def test_at_most_eight_background_processes(sandbox: E2BSandbox) -> None:
+    for i in range(8):
+        sandbox.start_background("sleep 60", name=f"s{i}")
+    with pytest.raises(SandboxError, match=r"8 background processes.*p1, p2"):
+        sandbox.start_background("sleep 60", name="one too many")
+    sandbox.stop_background("p3")
+    assert sandbox.start_background("true", name="fits again").id == "p9"
+
+
+def test_background_output_is_capped_in_memory(sandbox: E2BSandbox) -> None:
+    sandbox.start_background("seq 1 300000", name="chatty")  # about 2 MB
+    wait_for(lambda: not info_of(sandbox, "p1").running)
+    info = info_of(sandbox, "p1")
+    assert info.exit_code == 0 and info.log_bytes == len(
+        "".join(f"{i}\n" for i in range(1, 300001))
+    )
+    assert sandbox.background_output("p1", max_bytes=20) == "299999\n300000\n"  # whole lines
+    assert sandbox.background_output("p1", max_bytes=21) == "299998\n299999\n300000\n"
+    everything = sandbox.background_output("p1", max_bytes=10 * 1024 * 1024)
+    assert len(everything) <= e2b_processes.RING_BYTES and everything.endswith("300000\n")
+    assert everything.split("\n", 1)[0].isdigit()  # starts at a line boundary
+    with pytest.raises(ValueError):
+        sandbox.background_output("p1", max_bytes=0)
+
+
+def test_output_ring_keeps_the_tail() -> None:
+    ring = OutputRing(cap=16)
+    ring.feed("line one\nline two\n")
+    ring.feed("three\n")
+    assert ring.total == 24
+    assert ring.tail(100) == "line two\nthree\n"  # "line one" fell out, cut mid-line
+    short = OutputRing(cap=100)
+    short.feed("a\nb\n")
+    assert short.tail(100) == "a\nb\n" and short.tail(2) == "b\n"
+
+
+def test_processes_of_an_expired_sandbox_are_reported_gone(
+    sandbox: E2BSandbox, cloud: FakeCloud
+) -> None:
+    sandbox.start_background("echo up; sleep 60", name="server")
+    wait_for(lambda: sandbox.background_output("p1", max_bytes=100) == "up\n")
+    cloud.dead = True  # its time ran out while the session slept
+    r = sandbox.exec("true", timeout_s=20)  # a fresh sandbox, seeded from the host
+    assert r.exit_code == 0 and sandbox.sandbox_id == "sbx-2"
+    wait_for(lambda: not info_of(sandbox, "p1").running)
+    info = info_of(sandbox, "p1")
+    assert info.exit_code is None
+    assert "cloud sandbox this process ran in is gone" in sandbox.background_output(
+        "p1", max_bytes=1000
+    )
+    assert sandbox.start_background("true", name="again").id == "p2"
+
+
+def test_start_failure_is_a_sandbox_error(sandbox: E2BSandbox, cloud: FakeCloud) -> None:
+    sandbox.start()
+    cloud.die_on_command = "npm run dev"
+    with pytest.raises(SandboxError, match=r"starting background process p1.*not found"):
+        sandbox.start_background("npm run dev", name="dev")
+    assert sandbox.list_background() == []
+
+
+def test_close_races_with_a_running_pump(ws: Path, cloud: FakeCloud) -> None:
+    sb = E2BSandbox(ws, options(cloud))
+    for i in range(3):
+        sb.start_background(f"while :; do echo {i}; sleep 0.01; done", name=f"loop{i}")
+    closer = threading.Thread(target=sb.close)
+    closer.start()
+    closer.join(timeout=10)
+    assert not closer.is_alive()
+    assert all(not p.running and p.exit_code == 137 for p in sb.list_background())
+
+
+def test_stop_maps_sdk_failures(sandbox: E2BSandbox, cloud: FakeCloud) -> None:
+    token = f"cf-e2b-stopfail-{uuid.uuid4().hex[:8]}"
+    sandbox.start_background(f"(exec -a {token} sleep 60) & wait", name="server")
+    run = cloud.current.commands.run
+    real = run.side_effect
+
+    def failing_reaper(exc: BaseException) -> Callable[..., Any]:
+        def side_effect(cmd: str, *args: Any, **kwargs: Any) -> Any:
+            if "grep -qzxF" in cmd:
+                raise exc
+            return real(cmd, *args, **kwargs)
+
+        return side_effect
+
+    run.side_effect = failing_reaper(e2b.SandboxException("envd hiccup"))
+    with pytest.raises(SandboxError, match=r"stopping background process p1.*envd hiccup"):
+        sandbox.stop_background("p1")
+    run.side_effect = real
+    sandbox.start_background("sleep 60", name="other")
+    run.side_effect = failing_reaper(e2b.SandboxNotRunningException("sandbox was not found"))
+    info = sandbox.stop_background("p2")  # the sandbox is gone: so is the process
+    assert not info.running
+    run.side_effect = real

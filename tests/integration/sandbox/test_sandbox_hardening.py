@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,20 +17,6 @@ needs_cgroup = pytest.mark.skipif(
     ACTIVE.cgroup_version is None or len(ACTIVE.cgroup_controllers) < 2,
     reason=f"no writable memory+pids cgroup here: {ACTIVE.cgroup_note}",
 )
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Path:
-    d = tmp_path / "ws"
-    d.mkdir()
-    return d
-
-
-@pytest.fixture
-def sandbox(ws: Path) -> Iterator[BwrapSandbox]:
-    sb = BwrapSandbox(ws, SandboxLimits())
-    yield sb
-    sb.close()
 
 
 def status_fields(text: str) -> dict[str, str]:

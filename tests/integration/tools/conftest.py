@@ -11,6 +11,7 @@ import pytest
 
 from cofounder.llm.messages import ToolUseBlock
 from cofounder.sandbox import BwrapSandbox, SandboxLimits
+from cofounder.sandbox.local_preview import LocalPreview
 from cofounder.tools import ToolBox, ToolRun
 
 Call = Callable[..., ToolRun]
@@ -36,7 +37,7 @@ def outside(tmp_path: Path) -> Path:
 @pytest.fixture
 def toolbox(ws: Path) -> Iterator[ToolBox]:
     sb = BwrapSandbox(ws, SandboxLimits())
-    yield ToolBox(sb)
+    yield ToolBox(sb, preview=LocalPreview(sb, ready_timeout_s=3))
     sb.close()
 
 
@@ -44,7 +45,7 @@ def toolbox(ws: Path) -> Iterator[ToolBox]:
 def call(toolbox: ToolBox) -> Call:
     ids = itertools.count(1)
 
-    def _call(name: str, **inp: Any) -> ToolRun:
+    def _call(name: str, /, **inp: Any) -> ToolRun:
         call_id = f"toolu_{next(ids)}"
         run = toolbox.run(ToolUseBlock(id=call_id, name=name, input=inp))
         assert run.result.tool_use_id == call_id

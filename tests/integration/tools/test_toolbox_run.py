@@ -142,7 +142,7 @@ def test_specs_match_the_tools(toolbox: ToolBox) -> None:
     specs = {s.name: s for s in toolbox.specs()}
     assert list(specs) == [
         "read_file", "write_file", "edit_file", "bash", "grep", "glob", "narrate", "document",
-        "ask_founder",
+        "ask_founder", "processes", "preview", "take_screenshot",
     ]  # fmt: skip
     assert specs["bash"].input_schema["properties"]["timeout"]["maximum"] == 600
     assert specs["document"].input_schema["properties"]["section"]["enum"] == [

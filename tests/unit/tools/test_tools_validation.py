@@ -21,7 +21,7 @@ def errors_for(tool: str, data: Any) -> str | None:
 def test_tool_names_are_exactly_the_contract() -> None:
     assert set(TOOLS) == {
         "read_file", "write_file", "edit_file", "bash", "grep", "glob", "narrate", "document",
-        "ask_founder",
+        "ask_founder", "processes", "preview", "take_screenshot",
     }  # fmt: skip
 
 

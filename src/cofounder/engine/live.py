@@ -1,0 +1,187 @@
+"""The sandbox a session keeps while this process runs it: background processes and the
+preview live across batches, and all of it ends with the run.
+
+A run ends however it ends (finished, paused, sleeping, waiting, cancelled, failed) through
+`Engine._run_once`, which calls `close_live`: every process, the preview forward and the
+network helpers are killed, and the preview's URL is cleared from the session (its spec stays,
+so the next run brings the app back). If the worker itself dies, bubblewrap's
+`--die-with-parent` and the helpers' lifetime pipes end everything with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import structlog
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from cofounder.engine import workspace as workspace_state
+from cofounder.engine.feed import EventType
+from cofounder.engine.runtime import Runtime
+from cofounder.sandbox import BwrapSandbox, Sandbox, SandboxError
+from cofounder.sandbox.preview_types import PreviewHost, PreviewOutcome, PreviewSpec
+
+log = structlog.get_logger(__name__)
+
+
+class StoredPreview(BaseModel):
+    """What the session row keeps of its preview: how to run it, and the founder-side port
+    it had, so a restarted preview keeps its URL when the port is still free."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    spec: PreviewSpec
+    host_port: int | None = None
+
+
+@dataclass
+class LiveSession:
+    sandbox: Sandbox
+    preview: PreviewHost | None
+
+
+def make_preview(rt: Runtime, sandbox: Sandbox) -> PreviewHost | None:
+    if isinstance(sandbox, BwrapSandbox):
+        from cofounder.sandbox.local_preview import LocalPreview
+
+        return LocalPreview(
+            sandbox,
+            chromium=rt.settings.chromium,
+            ready_timeout_s=rt.settings.preview_ready_seconds,
+        )
+    from cofounder.sandbox.e2b_backend import E2BSandbox
+
+    if isinstance(sandbox, E2BSandbox):
+        from cofounder.sandbox.e2b_preview import E2BPreview
+
+        return E2BPreview(sandbox, ready_timeout_s=rt.settings.preview_ready_seconds)
+    return None
+
+
+def open_live(rt: Runtime, session_id: str) -> LiveSession:
+    """This run's sandbox for the session, opened on first use; an app that had a preview
+    before (an earlier run, another machine) is started again as it opens."""
+    live = rt.live.get(session_id)
+    if live is not None:
+        return live
+    record = rt.sessions.get(session_id)
+    assert record is not None
+    sandbox = rt.open_sandbox(
+        rt.workspace_path(session_id),
+        record.network_mode,
+        log_dir=rt.session_dir(session_id) / "processes",
+    )
+    live = LiveSession(sandbox=sandbox, preview=make_preview(rt, sandbox))
+    rt.live[session_id] = live
+    stored = stored_preview(record.preview_spec_json)
+    if stored is not None and live.preview is not None:
+        outcome = live.preview.start(stored.spec, host_port=stored.host_port)
+        record_preview(rt, session_id, record.iteration, outcome, restarted=True)
+    return live
+
+
+def bring_back_preview(rt: Runtime, session_id: str) -> None:
+    """At the start of a run: restart the app now if the workspace is known to be at a
+    committed state (otherwise the first batch restores it, and opens the sandbox then)."""
+    record = rt.sessions.get(session_id)
+    if record is None or record.preview_spec_json is None or session_id in rt.live:
+        return
+    state = workspace_state.read_state(rt, session_id)
+    if state is None or state.kind != "at" or not rt.workspace_path(session_id).is_dir():
+        return
+    try:
+        open_live(rt, session_id)
+    except (SandboxError, OSError) as exc:
+        log.warning("preview_not_restored", session_id=session_id, error=str(exc))
+        rt.events.append(
+            session_id,
+            EventType.PREVIEW_FAILED,
+            {"iteration": record.iteration, "restarted": True, "hint": f"sandbox error: {exc}"},
+        )
+
+
+def stored_preview(raw: str | None) -> StoredPreview | None:
+    if raw is None:
+        return None
+    try:
+        return StoredPreview.model_validate_json(raw)
+    except ValidationError:
+        log.warning("stored_preview_unreadable", raw=raw[:200])
+        return None
+
+
+def host_port_of(url: str | None) -> int | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return parts.port if parts.hostname in ("127.0.0.1", "localhost") else None
+
+
+def record_preview(
+    rt: Runtime, session_id: str, iteration: int, outcome: PreviewOutcome, *, restarted: bool
+) -> None:
+    """Put the preview on the session (spec always; URL while live) and announce it."""
+    stored = StoredPreview(spec=outcome.spec, host_port=host_port_of(outcome.url))
+    if outcome.ok:
+        rt.sessions.set_preview(session_id, spec_json=stored.model_dump_json(), url=outcome.url)
+        rt.events.append(
+            session_id,
+            EventType.PREVIEW_READY,
+            {
+                "iteration": iteration,
+                "url": outcome.url,
+                "command": outcome.spec.command,
+                "port": outcome.spec.port,
+                "http_status": outcome.http_status,
+                "waited_s": outcome.waited_s,
+                "restarted": restarted,
+            },
+        )
+        return
+    rt.sessions.set_preview(session_id, spec_json=None, url=None)
+    rt.events.append(
+        session_id,
+        EventType.PREVIEW_FAILED,
+        {
+            "iteration": iteration,
+            "command": outcome.spec.command,
+            "port": outcome.spec.port,
+            "hint": outcome.hint,
+            "output_tail": outcome.output_tail[-2000:],
+            "restarted": restarted,
+        },
+    )
+
+
+def close_live(rt: Runtime, session_id: str, reason: str) -> None:
+    """Kill everything the session's run keeps alive; announce what stopped."""
+    live = rt.live.pop(session_id, None)
+    if live is None:
+        return
+    stopped_preview: PreviewOutcome | None = None
+    try:
+        if live.preview is not None:
+            stopped_preview = live.preview.stop()
+        running = [p for p in live.sandbox.list_background() if p.running]
+    finally:
+        live.sandbox.close()
+    record = rt.sessions.get(session_id)
+    iteration = record.iteration if record is not None else 0
+    if stopped_preview is not None:
+        rt.sessions.set_preview(session_id, spec_json=None, url=None)
+        rt.events.append(
+            session_id,
+            EventType.PREVIEW_STOPPED,
+            {"iteration": iteration, "url": stopped_preview.url, "reason": reason},
+        )
+    if running:
+        rt.events.append(
+            session_id,
+            EventType.PROCESSES_STOPPED,
+            {
+                "iteration": iteration,
+                "reason": reason,
+                "processes": [{"id": p.id, "name": p.name} for p in running],
+            },
+        )
