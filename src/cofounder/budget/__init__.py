@@ -4,6 +4,7 @@ from cofounder.budget.policy import (
     BudgetDecision,
     BudgetStatus,
     decide_reservation,
+    wind_down_due,
     worst_case_microdollars,
 )
 from cofounder.budget.window import BudgetWindow, window_at
@@ -13,6 +14,7 @@ __all__ = [
     "BudgetStatus",
     "BudgetWindow",
     "decide_reservation",
+    "wind_down_due",
     "window_at",
     "worst_case_microdollars",
 ]

@@ -53,11 +53,10 @@ class BudgetDecision(BaseModel):
     kind: Literal["ok", "exhausted", "too_big"]
     amount: int
     status: BudgetStatus
-    wind_down: bool = False
     reason: str = ""
 
 
-def decide_reservation(status: BudgetStatus, amount: int, *, wind_down_at: float) -> BudgetDecision:
+def decide_reservation(status: BudgetStatus, amount: int) -> BudgetDecision:
     """`ok` (reserve `amount`), `exhausted` (sleep until the window ends) or `too_big` (no
     window can ever pay for it: a hard stop, not an endless sleep)."""
     if amount > status.allowance:
@@ -81,12 +80,10 @@ def decide_reservation(status: BudgetStatus, amount: int, *, wind_down_at: float
                 f"the next call may cost up to ${amount / 1e6:.4f}"
             ),
         )
-    # Wind down past the threshold, or when this may be the last call the window can pay for,
-    # so the model always gets a turn to reach a safe stopping point before the sleep.
-    last_affordable = status.committed + 2 * amount > status.allowance
-    return BudgetDecision(
-        kind="ok",
-        amount=amount,
-        status=status,
-        wind_down=status.spent >= wind_down_at * status.allowance or last_affordable,
-    )
+    return BudgetDecision(kind="ok", amount=amount, status=status)
+
+
+def wind_down_due(status: BudgetStatus, last_call: int, wind_down_at: float) -> bool:
+    """Past the threshold, or too little left for another call like the last one: the model
+    is told to reach a safe stopping point, so it always gets a turn before the sleep."""
+    return status.spent >= wind_down_at * status.allowance or status.remaining < last_call

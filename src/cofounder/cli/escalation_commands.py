@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from cofounder.engine import BadInputError, Catalog
+from cofounder.engine.catalog import by_prefix
 from cofounder.storage.escalations import Escalation, EscalationError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -76,14 +77,12 @@ def register(app: typer.Typer, open_catalog: OpenCatalog, fail: Fail, out: Conso
         who = as_owner or os.environ.get("COFOUNDER_USER")
         if not who:
             fail("say who you are with --as OWNER (or set COFOUNDER_USER)", EXIT_BAD_INPUT)
-        matches = catalog.rt.escalations.find(escalation_id)
-        exact = [m for m in matches if m.id == escalation_id]
-        if exact:
-            matches = exact
-        if len(matches) != 1:
-            what = "no escalation" if not matches else f"{len(matches)} escalations match"
-            fail(f"{what} for {escalation_id!r}", EXIT_BAD_INPUT)
-        escalation = matches[0]
+        try:
+            escalation = by_prefix(
+                catalog.rt.escalations.find(escalation_id), escalation_id, "escalation"
+            )
+        except BadInputError as exc:
+            fail(str(exc), EXIT_BAD_INPUT)
         record = catalog.rt.sessions.get(escalation.session_id)
         assert record is not None
         if who != record.owner:

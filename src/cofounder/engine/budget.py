@@ -73,7 +73,7 @@ def reserve(
         window = current_window(settings)
         allowance = settings.allowance_microdollars(record.owner, record.tier)
         status = status_in(session, record.owner, window, allowance)
-        decision = decide_reservation(status, amount, wind_down_at=settings.wind_down_at)
+        decision = decide_reservation(status, amount)
         if decision.kind != "ok":
             raise BudgetBlocked(decision)
         reserve_in(session, key, record.owner, window, amount)
@@ -108,11 +108,6 @@ def settle_in(
 def owner_status_in(session: Session, rt: Runtime, owner: str, tier: str) -> BudgetStatus:
     allowance = rt.settings.allowance_microdollars(owner, tier)
     return status_in(session, owner, current_window(rt.settings), allowance)
-
-
-def wind_down_due(status: BudgetStatus, last_call: int, wind_down_at: float) -> bool:
-    """Past the threshold, or too little left for another call like the last one."""
-    return status.spent >= wind_down_at * status.allowance or status.remaining < last_call
 
 
 def budget_note(status: BudgetStatus, *, wind_down: bool) -> str:

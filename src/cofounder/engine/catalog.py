@@ -5,6 +5,9 @@ Kept free of DBOS so read-only commands start fast.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
+
 from cofounder.config import Settings
 from cofounder.engine import runtime
 from cofounder.engine.errors import BadInputError, SessionBusyError, SessionFinishedError
@@ -26,15 +29,7 @@ class Catalog:
         self.rt.close()
 
     def resolve_session(self, prefix: str) -> SessionRecord:
-        matches = self.rt.sessions.find(prefix)
-        exact = [m for m in matches if m.id == prefix]
-        if exact:
-            return exact[0]
-        if not matches:
-            raise BadInputError(f"no session with id {prefix!r}")
-        if len(matches) > 1:
-            raise BadInputError(f"{prefix!r} matches {len(matches)} sessions; give more of the id")
-        return matches[0]
+        return by_prefix(self.rt.sessions.find(prefix), prefix, "session")
 
     def is_active(self, session_id: str) -> bool:
         return is_held(self.rt.session_dir(session_id) / "lock")
@@ -74,3 +69,23 @@ class Catalog:
             return record_outcome(self.rt, session_id, "cancelled", "cancelled by request")
         finally:
             lock.release()
+
+
+class HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+T = TypeVar("T", bound=HasId)
+
+
+def by_prefix(matches: Sequence[T], prefix: str, noun: str) -> T:
+    """The one record a typed id prefix names (an exact id wins); BadInputError otherwise."""
+    exact = [m for m in matches if m.id == prefix]
+    if exact:
+        return exact[0]
+    if not matches:
+        raise BadInputError(f"no {noun} with id {prefix!r}")
+    if len(matches) > 1:
+        raise BadInputError(f"{prefix!r} matches {len(matches)} {noun}s; give more of the id")
+    return matches[0]

@@ -14,9 +14,10 @@ from dbos import DBOS
 from pydantic import BaseModel, ConfigDict
 
 from cofounder.agent.healing import HealingNote
+from cofounder.budget import wind_down_due
 from cofounder.engine import runtime
 from cofounder.engine import workspace as workspace_state
-from cofounder.engine.budget import budget_note, owner_status_in, settle_in, wind_down_due
+from cofounder.engine.budget import budget_note, owner_status_in, settle_in
 from cofounder.engine.escalate import NewEscalation, record_in
 from cofounder.engine.faults import crash_point
 from cofounder.engine.feed import EventType

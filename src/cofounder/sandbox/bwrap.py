@@ -278,6 +278,8 @@ class BwrapSandbox:
         return notes
 
     def _ensure_network(self) -> None:
+        if self._closed:  # close() won a race with this call: say so, not "holder exited"
+            raise SandboxError("sandbox is closed")
         for network in (self._egress, self._isolated):
             if network is not None:
                 network.ensure_alive()

@@ -218,15 +218,25 @@ def test_close_kills_running_commands_and_refuses_new_ones(ws: Path) -> None:
 
 def test_close_during_sandbox_setup_still_returns_a_result(ws: Path) -> None:
     sb = BwrapSandbox(ws, SandboxLimits())
-    results = []
-    t = threading.Thread(target=lambda: results.append(sb.exec("sleep 30", timeout_s=60)))
+    results: list[ExecResult] = []
+    refused: list[SandboxError] = []
+
+    def run() -> None:
+        try:
+            results.append(sb.exec("sleep 30", timeout_s=60))
+        except SandboxError as exc:
+            refused.append(exc)
+
+    t = threading.Thread(target=run)
     t.start()
     sb.close()  # races with the start: either refused or killed, never a hang or a crash
     t.join(timeout=10)
     assert not t.is_alive()
-    assert len(results) in (0, 1)
+    assert len(results) + len(refused) == 1
     if results:
         assert results[0].exit_code != 0
+    else:
+        assert "sandbox is closed" in str(refused[0])
 
 
 def test_timeout_is_clamped_to_the_maximum(ws: Path) -> None:

@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cofounder.budget import BudgetStatus, decide_reservation, window_at, worst_case_microdollars
+from cofounder.budget import (
+    BudgetStatus,
+    decide_reservation,
+    wind_down_due,
+    window_at,
+    worst_case_microdollars,
+)
 from cofounder.llm.pricing import Price
 
 NOW = datetime(2026, 11, 25, 13, 7, 42, 500_000, tzinfo=UTC)
@@ -63,21 +69,22 @@ def _status(allowance: int, spent: int, reserved: int = 0) -> BudgetStatus:
 
 
 def test_a_reservation_that_fits_is_ok_and_one_that_would_overshoot_is_exhausted() -> None:
-    assert decide_reservation(_status(10_000, 4_000, 1_000), 5_000, wind_down_at=0.9).kind == "ok"
-    refused = decide_reservation(_status(10_000, 4_000, 1_001), 5_000, wind_down_at=0.9)
+    assert decide_reservation(_status(10_000, 4_000, 1_000), 5_000).kind == "ok"
+    refused = decide_reservation(_status(10_000, 4_000, 1_001), 5_000)
     assert refused.kind == "exhausted" and "spent" in refused.reason
 
 
 def test_a_call_dearer_than_the_whole_allowance_is_too_big_even_in_a_fresh_window() -> None:
-    decision = decide_reservation(_status(10_000, 0), 10_001, wind_down_at=0.9)
+    decision = decide_reservation(_status(10_000, 0), 10_001)
     assert decision.kind == "too_big" and "more than the whole allowance" in decision.reason
 
 
 def test_wind_down_at_the_threshold_or_before_the_last_affordable_call() -> None:
-    assert not decide_reservation(_status(100_000, 10_000), 1_000, wind_down_at=0.9).wind_down
-    assert decide_reservation(_status(100_000, 90_000), 1_000, wind_down_at=0.9).wind_down
-    # 60% spent, but after this call there is no room for another like it.
-    assert decide_reservation(_status(100_000, 60_000), 25_000, wind_down_at=0.9).wind_down
+    assert not wind_down_due(_status(100_000, 10_000), 1_000, 0.9)
+    assert wind_down_due(_status(100_000, 90_000), 1_000, 0.9)
+    # 60% spent and 15% held: what is left would not pay for another call like the last one.
+    assert wind_down_due(_status(100_000, 60_000, 15_000), 30_000, 0.9)
+    assert not wind_down_due(_status(100_000, 60_000, 15_000), 20_000, 0.9)
 
 
 def test_percent_and_remaining() -> None:
