@@ -24,5 +24,6 @@ if [[ -z ${COFOUNDER_TEST_POSTGRES_URL:-} ]] && [[ $(id -u) -eq 0 ]] && ls /usr/
   echo "test: started a throwaway PostgreSQL on port $port" >&2
 fi
 # Many tests wait on real time (budget windows, deadlines, servers starting): one more worker
-# than cores keeps the CPU busy meanwhile (COFOUNDER_TEST_WORKERS overrides).
-.venv/bin/python -m pytest -n "${COFOUNDER_TEST_WORKERS:-$(($(nproc) + 1))}" "$@"
+# than cores keeps the CPU busy meanwhile (COFOUNDER_TEST_WORKERS overrides); idle workers
+# steal queued tests, so the few long end-to-end ones do not all land at the end.
+.venv/bin/python -m pytest -n "${COFOUNDER_TEST_WORKERS:-$(($(nproc) + 1))}" --dist worksteal "$@"
