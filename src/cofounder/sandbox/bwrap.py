@@ -197,21 +197,7 @@ class BwrapSandbox:
         if not self._workspace.is_dir():
             raise SandboxError(f"workspace {self._workspace} has disappeared")
         self._ensure_network()
-        status_r, status_w = os.pipe()
-        try:
-            data_args, data_fds = data_files({**ETC_FILES, **self._layers.extra_etc})
-        except BaseException:
-            for fd in (status_r, status_w):
-                os.close(fd)
-            raise
-        argv = build_argv(
-            self._layers,
-            self._limits,
-            self._workspace,
-            command,
-            data_args=data_args,
-            status_fd=status_w,
-        )
+        argv, status_r, status_w, data_fds = self._prepare(command)
         before = self._cgroup.counters() if self._cgroup is not None else None
         try:
             outcome = run_supervised(
@@ -304,20 +290,29 @@ class BwrapSandbox:
     def stop_background(self, process_id: str) -> BackgroundInfo:
         return self._processes.get(process_id).stop()
 
-    def _spawn_background(self, command: str) -> Spawn:
+    def _prepare(self, command: str) -> tuple[list[str], int, int, list[int]]:
+        """The command line for `command`, the status pipe's (read, write) ends and the /etc
+        data fds bwrap must inherit; the caller owns (and closes) every fd."""
         status_r, status_w = os.pipe()
-        data_args: list[str] = []
-        data_fds: list[int] = []
         try:
             data_args, data_fds = data_files({**ETC_FILES, **self._layers.extra_etc})
-            argv = build_argv(
-                self._layers,
-                self._limits,
-                self._workspace,
-                command,
-                data_args=data_args,
-                status_fd=status_w,
-            )
+        except BaseException:
+            for fd in (status_r, status_w):
+                os.close(fd)
+            raise
+        argv = build_argv(
+            self._layers,
+            self._limits,
+            self._workspace,
+            command,
+            data_args=data_args,
+            status_fd=status_w,
+        )
+        return argv, status_r, status_w, data_fds
+
+    def _spawn_background(self, command: str) -> Spawn:
+        argv, status_r, status_w, data_fds = self._prepare(command)
+        try:
             proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,

@@ -17,11 +17,32 @@ import selectors
 import signal
 import subprocess
 import time
+from typing import Literal
 
 from cofounder.sandbox.protocol import SandboxError
 
-_START_TIMEOUT_S = 10.0
-_HOLDER = "echo ready; exec >/dev/null 2>&1; read -r _ || true"
+START_TIMEOUT_S = 10.0
+# A namespace's resident: says it is up, then lives until its stdin (our pipe) closes.
+HOLDER_SCRIPT = "echo ready; exec >/dev/null 2>&1; read -r _ || true"
+
+
+def await_ready_line(
+    fd: int, timeout_s: float = START_TIMEOUT_S
+) -> Literal["ready", "eof", "timeout"]:
+    """Wait for the holder's first line on `fd`: "ready", or why it never came."""
+    deadline = time.monotonic() + timeout_s
+    line = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while not line.endswith(b"\n"):
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not sel.select(timeout=wait):
+                return "timeout"
+            chunk = os.read(fd, 64)
+            if not chunk:
+                return "eof"
+            line += chunk
+    return "ready"
 
 
 class IsolatedNetwork:
@@ -40,7 +61,7 @@ class IsolatedNetwork:
         read_end, self._keepalive = os.pipe()
         try:
             self._holder = subprocess.Popen(
-                [unshare, "--net", "--", "/bin/sh", "-c", _HOLDER],
+                [unshare, "--net", "--", "/bin/sh", "-c", HOLDER_SCRIPT],
                 stdin=read_end,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -73,23 +94,15 @@ class IsolatedNetwork:
 
     def _await_ready(self) -> None:
         assert self._holder.stdout is not None
-        fd = self._holder.stdout.fileno()
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            line = b""
-            while not line.endswith(b"\n"):
-                wait = deadline - time.monotonic()
-                if wait <= 0 or not sel.select(timeout=wait):
-                    raise SandboxError("the network holder did not start in time")
-                chunk = os.read(fd, 64)
-                if not chunk:
-                    err = self._holder.stderr.read() if self._holder.stderr else b""
-                    raise SandboxError(
-                        "could not create a network namespace: "
-                        f"{err.decode(errors='replace').strip() or 'unshare exited'}"
-                    )
-                line += chunk
+        state = await_ready_line(self._holder.stdout.fileno())
+        if state == "timeout":
+            raise SandboxError("the network holder did not start in time")
+        if state == "eof":
+            err = self._holder.stderr.read() if self._holder.stderr else b""
+            raise SandboxError(
+                "could not create a network namespace: "
+                f"{err.decode(errors='replace').strip() or 'unshare exited'}"
+            )
         self._holder.stdout.close()
 
     def alive(self) -> bool:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
 import signal
 import subprocess
 import tempfile
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cofounder.sandbox.netns import HOLDER_SCRIPT, START_TIMEOUT_S, await_ready_line
 from cofounder.sandbox.protocol import SandboxError
 
 # Refused from inside the sandbox (RFC 6890 special-purpose ranges that can reach the host or
@@ -55,8 +55,6 @@ RESOLV_CONF = f"nameserver {DNS_ADDRESS}\noptions timeout:2 attempts:2\n".encode
 
 _ALLOW_PRIORITY = 100
 _BLOCK_PRIORITY = 200
-_START_TIMEOUT_S = 10.0
-_HOLDER = "echo ready; exec >/dev/null 2>&1; read -r _ || true"
 
 
 @dataclass(frozen=True)
@@ -177,7 +175,7 @@ class EgressNetwork:
             "-T", "none", "-U", "none",  # and none from the sandbox to host loopback
             "--dns-forward", DNS_ADDRESS,
             "--",
-            "/bin/sh", "-c", _HOLDER,
+            "/bin/sh", "-c", HOLDER_SCRIPT,
         ]  # fmt: skip
 
     def _failure(self, what: str) -> SandboxError:
@@ -191,20 +189,12 @@ class EgressNetwork:
 
     def _await_ready(self) -> None:
         assert self._pasta.stdout is not None
-        fd = self._pasta.stdout.fileno()
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        line = b""
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while not line.endswith(b"\n"):
-                wait = deadline - time.monotonic()
-                if wait <= 0 or not sel.select(timeout=wait):
-                    raise self._failure(f"pasta did not start within {_START_TIMEOUT_S:g} s")
-                chunk = os.read(fd, 64)
-                if not chunk:
-                    self._pasta.wait(timeout=5)
-                    raise self._failure(f"pasta exited ({self._pasta.returncode}) during setup")
-                line += chunk
+        state = await_ready_line(self._pasta.stdout.fileno())
+        if state == "timeout":
+            raise self._failure(f"pasta did not start within {START_TIMEOUT_S:g} s")
+        if state == "eof":
+            self._pasta.wait(timeout=5)
+            raise self._failure(f"pasta exited ({self._pasta.returncode}) during setup")
         self._pasta.stdout.close()
 
     def _find_holder(self) -> int:
@@ -232,7 +222,7 @@ class EgressNetwork:
         (A `prohibit` rule for the gateway added first would make pasta's own default route
         invalid.)
         """
-        deadline = time.monotonic() + _START_TIMEOUT_S
+        deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             done = self._nsenter(self._tools.ip, "-j", "route", "show", "default")
             if done.returncode == 0 and json.loads(done.stdout or "[]"):

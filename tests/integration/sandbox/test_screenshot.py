@@ -258,9 +258,10 @@ def test_a_page_that_never_loads_times_out() -> None:
     assert CHROMIUM is not None
     with serve(b"", status=0) as server:
         started = time.monotonic()
-        with pytest.raises(ScreenshotError, match=r"did not finish loading within 1 s"):
-            capture(server.url, chromium=CHROMIUM, viewports=[DESKTOP], timeout_s=1)
-    assert time.monotonic() - started < 10
+        # The timeout also bounds the browser's launch: leave room for that on a loaded machine.
+        with pytest.raises(ScreenshotError, match=r"did not finish loading within 4 s"):
+            capture(server.url, chromium=CHROMIUM, viewports=[DESKTOP], timeout_s=4)
+    assert time.monotonic() - started < 15
 
 
 def test_a_chromium_that_cannot_start_is_reported() -> None:
