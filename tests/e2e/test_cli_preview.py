@@ -255,3 +255,28 @@ def test_preview_of_a_session_without_one_is_refused(
     refused = sqlite_backend.cli("preview", session_id_from(built.stdout))
     assert refused.returncode == 2
     assert "never started a preview" in refused.stdout + refused.stderr
+
+
+@pytest.mark.skipif(
+    not Path("/usr/bin/chromium").exists() and os.environ.get("CI") != "true",
+    reason="Debian chromium is not installed (CI installs it)",
+)
+def test_two_pages_photographed_in_one_turn_are_saved_apart(
+    sqlite_backend: Backend, tmp_path: Path
+) -> None:
+    shots = {
+        "tool_calls": [
+            {"name": "take_screenshot", "input": {"path": "/"}},
+            {"name": "take_screenshot", "input": {"path": "/other"}},
+        ]
+    }
+    project = _project(tmp_path, f"pv-{uuid.uuid4().hex[:10]}", [shots])
+    built = sqlite_backend.cli("build", str(project))
+    assert built.returncode == 0, built.stdout + built.stderr
+    saved = sqlite_backend.cli(
+        "screenshots", session_id_from(built.stdout), "--out", str(tmp_path / "out")
+    )
+    assert saved.returncode == 0, saved.stdout + saved.stderr
+    files = sorted((tmp_path / "out").glob("*.png"))
+    assert len(files) == 4, [f.name for f in files]
+    assert sorted(_png_size(f.read_bytes()) for f in files) == [(390, 844)] * 2 + [(1280, 800)] * 2

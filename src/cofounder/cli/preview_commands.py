@@ -124,7 +124,7 @@ def register(app: typer.Typer, open_catalog: OpenCatalog, fail: Fail, out: Conso
         catalog = open_catalog(data_dir)
         record = resolve(catalog, session_id)
         shots = [
-            (event.payload.get("iteration", 0), event.payload.get("path", "/"), shot)
+            (event.payload.get("iteration", 0), event.seq, event.payload.get("path", "/"), shot)
             for event in catalog.rt.events.read(record.id, limit=100_000)
             if event.type == EventType.SCREENSHOT_TAKEN
             for shot in event.payload.get("screenshots", [])
@@ -133,8 +133,9 @@ def register(app: typer.Typer, open_catalog: OpenCatalog, fail: Fail, out: Conso
             out.print(f"session {record.id} has no screenshots yet")
             return
         table = Table("iteration", "page", "viewport", "size", "file" if out_dir else "ref")
-        for iteration, page, shot in shots:
-            name = f"{int(iteration):03d}-{shot['viewport']}.png"
+        for iteration, seq, page, shot in shots:
+            # The event's seq keeps two screenshots of one iteration (two pages) apart.
+            name = f"{int(iteration):03d}-{seq}-{shot['viewport']}.png"
             if out_dir is not None:
                 try:
                     out_dir.mkdir(parents=True, exist_ok=True)
