@@ -11,6 +11,9 @@ import re
 import shlex
 from typing import Any
 
+from cofounder.agent.command_spelling import canonical_command
+from cofounder.agent.shell_read_only import is_read_only_shell
+
 # Segments that only set the scene for the real command (`cd app && npm test`).
 _TRIVIAL = frozenset(
     {"cd", "pushd", "popd", "export", "source", ".", "set", "true", ":", "echo", "printf",
@@ -55,7 +58,6 @@ _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _PLAIN_WORD = re.compile(r"^[a-z][a-z0-9:_-]{0,23}$")
 _VERSIONED = re.compile(r"^(python|pip|node)[0-9.]*$")
 _URL = re.compile(r"^(?:[a-z]+://)?(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1?\]|[\w.-]+\.\w+)")
-_REDIRECT = re.compile(r"(?<![0-9&>])>(?!&)")
 _LOCAL = re.compile(r"\b(?:localhost|127\.0\.0\.1|0\.0\.0\.0)\b|\[::1?\]", re.IGNORECASE)
 
 
@@ -140,8 +142,10 @@ def _last_program(command: str) -> str:
 
 
 def _bash_command(tool_input: dict[str, Any]) -> str:
+    """The command in its canonical spelling: `python3 ./x.py` and `cd . && python x.py` are
+    one step to healing, so they must have one head."""
     command = tool_input.get("command")
-    return command if isinstance(command, str) else ""
+    return canonical_command(command) if isinstance(command, str) else ""
 
 
 def _target(tool_input: dict[str, Any]) -> str:
@@ -199,21 +203,12 @@ def describe(tool_name: str, tool_input: dict[str, Any]) -> str:
     return f"{tool_name} {target}" if target else tool_name
 
 
-_READ_ONLY_BASH = frozenset(
-    {"ls", "cat", "head", "tail", "grep", "egrep", "rg", "find", "pwd", "echo", "wc", "which",
-     "tree", "stat", "file", "printenv", "env", "git status", "git diff", "git log", "git show",
-     "du", "df", "ps", "whoami", "type", "test", "["}
-)  # fmt: skip
-
-
 def is_read_only(tool_name: str, tool_input: dict[str, Any]) -> bool:
-    """Calls that only look around; their success is exploration, not a change."""
+    """Calls that only look around; their success is exploration, not a change. A bash line
+    is parsed, so `ls $(rm -rf build)` and `grep -l x | xargs rm` are changes."""
     if tool_name in READ_TOOLS or tool_name in NOTE_TOOLS:
         return True
     if tool_name != "bash":
         return False
-    command = _bash_command(tool_input)
-    if _REDIRECT.search(command):
-        return False
-    heads = segment_heads(command)
-    return all(h in _READ_ONLY_BASH or h.split()[0] in _READ_ONLY_BASH for h in heads)
+    command = tool_input.get("command")
+    return isinstance(command, str) and is_read_only_shell(command)

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from cofounder.agent.command_head import command_head, is_local_check, is_probe, reset_key
+from cofounder.agent.command_spelling import canonical_command
 from cofounder.agent.error_class import ErrorCategory, classify_text
 from cofounder.tools.types import ToolResult
 
@@ -207,5 +208,8 @@ def action_key(tool_name: str, tool_input: dict[str, Any]) -> str:
             return [reduce(v) for v in value]
         return value
 
+    command = tool_input.get("command")
+    if tool_name == "bash" and isinstance(command, str):  # one spelling per command
+        tool_input = {**tool_input, "command": canonical_command(command)}
     body = json.dumps(reduce(tool_input), sort_keys=True, separators=(",", ":"), default=str)
     return f"{tool_name}:{hashlib.sha1(body.encode('utf-8', 'replace')).hexdigest()[:16]}"

@@ -135,6 +135,19 @@ def test_a_different_fix_before_the_same_failing_step_is_the_same_problem() -> N
     assert plans[2].escalations[0].attempts[-1] == "`npm install && npm run build`"
 
 
+def test_one_failure_spelt_three_ways_is_one_problem_and_escalates() -> None:
+    err = "ModuleNotFoundError: No module named 'streaklib'"
+    _, plans = turns(
+        HealingState(),
+        [bash("python3 x.py", 1, err=err)],
+        [bash("python3  ./x.py;", 1, err=err)],
+        [bash("cd . && python x.py", 1, err=err)],
+    )
+    assert [p.action for p in plans] == ["steer", "steer", "escalate"]
+    assert "exactly the same action" in plans[1].messages[0]  # nothing changed in between
+    assert plans[2].escalations[0].attempts == ("`python x.py`",) * 3
+
+
 def test_a_signature_counts_once_per_turn() -> None:
     _, (plan,) = turns(HealingState(), [pytest_fails(), pytest_fails(), pytest_fails()])
     assert plan.action == "steer" and len(plan.messages) == 1
