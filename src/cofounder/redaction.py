@@ -10,14 +10,49 @@ from typing import Any
 
 REDACTED = "[REDACTED]"
 
-_PATTERNS = [
-    re.compile(r"sk-ant-[A-Za-z0-9_\-]{10,}"),
-    re.compile(r"sk-(?:proj-)?[A-Za-z0-9_\-]{20,}"),
-    re.compile(r"AKIA[0-9A-Z]{16}"),
-    re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}"),
-    re.compile(r"xox[abprs]-[A-Za-z0-9\-]{10,}"),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{16,}"),
-]
+# Not inside a longer token: `risk-assessment-…` holds `sk-…` and base64 image data holds
+# `AIza…` or `eyJ…` by chance; neither is a key.
+_START = r"(?<![A-Za-z0-9_\-])"
+_END = r"(?![A-Za-z0-9_\-])"
+# (shape, replacement): a replacement keeps the label around the secret (`Bearer `, the URL's
+# user) so a reader still sees what was there. PEM blocks go whole, cut-off ones too.
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*"
+            r"PRIVATE KEY-----|(?:\s*[A-Za-z0-9+/=\\]{16,})*)",
+            REDACTED,
+        ),
+        (_START + r"sk-ant-[A-Za-z0-9_\-]{10,}", REDACTED),
+        (_START + r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}", REDACTED),
+        (_START + r"(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}" + _END, REDACTED),
+        (
+            r"(?i)(aws_?secret_?(?:access_?)?key[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9/+]{40}"
+            r"(?![A-Za-z0-9/+])",
+            r"\1" + REDACTED,
+        ),
+        (_START + r"gh[pousr]_[A-Za-z0-9]{30,}", REDACTED),
+        (_START + r"github_pat_[A-Za-z0-9_]{22,}", REDACTED),
+        (_START + r"AIza[0-9A-Za-z_\-]{35}" + _END, REDACTED),
+        (_START + r"(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{10,}", REDACTED),
+        (_START + r"whsec_[0-9A-Za-z]{20,}", REDACTED),
+        (_START + r"xox[abeprs]-[A-Za-z0-9\-]{10,}", REDACTED),
+        (
+            r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_\-]+",
+            r"\1" + REDACTED,
+        ),
+        (_START + r"npm_[A-Za-z0-9]{36}" + _END, REDACTED),
+        (_START + r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*", REDACTED),
+        (r"(?i)(bearer\s+)[A-Za-z0-9._~+/\-]{16,}=*", r"\1" + REDACTED),
+        (r"(?i)(authorization:\s*basic\s+)[A-Za-z0-9+/]{8,}={0,2}", r"\1" + REDACTED),
+        # `scheme://user:password@host`, but not a template (`:${DB_PASSWORD}@`, `:<pw>@`).
+        (
+            r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@'\"]*:)(?![$<{%])[^\s@/'\"]+@",
+            r"\1" + REDACTED + "@",
+        ),
+    )
+)
 # Only high-confidence shapes: a looser `password = ...` rule would also rewrite the agent's own
 # code and test fixtures, and the model would then edit files against text that is not there.
 _SECRET_ENV_NAME = re.compile(r"(?i)(KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL)")
@@ -52,11 +87,8 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
     secrets = _process_env_secrets() if environ is None else _env_secrets(environ)
     for value in secrets:
         text = text.replace(value, REDACTED)
-    for pattern in _PATTERNS:
-        text = pattern.sub(
-            lambda m: (m.group(1) if m.groups() else "") + REDACTED,
-            text,
-        )
+    for pattern, replacement in _RULES:
+        text = pattern.sub(replacement, text)
     return text
 
 
