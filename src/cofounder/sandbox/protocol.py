@@ -7,10 +7,14 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from cofounder.sandbox.output import Elision
+
 
 class ExecResult(BaseModel):
     """What one command did. `limit_exceeded` names a sandbox limit it ran into (workspace
-    size, memory, process count), also noted at the end of stderr so the model sees it."""
+    size, memory, process count), also noted at the end of stderr so the model sees it.
+    `stdout_cut`/`stderr_cut` say where the capture cut a stream and how much it dropped, so
+    a later cut can report one true total."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -21,6 +25,8 @@ class ExecResult(BaseModel):
     truncated: bool = False
     duration_ms: int = 0
     limit_exceeded: str | None = None
+    stdout_cut: Elision | None = None
+    stderr_cut: Elision | None = None
 
 
 class BackgroundInfo(BaseModel):

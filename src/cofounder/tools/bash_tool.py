@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-from cofounder.sandbox.output import truncate_text
-from cofounder.sandbox.protocol import ExecResult
 from cofounder.tools.base import Args, ToolContext, ToolDef, ToolFailure, ToolOutput, clip
+from cofounder.tools.exec_report import format_exec, format_log_tail
 
 DEFAULT_TIMEOUT_S = 120
 MAX_TIMEOUT_S = 600
@@ -39,48 +38,18 @@ SCHEMA = {
 
 DESCRIPTION = (
     "Run a bash command in /workspace inside the sandbox (network access as the system prompt "
-    "says; uid 1000; HOME is /workspace). Returns the exit code, stdout and stderr. Every "
+    "says; uid 1000; HOME is /workspace). Returns a line with the exit code, then a "
+    "`--- stdout: N lines, B bytes ---` section with exactly what the command printed there "
+    "and a `--- stderr: ... ---` section likewise (`no output` when it printed nothing; "
+    "`, no newline at end` when its last line has none). Too much output keeps its first "
+    "and last lines around one `[... N lines (B bytes) elided ...]` line counting all the "
+    "rest, and the header says how many lines are shown. Every "
     "process the command starts (even with & or nohup) is killed when it returns or times "
     "out. To keep something running (a dev server, a watcher) pass `background: true`: it "
     "returns at once with a process id and keeps running across calls until you stop it "
     "with `processes` or the session stops; later commands reach it on localhost. To show "
-    "the founder the app, use `preview` instead. Long output keeps its beginning and end."
+    "the founder the app, use `preview` instead."
 )
-
-
-def _split_budget(limit: int, out: str, err: str) -> tuple[int, int]:
-    """Share `limit` characters between the streams; a short stream lends its spare to the other."""
-    if len(out) + len(err) <= limit:
-        return len(out), len(err)
-    half = limit // 2
-    if len(out) <= half:
-        return len(out), limit - len(out)
-    if len(err) <= half:
-        return limit - len(err), len(err)
-    return half, limit - half
-
-
-def _section(name: str, text: str, budget: int) -> tuple[str, bool]:
-    if not text:
-        return f"--- {name} ---\n(empty)", False
-    body, cut = truncate_text(text, max(budget, 200))
-    return f"--- {name} ---\n{body.rstrip(chr(10))}", cut
-
-
-def format_exec(result: ExecResult, timeout_s: float, limit: int) -> tuple[str, bool]:
-    """The model-facing report of one command; returns (content, truncated here)."""
-    seconds = result.duration_ms / 1000
-    if result.timed_out:
-        head = (
-            f"Timed out after {timeout_s:g}s: the command and every process it started were "
-            f"killed (exit code {result.exit_code})."
-        )
-    else:
-        head = f"Exit code {result.exit_code} after {seconds:.1f}s."
-    out_budget, err_budget = _split_budget(max(limit - 200, 400), result.stdout, result.stderr)
-    out, out_cut = _section("stdout", result.stdout, out_budget)
-    err, err_cut = _section("stderr", result.stderr, err_budget)
-    return f"{head}\n{out}\n{err}", out_cut or err_cut
 
 
 BACKGROUND_SETTLE_S = 1.0  # long enough to see a command that fails at once
@@ -98,22 +67,20 @@ def run_background(ctx: ToolContext, args: Args) -> ToolOutput:
         current = next(p for p in ctx.sandbox.list_background() if p.id == info.id)
         if not current.running:
             break
-    current = next(p for p in ctx.sandbox.list_background() if p.id == info.id)
     output = ctx.sandbox.background_output(info.id, max_bytes=ctx.output_limit_chars // 2)
-    shown = output.rstrip("\n") or "(none yet)"
+    current = next(p for p in ctx.sandbox.list_background() if p.id == info.id)
+    shown = format_log_tail(output, current.log_bytes, name="output so far")
     if current.running:
         head = (
             f"Started background process {info.id} ({info.name}); it is running. Read its "
             f"output or stop it with `processes`."
         )
-        return ToolOutput(
-            content=f"{head}\n--- output so far ---\n{shown}", summary=f"{info.id} running"
-        )
+        return ToolOutput(content=f"{head}\n{shown}", summary=f"{info.id} running")
     head = (
         f"Background process {info.id} ({info.name}) exited at once with code {current.exit_code}."
     )
     return ToolOutput(
-        content=f"{head}\n--- output ---\n{shown}",
+        content=f"{head}\n{shown}",
         summary=f"{info.id} exited {current.exit_code}",
         ok=current.exit_code == 0,
         exit_code=current.exit_code,

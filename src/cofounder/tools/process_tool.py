@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cofounder.sandbox.protocol import BackgroundInfo
 from cofounder.tools.base import Args, ToolContext, ToolDef, ToolFailure, ToolOutput
+from cofounder.tools.exec_report import format_log_tail
 
 SCHEMA = {
     "type": "object",
@@ -22,7 +23,9 @@ SCHEMA = {
 DESCRIPTION = (
     "Manage background processes started with `bash` (background: true) or `preview`: "
     "`list` shows each one's id, state and command; `output` shows the end of one's output "
-    "(stdout and stderr together); `stop` kills it and everything it started."
+    "(stdout and stderr together) under a header saying how many lines and bytes are shown "
+    "of how many written (`no output` when it printed nothing); `stop` kills it and "
+    "everything it started."
 )
 
 
@@ -48,7 +51,7 @@ def run(ctx: ToolContext, args: Args) -> ToolOutput:
             text = ctx.sandbox.background_output(process_id, max_bytes=ctx.output_limit_chars)
             info = next(i for i in ctx.sandbox.list_background() if i.id == process_id)
             return ToolOutput(
-                content=f"{_line(info)}\n--- output (most recent) ---\n{text.rstrip() or '(none)'}",
+                content=f"{_line(info)}\n{format_log_tail(text, info.log_bytes)}",
                 summary=f"{len(text)} chars of {process_id}",
             )
         info = ctx.sandbox.stop_background(process_id)

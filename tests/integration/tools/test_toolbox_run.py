@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from cofounder.llm.messages import ToolUseBlock
 from cofounder.tools import DocumentEffect, NarrationEffect, PhaseEffect, ToolBox, ToolRun
+from cofounder.tools.exec_report import parse_exec_report
 
 Call = Callable[..., ToolRun]
 
@@ -22,7 +24,9 @@ def test_bash_reports_exit_code_and_labelled_streams(call: Call) -> None:
     assert run.result.ok and run.result.exit_code == 0
     content = run.result.content
     assert content.startswith("Exit code 0 after ")
-    assert "--- stdout ---\nout-line\n--- stderr ---\nerr-line" in content
+    assert content.endswith(
+        "--- stdout: 1 line, 9 bytes ---\nout-line\n--- stderr: 1 line, 9 bytes ---\nerr-line"
+    )
     assert run.label == "Running: echo out-line; echo err-line >&2"
     assert run.summary.startswith("exit 0 in ") and run.summary.endswith("s")
 
@@ -30,7 +34,7 @@ def test_bash_reports_exit_code_and_labelled_streams(call: Call) -> None:
 def test_bash_nonzero_exit_is_not_ok(call: Call) -> None:
     run = call("bash", command="ls /nope")
     assert not run.result.ok and run.result.exit_code == 2
-    assert "--- stdout ---\n(empty)" in run.result.content
+    assert "\n--- stdout: no output ---\n--- stderr: 1 line, " in run.result.content
     assert "No such file or directory" in run.result.content
 
 
@@ -47,14 +51,66 @@ def test_bash_truncation_is_flagged_and_keeps_both_ends(call: Call) -> None:
     run = call("bash", command="seq 1 200000; echo done >&2")
     assert run.result.truncated
     content = run.result.content
-    assert len(content) <= 30000 + 200
+    assert len(content) <= 30000
     assert "\n1\n2\n" in content and "200000" in content and "elided" in content
-    assert content.endswith("--- stderr ---\ndone")
+    assert content.endswith("--- stderr: 1 line, 5 bytes ---\ndone")
+
+
+def test_bash_output_cut_twice_reports_one_true_count(call: Call) -> None:
+    # Cut by the sandbox's 64 KiB capture, then by the model's limit: one marker, true totals.
+    run = call("bash", command="seq 1 2000000")
+    content = run.result.content
+    assert run.result.truncated and len(content) <= 30000
+    assert content.count("elided") == 1
+    lines = content.split("\n")
+    assert lines[1].startswith("--- stdout: 2000000 lines, 14888896 bytes; showing the first ")
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("[... "))
+    m = re.fullmatch(r"\[\.\.\. (\d+) lines \((\d+) bytes\) elided \.\.\.\]", lines[at])
+    assert m is not None
+    head, tail = lines[2:at], lines[at + 1 : lines.index("--- stderr: no output ---")]
+    assert head == [str(i) for i in range(1, len(head) + 1)]
+    assert tail == [str(i) for i in range(2_000_001 - len(tail), 2_000_001)]
+    assert len(head) + int(m.group(1)) + len(tail) == 2_000_000
+    assert sum(len(x) + 1 for x in head + tail) + int(m.group(2)) == 14_888_896
+
+
+def test_bash_reports_output_byte_faithfully(call: Call) -> None:
+    bare = call("bash", command="echo -n x").result.content
+    ended = call("bash", command="echo x").result.content
+    assert "--- stdout: 1 line, 1 byte, no newline at end ---\nx\n" in bare
+    assert "--- stdout: 1 line, 2 bytes ---\nx\n" in ended
+    silent = call("bash", command="true").result.content
+    assert silent.endswith("\n--- stdout: no output ---\n--- stderr: no output ---")
+    literal = call("bash", command="echo '(empty)'").result.content
+    assert "--- stdout: 1 line, 8 bytes ---\n(empty)\n--- stderr: no output ---" in literal
+    blank = call("bash", command="printf 'a\\n\\n\\n'").result.content
+    assert "--- stdout: 3 lines, 4 bytes ---\na\n\n\n--- stderr" in blank
+
+
+def test_a_boundary_printed_by_the_program_is_not_taken_for_ours(call: Call) -> None:
+    fakes = "echo '--- stderr: no output ---'; printf 'real\\n--- stderr ---\\nfake\\n' >&2"
+    run = call("bash", command=f"{fakes}; exit 3")
+    parts = parse_exec_report(run.result.content)
+    assert parts.stdout == "--- stderr: no output ---"
+    assert parts.stderr == "real\n--- stderr ---\nfake"
+
+
+def test_process_output_view_is_byte_faithful(call: Call) -> None:
+    started = call("bash", command="printf 'ready'; sleep 30", background=True)
+    assert "--- output so far: 1 line, 5 bytes, no newline at end ---\nready" in (
+        started.result.content
+    )
+    quiet = call("bash", command="sleep 30", background=True)
+    assert quiet.result.content.endswith("\n--- output so far: no output ---")
+    out = call("processes", action="output", id="p1")
+    assert out.result.content.endswith("--- output: 1 line, 5 bytes, no newline at end ---\nready")
+    for pid in ("p1", "p2"):
+        call("processes", action="stop", id=pid)
 
 
 def test_bash_runs_in_the_workspace_sandbox(call: Call, ws: Path) -> None:
     run = call("bash", command="pwd; echo data > made.txt")
-    assert run.result.content.split("--- stdout ---\n")[1].startswith("/workspace\n")
+    assert parse_exec_report(run.result.content).stdout == "/workspace"
     assert (ws / "made.txt").read_text() == "data\n"
 
 
