@@ -9,6 +9,7 @@ caches) are never stored, so they are listed for the founder to regenerate.
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -17,8 +18,21 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cofounder.engine import BadInputError, Catalog, ConfigurationError
+from cofounder.engine import BadInputError, Catalog, ConfigurationError, EventType
 from cofounder.storage import Checkpoint, SnapshotError, SnapshotStore
+from cofounder.storage.export_history import (
+    HistoryError,
+    IterationRecord,
+    build_history,
+    git_program,
+)
+from cofounder.storage.snapshot_export import (
+    ExtraFile,
+    ExtraTree,
+    doc_files,
+    docs_folder,
+    write_tar,
+)
 from cofounder.storage.snapshot_manifest import decode_name
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -31,6 +45,21 @@ SessionId = Annotated[str, typer.Argument(help="Session id (a unique prefix is e
 Iteration = Annotated[
     int | None,
     typer.Option("--iteration", "-i", min=0, help="Which iteration (default: the last committed)."),
+]
+
+GitHistory = Annotated[
+    bool,
+    typer.Option(
+        "--git-history",
+        help=(
+            "Add a .git with one commit per committed iteration (0 to N) on branch main, "
+            "tagged iteration-N: its message is that iteration's narration (or 'iteration N'), "
+            "its date the iteration's commit time, its author 'Cofounder agent'. An iteration "
+            "that changed no file still gets its (empty) commit, so `git checkout iteration-K` "
+            "always gives iteration K's code. Git keeps no empty folders and no .git folders. "
+            "Needs the git program; refused when the code has its own .git."
+        ),
+    ),
 ]
 
 OpenCatalog = Callable[[Path | None], Catalog]
@@ -120,31 +149,115 @@ def register(app: typer.Typer, open_catalog: OpenCatalog, fail: Fail, out: Conso
         session_id: SessionId,
         out_file: Annotated[Path, typer.Argument(help="Where to write the .tar.gz.")],
         iteration: Iteration = None,
+        git_history: GitHistory = False,
         data_dir: DataDir = None,
     ) -> None:
-        """Write a session's code (with its git history, if any) as a .tar.gz."""
+        """Write a session's code as a .tar.gz, with the documentation the agent wrote (as last
+        written) as Markdown files in COFOUNDER_DOCS/ (COFOUNDER_DOCS-2/ if the code has a path
+        by that name). Without --git-history a .git the agent made itself is included as is."""
         catalog = open_catalog(data_dir)
         checkpoint = checkpoint_of(catalog, session_id, iteration)
         if out_file.exists():
             fail_plain(f"{out_file} already exists; give a new file name", EXIT_BAD_INPUT)
         if not out_file.parent.is_dir():
             fail_plain(f"folder {out_file.parent} does not exist", EXIT_BAD_INPUT)
+        if git_history:
+            try:
+                git_program()
+            except HistoryError as exc:
+                fail_plain(str(exc), EXIT_BAD_INPUT)
         record = catalog.rt.sessions.get(checkpoint.session_id)
         root = _slug(record.name if record else "") or checkpoint.session_id
         store = store_of(catalog)
+        failed = f"cannot export iteration {checkpoint.iteration}"
         try:
-            count = store.export_tar(checkpoint.snapshot_id, out_file, root)
-            note = excluded_note(store, checkpoint.snapshot_id)
+            manifest = store.load(checkpoint.snapshot_id)
         except SnapshotError as exc:
-            fail_plain(f"cannot export iteration {checkpoint.iteration}: {exc}", EXIT_FAILED)
+            fail_plain(f"{failed}: {exc}", EXIT_FAILED)
+        if git_history and any(
+            decode_name(e.path).split("/")[0] == ".git" for e in manifest.entries
+        ):
+            fail_plain(
+                f"iteration {checkpoint.iteration}'s code has its own .git (a repository the "
+                "agent made); --git-history would replace it, so it is refused: export without "
+                "--git-history to get the code with that repository",
+                EXIT_BAD_INPUT,
+            )
+        sections = catalog.rt.documents.all(checkpoint.session_id)
+        folder = docs_folder(manifest)
+        extras: list[ExtraFile | ExtraTree] = list(doc_files(folder, sections))
+        skipped: list[int] = []
+        try:
+            with tempfile.TemporaryDirectory(prefix="cofounder-export-") as work:
+                if git_history:
+                    records, skipped = iteration_records(catalog, checkpoint)
+                    history = build_history(
+                        records,
+                        store.load,
+                        store.fetch_verified,
+                        Path(work),
+                        ignore=[folder] if extras else [],
+                    )
+                    extras.append(ExtraTree(history.git_dir, ".git"))
+                count = write_tar(manifest, store.fetch_verified, out_file, root, extras)
+            note = excluded_note(store, checkpoint.snapshot_id)
+        except (SnapshotError, HistoryError) as exc:
+            fail_plain(f"{failed}: {exc}", EXIT_FAILED)
         except OSError as exc:
             fail_plain(f"cannot write {out_file}: {exc}", EXIT_FAILED)
         out.print(
             f"wrote {out_file}: {count} files of iteration {checkpoint.iteration} "
             f"under {root}/ (every hash verified)"
         )
+        if sections:
+            out.print(f"documentation: {len(sections)} Markdown files in {root}/{folder}/")
+        else:
+            out.print("documentation: none written yet")
+        if git_history:
+            out.print(
+                f"history: {checkpoint.iteration + 1 - len(skipped)} commits in {root}/.git "
+                f"(one per iteration, 0 to {checkpoint.iteration})"
+            )
+        if skipped:
+            out.print(
+                f"no commit for iteration(s) {', '.join(map(str, skipped))}: no snapshot was "
+                "stored for them (the object store failed then)"
+            )
         if note:
             out.print(note)
+
+
+def iteration_records(
+    catalog: Catalog, last: Checkpoint
+) -> tuple[list[IterationRecord], list[int]]:
+    """Every committed iteration up to `last`, with its narration; and the iterations left out
+    because their snapshot could not be stored at the time (their checkpoint says so)."""
+    narration: dict[int, list[str]] = {}
+    after = 0
+    while batch := catalog.rt.events.read(last.session_id, after_seq=after):
+        after = batch[-1].seq
+        for event in batch:
+            index, message = event.payload.get("iteration"), event.payload.get("message")
+            if event.type == EventType.NARRATION and isinstance(index, int) and message:
+                narration.setdefault(index, []).append(str(message))
+    records: list[IterationRecord] = []
+    skipped: list[int] = []
+    for number in range(last.iteration + 1):
+        found = catalog.rt.transcript.checkpoint(last.session_id, number)
+        if found is None:
+            continue
+        if not found.snapshot_id:
+            skipped.append(number)
+            continue
+        records.append(
+            IterationRecord(
+                iteration=number,
+                snapshot_id=found.snapshot_id,
+                narration=tuple(narration.get(number, ())),
+                committed_at=found.created_at,
+            )
+        )
+    return records, skipped
 
 
 def _slug(name: str) -> str:
