@@ -186,6 +186,7 @@ def register(app: typer.Typer, open_catalog: OpenCatalog, fail: Fail, out: Conso
         sections = catalog.rt.documents.all(checkpoint.session_id)
         folder = docs_folder(manifest)
         extras: list[ExtraFile | ExtraTree] = list(doc_files(folder, sections))
+        records: list[IterationRecord] = []
         skipped: list[int] = []
         try:
             with tempfile.TemporaryDirectory(prefix="cofounder-export-") as work:
@@ -215,7 +216,7 @@ def register(app: typer.Typer, open_catalog: OpenCatalog, fail: Fail, out: Conso
             out.print("documentation: none written yet")
         if git_history:
             out.print(
-                f"history: {checkpoint.iteration + 1 - len(skipped)} commits in {root}/.git "
+                f"history: {len(records)} commits in {root}/.git "
                 f"(one per iteration, 0 to {checkpoint.iteration})"
             )
         if skipped:

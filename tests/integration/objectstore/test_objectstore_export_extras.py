@@ -5,6 +5,7 @@ with --git-history, a git repository whose commit for iteration k checks out exa
 from __future__ import annotations
 
 import json
+import sqlite3
 import textwrap
 from pathlib import Path
 
@@ -188,3 +189,16 @@ def test_collisions_missing_git_and_bad_blobs_are_handled_precisely(
     result = backend.cli("export", session_id, str(broken), "--git-history", "-i", "2")
     assert result.returncode == 1 and "notes.txt" in result.stderr and "corrupt" in result.stderr
     assert not broken.exists() and not list(tmp_path.glob(".broken*"))
+
+    # An iteration whose snapshot the store failed to take has no commit, and the output says so.
+    with sqlite3.connect(backend.home / "cofounder.sqlite") as conn:
+        conn.execute(
+            "UPDATE checkpoints SET snapshot_id = '' WHERE session_id = ? AND iteration = 1",
+            (session_id,),
+        )
+    result = backend.cli("export", session_id, str(broken), "--git-history", "-i", "2")
+    assert result.returncode == 0, result.stderr
+    assert "2 commits" in result.stdout and "no commit for iteration(s) 1:" in result.stdout
+    repo = unpack(broken, tmp_path / "skipped")
+    assert git(repo, "tag").split() == ["iteration-0", "iteration-2"]
+    assert (repo / "notes.txt").read_text() == "version two\n"
