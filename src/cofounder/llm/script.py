@@ -15,10 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, m
 
 from cofounder.llm.messages import Usage
 from cofounder.llm.protocol import ModelError
+from cofounder.textfile import FileRefused, read_limited
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 # pydantic tags nested JsonValue branches in error locations; they are not user keys.
 _JSON_VALUE_TAGS = frozenset({"dict", "list", "str", "int", "float", "bool", "none"})
+
+# A recorded run of a long session is a few MiB; far more is a wrong path, not a trajectory.
+MAX_SCRIPT_BYTES = 32 * 1024 * 1024
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 Count = Annotated[int, Field(ge=0)]
@@ -81,10 +85,11 @@ def load_script(path: Path) -> Script:
     """Read and validate a trajectory file; every problem is reported in one ModelError."""
     where = f"scripted model: {path}"
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelError(f"{where}: trajectory file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_limited(path, MAX_SCRIPT_BYTES, what="trajectory file").decode("utf-8")
+    except FileRefused as exc:
+        reason = "trajectory file not found" if str(exc) == "no such file" else str(exc)
+        raise ModelError(f"{where}: {reason}") from None
+    except UnicodeDecodeError as exc:
         raise ModelError(f"{where}: cannot read the trajectory file: {exc}") from None
     try:
         data: Any = yaml.safe_load(text)
@@ -93,6 +98,10 @@ def load_script(path: Path) -> Script:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ModelError(f"{where}: invalid YAML{at}: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
+        raise ModelError(f"{where}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise ModelError(f"{where}: invalid YAML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal past Python's 4300-digit limit
         raise ModelError(f"{where}: invalid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ModelError(f"{where}: the top level must be a mapping with keys model and turns")

@@ -7,10 +7,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cofounder.project.bounds import check_bounds
 from cofounder.project.errors import FieldProblem, ProjectError
 from cofounder.project.problems import allowed_keys, describe, problems_from_validation_error
 from cofounder.project.spec import PROJECT_FILENAME, ProjectSpec
 from cofounder.project.yaml_source import SourceError, parse_json, parse_yaml
+from cofounder.textfile import FileRefused, read_limited
 
 MAX_FILE_BYTES = 1024 * 1024
 
@@ -27,13 +29,19 @@ def load_project(path: Path) -> ProjectSpec:
 
 
 def spec_from_data(data: Any, *, path: Path) -> ProjectSpec:
-    """Validate already-parsed data; `path` only labels the errors (e.g. an API payload)."""
+    """Validate already-parsed data; `path` only labels the errors (e.g. an API payload).
+
+    Size limits (nesting, alias expansion, number range, storable text) are checked first.
+    """
     if data is None:
         raise _error(path, f"the file is empty; expected a mapping with keys {_keys()}")
     if not isinstance(data, dict):
         raise _error(
             path, f"the top level must be a mapping with keys {_keys()}, got {describe(data)}"
         )
+    too_large = check_bounds(data)
+    if too_large:
+        raise ProjectError(path, too_large)
     try:
         return ProjectSpec.model_validate(data)
     except ValidationError as exc:
@@ -42,19 +50,9 @@ def spec_from_data(data: Any, *, path: Path) -> ProjectSpec:
 
 def _read_text(path: Path) -> str:
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise _error(path, "no such file") from None
-    except IsADirectoryError:
-        raise _error(path, "is a directory, not a project file") from None
-    except PermissionError:
-        raise _error(path, "cannot read the file: permission denied") from None
-    except OSError as exc:
-        raise _error(path, f"cannot read the file: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise _error(
-            path, f"the file is too large ({len(raw)} bytes; the limit is {MAX_FILE_BYTES})"
-        )
+        raw = read_limited(path, MAX_FILE_BYTES, what="project file")
+    except FileRefused as exc:
+        raise _error(path, str(exc)) from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -65,7 +63,7 @@ def _parse(path: Path, text: str) -> Any:
     try:
         return parse_json(text) if path.suffix.lower() == ".json" else parse_yaml(text)
     except SourceError as exc:
-        raise _error(path, str(exc)) from None
+        raise ProjectError(path, [FieldProblem(exc.field, str(exc))]) from None
 
 
 def _error(path: Path, problem: str) -> ProjectError:

@@ -35,14 +35,21 @@ def problems_from_validation_error(error: ValidationError) -> list[FieldProblem]
 
 def field_path(loc: tuple[int | str, ...]) -> str:
     """('understanding_qna', 2, 'answer') -> 'understanding_qna[2].answer'."""
+    return data_path(tuple(_drop_json_value_tags(loc)))
+
+
+def data_path(loc: tuple[Any, ...]) -> str:
+    """A path of plain-data keys and list indices; keys that are not text show as [repr]."""
     path = ""
-    for part in _drop_json_value_tags(loc):
-        if isinstance(part, int):
+    for part in loc:
+        if isinstance(part, int) and not isinstance(part, bool):
             path += f"[{part}]"
-        elif _IDENTIFIER.match(part):
+        elif isinstance(part, str) and _IDENTIFIER.match(part):
             path += f".{part}" if path else part
-        else:
+        elif isinstance(part, str):
             path += "[" + _quote(part) + "]"
+        else:
+            path += f"[{_clip(repr(part))}]"
     return path
 
 
@@ -145,7 +152,18 @@ def _drop_json_value_tags(loc: tuple[int | str, ...]) -> list[int | str]:
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """Text in double quotes, with anything unprintable (newlines, NUL, lone surrogates)
+    escaped: a message must print as one line on any terminal, whatever the file held."""
+    body = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(c if c.isprintable() else _escape(c) for c in body) + '"'
+
+
+def _escape(char: str) -> str:
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    if char in named:
+        return named[char]
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def _clip(text: str, limit: int = 40) -> str:
