@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cofounder.hostfs import Entry, open_regular_at, walk
+
 MIB = 1024**2
 _MIN_INTERVAL_S = 0.25
 _MAX_INTERVAL_S = 5.0
@@ -36,46 +38,49 @@ class Usage:
     stripped: int = 0  # files whose setuid/setgid bits this walk removed
 
 
-def _strip(path: str, mode: int) -> bool:
+def _strip(found: Entry) -> bool:
+    """Drop setuid/setgid from the file `found` names, through an fd: never by path, which a
+    process in the sandbox could have turned into a link to a host file meanwhile."""
     try:
-        os.chmod(path, stat.S_IMODE(mode) & ~_PRIVILEGED_BITS, follow_symlinks=False)
+        fd, st = open_regular_at(found.dir_fd, found.name)
     except OSError:
         return False
+    try:
+        os.fchmod(fd, stat.S_IMODE(st.st_mode) & ~_PRIVILEGED_BITS)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     return True
 
 
 def measure(root: Path, *, strip_privileged: bool = True) -> Usage:
     """Bytes allocated and entries (files, dirs, links) below `root`; vanishing entries skipped.
 
-    With `strip_privileged`, regular files lose their setuid and setgid bits on the way.
+    With `strip_privileged`, regular files lose their setuid and setgid bits on the way. The
+    walk goes by directory fds and follows no link, so a tree changed under it is still only
+    ever the workspace.
     """
     total, files, stripped = 0, 0, 0
     seen: set[tuple[int, int]] = set()
-    stack = [str(root)]
-    while stack:
-        try:
-            entries = os.scandir(stack.pop())
-        except OSError:
-            continue
-        with entries:
-            for entry in entries:
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except OSError:
+    try:
+        start = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return Usage(0, 0)
+    try:
+        for found in walk(start):
+            st = found.st
+            files += 1
+            if strip_privileged and stat.S_ISREG(st.st_mode) and st.st_mode & _PRIVILEGED_BITS:
+                stripped += _strip(found)
+            if not stat.S_ISDIR(st.st_mode) and st.st_nlink > 1:
+                key = (st.st_dev, st.st_ino)
+                if key in seen:
                     continue
-                files += 1
-                if stat.S_ISDIR(st.st_mode):
-                    stack.append(entry.path)
-                elif (
-                    strip_privileged and stat.S_ISREG(st.st_mode) and st.st_mode & _PRIVILEGED_BITS
-                ):
-                    stripped += _strip(entry.path, st.st_mode)
-                if not stat.S_ISDIR(st.st_mode) and st.st_nlink > 1:
-                    key = (st.st_dev, st.st_ino)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                total += st.st_blocks * 512
+                seen.add(key)
+            total += st.st_blocks * 512
+    finally:
+        os.close(start)
     return Usage(total, files, stripped)
 
 

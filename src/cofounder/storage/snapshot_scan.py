@@ -6,7 +6,7 @@ a snapshot of a large workspace with one edit hashes one file.
 
 from __future__ import annotations
 
-import hashlib
+import errno
 import json
 import os
 import stat
@@ -15,8 +15,28 @@ import uuid
 from collections.abc import Collection
 from pathlib import Path
 
-from cofounder.storage.snapshot_manifest import SHA256, Manifest, ManifestEntry, encode_name
+import structlog
 
+from cofounder.hostfs import (
+    Beneath,
+    Entry,
+    NotRegularFile,
+    open_regular_at,
+    read_bytes,
+    sha256_fd,
+    walk,
+)
+from cofounder.storage.snapshot_manifest import (
+    SHA256,
+    Manifest,
+    ManifestEntry,
+    SnapshotError,
+    decode_name,
+    encode_name,
+)
+
+log = structlog.get_logger(__name__)
+_NO_LIMIT = 1 << 62  # a snapshot holds whatever the workspace guard allowed
 # A cached hash is trusted only for a file whose ctime is this much older than the moment it was
 # cached: a later write within the same clock tick would otherwise keep every stat field equal.
 RACY_NS = 2_000_000_000
@@ -77,12 +97,32 @@ class HashCache:
         os.replace(tmp, self._path)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def read_for_upload(root: Beneath, path: str) -> bytes | None:
+    """The bytes of the manifest's file at `path`, by fd and following no link; None when it
+    was removed or replaced by something else since the scan (a process is changing it)."""
+    try:
+        data, _ = read_bytes(root, decode_name(path), limit=_NO_LIMIT, follow=False)
+    except (FileNotFoundError, NotRegularFile) as exc:
+        log.info("snapshot_file_vanished", path=path, error=str(exc))
+        return None
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:  # ELOOP: a link on the way now, not the file we saw
+            raise SnapshotError(f"cannot read {path} to snapshot it: {exc}") from exc
+        log.info("snapshot_file_vanished", path=path, error=str(exc))
+        return None
+    return data
+
+
+def hash_file(found: Entry) -> tuple[str, os.stat_result] | None:
+    """The sha256 of a listed file and its stat as opened; None if it is no longer a file."""
+    try:
+        fd, st = open_regular_at(found.dir_fd, found.name)
+    except OSError:
+        return None
+    try:
+        return sha256_fd(fd)[0], st
+    finally:
+        os.close(fd)
 
 
 def scan_workspace(
@@ -90,44 +130,58 @@ def scan_workspace(
 ) -> tuple[Manifest, set[str]]:
     """The workspace as a manifest (sorted by path), and the cached paths still alive.
 
-    Excluded folders are recorded by name only; nothing below them is read.
+    Excluded folders are recorded by name only; nothing below them is read. Background
+    processes may be changing the tree meanwhile, so it is walked by directory fds and files
+    are opened without following links (`cofounder.hostfs`): nothing outside is ever read.
     """
     entries: list[ManifestEntry] = []
     live: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(workspace):
-        base = Path(dirpath)
-        for name in sorted(d for d in dirnames if d in excludes):
-            rel = encode_name((base / name).relative_to(workspace).as_posix())
-            entries.append(ManifestEntry(path=rel, kind="excluded"))
-        dirnames[:] = sorted(d for d in dirnames if d not in excludes)
-        for name in dirnames + sorted(filenames):
-            full = base / name
-            rel = encode_name(full.relative_to(workspace).as_posix())
-            st = full.lstat()
-            if stat.S_ISLNK(st.st_mode):
-                target = encode_name(os.readlink(full))
-                entries.append(
-                    ManifestEntry(path=rel, kind="symlink", target=target, mtime_ns=st.st_mtime_ns)
-                )
-            elif stat.S_ISDIR(st.st_mode):
-                entries.append(
-                    ManifestEntry(
-                        path=rel, kind="dir", mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns
-                    )
-                )
-            elif stat.S_ISREG(st.st_mode):
-                sha = cache.get(rel, st) or sha256_file(full)
-                cache.put(rel, st, sha)
-                live.add(rel)
-                entries.append(
-                    ManifestEntry(
-                        path=rel,
-                        kind="file",
-                        mode=stat.S_IMODE(st.st_mode),
-                        size=st.st_size,
-                        sha256=sha,
-                        mtime_ns=st.st_mtime_ns,
-                    )
-                )
+    start = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for found in walk(start, descend=lambda e: e.name not in excludes):
+            entry = _entry(found, excludes, cache)
+            if entry is not None:
+                entries.append(entry)
+                if entry.kind == "file":
+                    live.add(entry.path)
+    finally:
+        os.close(start)
     entries.sort(key=lambda e: e.path)
     return Manifest(entries=entries), live
+
+
+def _entry(found: Entry, excludes: Collection[str], cache: HashCache) -> ManifestEntry | None:
+    """One manifest entry, or None for an entry that vanished or changed kind meanwhile."""
+    rel = encode_name(found.rel)
+    st = found.st
+    if stat.S_ISDIR(st.st_mode):
+        if found.name in excludes:
+            return ManifestEntry(path=rel, kind="excluded")
+        return ManifestEntry(
+            path=rel, kind="dir", mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns
+        )
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            target = os.readlink(found.name, dir_fd=found.dir_fd)
+        except OSError:
+            return None
+        return ManifestEntry(
+            path=rel, kind="symlink", target=encode_name(target), mtime_ns=st.st_mtime_ns
+        )
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    sha = cache.get(rel, st)
+    if sha is None:
+        hashed = hash_file(found)
+        if hashed is None:
+            return None
+        sha, st = hashed
+    cache.put(rel, st, sha)
+    return ManifestEntry(
+        path=rel,
+        kind="file",
+        mode=stat.S_IMODE(st.st_mode),
+        size=st.st_size,
+        sha256=sha,
+        mtime_ns=st.st_mtime_ns,
+    )

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, TypeVar
 from obstore.exceptions import AlreadyExistsError, BaseError
 from obstore.store import LocalStore
 
+from cofounder.hostfs import Beneath
 from cofounder.storage.objectstore import describe
 from cofounder.storage.snapshot_apply import apply_manifest
 from cofounder.storage.snapshot_export import chunks, write_tar
@@ -42,7 +43,7 @@ from cofounder.storage.snapshot_manifest import (
     decode_name,
     encode_name,
 )
-from cofounder.storage.snapshot_scan import HashCache, scan_workspace
+from cofounder.storage.snapshot_scan import HashCache, read_for_upload, scan_workspace
 
 if TYPE_CHECKING:
     from obstore.store import ObjectStore
@@ -149,8 +150,9 @@ class SnapshotStore:
             unknown = [sha for sha in by_sha if sha not in self._known]
         present = _map(self._exists, unknown)
         missing = [sha for sha, there in zip(unknown, present, strict=True) if not there]
-        uploads = _map(lambda sha: self._upload(workspace, by_sha[sha]), missing)
-        fixes: dict[str, tuple[str, int]] = {}
+        with Beneath(workspace) as root:
+            uploads = _map(lambda sha: self._upload(root, by_sha[sha]), missing)
+        fixes: dict[str, tuple[str, int] | None] = {}
         sent = 0
         for fixed, nbytes in uploads:
             fixes.update(fixed)
@@ -158,7 +160,11 @@ class SnapshotStore:
         entries: list[ManifestEntry] = []
         for entry in manifest.entries:
             if entry.path in fixes:  # the bytes were not what the scan (or cache) said
-                sha, size = fixes[entry.path]
+                fix = fixes[entry.path]
+                if fix is None:  # removed or replaced by a non-file since the scan
+                    cache.drop(entry.path)
+                    continue
+                sha, size = fix
                 entry = entry.model_copy(update={"sha256": sha, "size": size})
                 cache.drop(entry.path)
             entries.append(entry)
@@ -204,22 +210,22 @@ class SnapshotStore:
         return True
 
     def _upload(
-        self, workspace: Path, entries: list[ManifestEntry]
-    ) -> tuple[dict[str, tuple[str, int]], int]:
+        self, root: Beneath, entries: list[ManifestEntry]
+    ) -> tuple[dict[str, tuple[str, int] | None], int]:
         """Store the blob that `entries` (paths believed to share one hash) name.
 
         A file that changed after it was hashed (a process still writing it, or a stale cache
         entry) is filed under its true hash and reported as a fix, so no blob ever fails its
         own check; the next path with the same believed hash is tried then.
         """
-        fixes: dict[str, tuple[str, int]] = {}
+        fixes: dict[str, tuple[str, int] | None] = {}
         sent = 0
         for entry in entries:
             assert entry.sha256 is not None
-            try:
-                data = (workspace / decode_name(entry.path)).read_bytes()
-            except OSError as exc:
-                raise SnapshotError(f"cannot read {entry.path} to snapshot it: {exc}") from exc
+            data = read_for_upload(root, entry.path)
+            if data is None:  # removed or replaced by a non-file since the scan
+                fixes[entry.path] = None
+                continue
             actual = hashlib.sha256(data).hexdigest()
             with self._lock:
                 known = actual in self._known

@@ -1,22 +1,27 @@
 """glob: find files by name pattern, newest first.
 
 Matching runs on the host (it only reads directory entries), so it must keep itself inside
-the workspace: patterns may not be absolute or climb with `..`, `**` never descends into
-symlinked directories, and any match whose real location is outside is dropped.
+the workspace while background processes change it: patterns may not be absolute or climb
+with `..`; the directories a pattern names literally are reached like any tool path (links
+that stay inside are followed, and results keep the names the agent used); below them the
+walk follows no link at all.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import PurePosixPath
 
 from wcmatch import glob as wcglob
 
+from cofounder.hostfs import Beneath, Entry, MissingDirectory, lstat_at, open_dir_at, walk
 from cofounder.tools.base import Args, ToolContext, ToolDef, ToolFailure, ToolOutput, clip, plural
-from cofounder.tools.paths import SANDBOX_ROOT, resolve
+from cofounder.tools.fileio import in_workspace
+from cofounder.tools.paths import SANDBOX_ROOT, refusals
 
 MAX_RESULTS = 500
-_FLAGS = wcglob.GLOBSTAR | wcglob.BRACE | wcglob.NODIR
+_FLAGS = wcglob.GLOBSTAR | wcglob.BRACE
 # Skipped unless the pattern names them: huge, and never what the model is looking for.
 _PRUNED = ("node_modules", ".git", ".venv")
 
@@ -64,35 +69,73 @@ def _relative_pattern(raw: str) -> str:
     return pattern
 
 
-def _inside(real: str, root: str) -> bool:
-    return real == root or real.startswith(root + os.sep)
+_MAGIC = frozenset("*?[{\\")
 
 
-def _mtime(path: str) -> float:
+def split_literal(pattern: str) -> tuple[PurePosixPath, PurePosixPath]:
+    """The leading directories a pattern names literally, and the rest that must be matched
+    (at least the last component): `src/api/**/*.py` → (`src/api`, `**/*.py`)."""
+    parts = PurePosixPath(pattern).parts
+    literal = 0
+    while literal < len(parts) - 1 and not _MAGIC.intersection(parts[literal]):
+        literal += 1
+    return PurePosixPath(*parts[:literal]), PurePosixPath(*parts[literal:])
+
+
+def _matches(
+    root: Beneath, start: PurePosixPath, rest: str, pruned: frozenset[str]
+) -> list[tuple[float, str]]:
+    """(-mtime, path below `start`) of every non-directory entry matching `rest`.
+
+    The start (the agent's own words) is reached through links that stay inside; below it
+    nothing is followed: the walk goes by directory fds, so a directory swapped for a link
+    while we look is never entered.
+    """
+    depth = None if "**" in rest else rest.count("/") + 1
     try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return os.lstat(path).st_mtime
+        with root.locate(start) as spot:
+            dir_fd = open_dir_at(spot.dir_fd, spot.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found: list[tuple[float, str]] = []
+
+    def descend(entry: Entry) -> bool:
+        if entry.name in pruned:
+            return False
+        return depth is None or entry.rel.count("/") + 1 < depth
+
+    try:
+        for entry in walk(dir_fd, descend=descend):
+            if not entry.is_dir and wcglob.globmatch(entry.rel, rest, flags=_FLAGS):
+                found.append((-entry.st.st_mtime, entry.rel))
+    finally:
+        os.close(dir_fd)
+    return found
 
 
 def run(ctx: ToolContext, args: Args) -> ToolOutput:
-    root = os.path.realpath(ctx.workspace)
-    base = resolve(ctx.workspace, args.get("path") or ".")
-    if not os.path.isdir(base.host):
-        raise ToolFailure(f"{base.rel} is not a directory", "not a directory")
+    raw_base = args.get("path") or "."
     pattern = _relative_pattern(args["pattern"])
-    excludes = [f"**/{name}/**" for name in _PRUNED if name not in pattern]
-    found: list[tuple[float, str]] = []
-    for match in wcglob.iglob(pattern, flags=_FLAGS, root_dir=str(base.host), exclude=excludes):
-        full = os.path.join(base.host, match)
-        if not _inside(os.path.realpath(full), root):
-            continue
-        found.append((-_mtime(full), os.path.relpath(full, root)))
+    literal, rest = split_literal(pattern)
+    pruned = frozenset(name for name in _PRUNED if name not in pattern)
+    with in_workspace(ctx, raw_base) as (root, base):
+        try:
+            with root.locate(base) as spot:
+                base_kind = lstat_at(spot.dir_fd, spot.name)
+        except MissingDirectory:
+            base_kind = None
+        if base_kind is None or not stat.S_ISDIR(base_kind.st_mode):
+            raise ToolFailure(f"{raw_base} is not a directory", "not a directory")
+        with refusals(args["pattern"]):
+            found = _matches(root, base / literal, str(rest), pruned)
+    shown_base = os.path.normpath(base / literal)
+    where = "the workspace" if os.path.normpath(base) == "." else os.path.normpath(base)
     if not found:
-        where = "the workspace" if base.rel == "." else base.rel
         return ToolOutput(content=f"No files match {pattern!r} in {where}.", summary="no files")
     found.sort()
-    shown = [path for _, path in found[:MAX_RESULTS]]
+    shown = [
+        path if shown_base == "." else f"{shown_base}/{path}" for _, path in found[:MAX_RESULTS]
+    ]
     body = "\n".join(shown)
     capped = len(found) > MAX_RESULTS
     if capped:

@@ -6,11 +6,11 @@ we add excludes for directories that are never worth searching and cap the lines
 
 from __future__ import annotations
 
-import os
 import shlex
 
+from cofounder.hostfs import MissingDirectory, lstat_at
 from cofounder.tools.base import Args, ToolContext, ToolDef, ToolFailure, ToolOutput, clip, plural
-from cofounder.tools.paths import resolve
+from cofounder.tools.fileio import in_workspace
 
 MAX_LINES = 500
 MAX_COLUMNS = 400
@@ -65,10 +65,17 @@ def build_command(pattern: str, target: str | None, glob: str | None) -> str:
 def run(ctx: ToolContext, args: Args) -> ToolOutput:
     target: str | None = None
     if args.get("path"):
-        where = resolve(ctx.workspace, args["path"])
-        if not os.path.exists(where.host):
-            raise ToolFailure(f"path not found: {where.rel}", "path not found")
-        target = None if where.rel == "." else where.rel
+        # Only the name goes to ripgrep, which runs inside the sandbox and cannot leave it.
+        with in_workspace(ctx, args["path"]) as (root, rel):
+            try:
+                with root.locate(rel) as spot:
+                    there = lstat_at(spot.dir_fd, spot.name) is not None
+                    shown = spot.rel
+            except MissingDirectory as exc:
+                there, shown = False, exc.would_be
+        if not there:
+            raise ToolFailure(f"path not found: {shown}", "path not found")
+        target = None if shown == "." else shown
     result = ctx.sandbox.exec(
         build_command(args["pattern"], target, args.get("glob")), timeout_s=TIMEOUT_S
     )

@@ -1,18 +1,26 @@
-"""Map a path the model gave to a host path inside the workspace, or refuse it precisely.
+"""Map a path the model gave to a place beneath the workspace, or refuse it precisely.
 
 The model sees the workspace as `/workspace`. Accepted: paths relative to it and absolute paths
-under `/workspace`. Refused: anything whose real location (after resolving `..` and every
-symlink, in any component) is outside the workspace. Symlinks that stay inside are fine, and
-callers act on the resolved real path, so a write never lands anywhere else. Tool calls run
-one at a time and nothing in the sandbox outlives its command, so the tree cannot change
-between this check and the use.
+under `/workspace`. Refused: anything that leads outside (by `..`, an absolute path, or a
+symlink in any component). Symlinks that stay inside are followed, as the sandbox would follow
+them (a link to `/workspace/x` points inside).
+
+Background processes in the sandbox keep running while a tool works on the host, so nothing
+here checks a path and then uses it by name: the tools open what they touch through
+`cofounder.hostfs`, one component at a time beneath a held workspace fd. `resolve` is for
+display and for handing a path to a command that runs inside the sandbox.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+from cofounder.hostfs import Beneath, Escape, MissingDirectory
 
 SANDBOX_ROOT = PurePosixPath("/workspace")
 
@@ -23,15 +31,12 @@ class PathRefused(ValueError):
 
 @dataclass(frozen=True)
 class WorkspacePath:
-    host: Path  # real (symlink-free) host path; may not exist yet
+    host: Path  # the host path it resolved to (for display and tests; never opened by name)
     rel: str  # path relative to the workspace root as the model should see it ("." for root)
 
 
-def _inside(real: str, root: str) -> bool:
-    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def _relative_part(raw: str) -> PurePosixPath:
+def relative_part(raw: str) -> PurePosixPath:
+    """`raw` as a path relative to the workspace root, refusing what cannot be inside."""
     if "\x00" in raw:
         raise PathRefused(f"path {raw!r} contains a NUL byte")
     if not raw.strip():
@@ -39,42 +44,56 @@ def _relative_part(raw: str) -> PurePosixPath:
     path = PurePosixPath(raw)
     if path.is_absolute():
         if path == SANDBOX_ROOT or SANDBOX_ROOT in path.parents:
-            return path.relative_to(SANDBOX_ROOT)
-        raise PathRefused(
-            f"absolute path {raw!r} is outside the workspace; "
-            "use a path relative to the workspace or one under /workspace/"
-        )
+            path = path.relative_to(SANDBOX_ROOT)
+        else:
+            raise PathRefused(
+                f"absolute path {raw!r} is outside the workspace; "
+                "use a path relative to the workspace or one under /workspace/"
+            )
+    depth = 0
+    for part in path.parts:
+        depth += -1 if part == ".." else 1
+        if depth < 0:
+            raise PathRefused(f"path {raw!r} uses '..' to leave the workspace")
     return path
 
 
+def open_root(workspace: Path) -> Beneath:
+    """The workspace held by fd; links are read as the sandbox sees them."""
+    return Beneath(workspace, alias=SANDBOX_ROOT)
+
+
+@contextlib.contextmanager
+def refusals(raw: str) -> Iterator[None]:
+    """Turn what a walk beneath the workspace met into PathRefused with the model's words."""
+    try:
+        yield
+    except Escape as exc:
+        if exc.link is None:
+            raise PathRefused(f"path {raw!r} resolves outside the workspace") from None
+        raise PathRefused(
+            f"path {raw!r} is refused: '{exc.link}' is a symlink to {exc.target!r}, "
+            "which is outside the workspace"
+        ) from None
+    except NotADirectoryError as exc:
+        raise PathRefused(f"path {raw!r} is refused: '{exc.filename}' is not a directory") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise PathRefused(f"path {raw!r} is refused: {exc.strerror}") from None
+        raise
+
+
 def resolve(workspace: Path, raw: str) -> WorkspacePath:
-    """Resolve `raw` against `workspace` (a host directory) or raise PathRefused."""
-    root = os.path.realpath(workspace)
-    rel = _relative_part(raw)
-    lexical = os.path.normpath(os.path.join(root, str(rel)))
-    if not _inside(lexical, root):
-        raise PathRefused(f"path {raw!r} uses '..' to leave the workspace")
-    real = os.path.realpath(os.path.join(root, str(rel)))
-    if not _inside(real, root):
-        raise PathRefused(_symlink_escape_message(raw, root, rel))
-    shown = os.path.relpath(real, root)
-    return WorkspacePath(host=Path(real), rel="." if shown == "." else shown)
-
-
-def _symlink_escape_message(raw: str, root: str, rel: PurePosixPath) -> str:
-    """Name the component whose symlink leads out, as the model would write it."""
-    current = root
-    shown = PurePosixPath()
-    for part in rel.parts:
-        current = os.path.join(current, part)
-        shown = shown / part
-        if os.path.islink(current) and not _inside(os.path.realpath(current), root):
-            target = os.readlink(current)
-            return (
-                f"path {raw!r} is refused: '{shown}' is a symlink to {target!r}, "
-                "which is outside the workspace"
-            )
-    return f"path {raw!r} resolves outside the workspace"
+    """Where `raw` leads beneath `workspace` (it may not exist yet), or raise PathRefused."""
+    rel = relative_part(raw)
+    with open_root(workspace) as root, refusals(raw):
+        try:
+            with root.locate(rel) as spot:
+                shown = spot.rel
+        except MissingDirectory as exc:
+            shown = exc.would_be
+    host = Path(os.path.realpath(workspace))
+    return WorkspacePath(host=host if shown == "." else host / shown, rel=shown)
 
 
 def to_sandbox(path: WorkspacePath) -> str:

@@ -7,10 +7,10 @@ budget) keeps one read from flooding the context, and the footer says how to rea
 from __future__ import annotations
 
 import os
-import stat
+from typing import BinaryIO
 
 from cofounder.tools.base import Args, ToolContext, ToolDef, ToolFailure, ToolOutput, plural
-from cofounder.tools.paths import resolve
+from cofounder.tools.fileio import MAX_READ_BYTES, in_workspace, open_file
 
 DEFAULT_LIMIT = 2000
 MAX_LINE_CHARS = 2000
@@ -43,23 +43,6 @@ DESCRIPTION = (
 )
 
 
-def open_regular_file(ctx: ToolContext, raw_path: str) -> tuple[str, str]:
-    """Resolve `raw_path` to an existing regular file; return (host path, display path)."""
-    target = resolve(ctx.workspace, raw_path)
-    try:
-        st = os.stat(target.host)
-    except FileNotFoundError:
-        raise ToolFailure(f"file not found: {target.rel}", "file not found") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise ToolFailure(
-            f"{target.rel} is a directory, not a file; list it with glob or bash `ls`",
-            "is a directory",
-        )
-    if not stat.S_ISREG(st.st_mode):
-        raise ToolFailure(f"{target.rel} is not a regular file", "not a regular file")
-    return str(target.host), target.rel
-
-
 def binary_failure(rel: str, why: str) -> ToolFailure:
     return ToolFailure(
         f"{rel} looks like a binary file ({why}); inspect it with bash "
@@ -75,7 +58,13 @@ def _clip_line(line: str) -> str:
 
 
 def run(ctx: ToolContext, args: Args) -> ToolOutput:
-    host, rel = open_regular_file(ctx, args["path"])
+    with in_workspace(ctx, args["path"]) as (root, path):
+        opened = open_file(root, path, limit=MAX_READ_BYTES)
+    with opened, os.fdopen(os.dup(opened.fd), "rb") as fh:
+        return _window(fh, opened.rel, ctx, args)
+
+
+def _window(fh: BinaryIO, rel: str, ctx: ToolContext, args: Args) -> ToolOutput:
     offset = int(args.get("offset", 1))
     limit = int(args.get("limit", DEFAULT_LIMIT))
     budget = max(1000, ctx.output_limit_chars - 200)
@@ -84,25 +73,29 @@ def run(ctx: ToolContext, args: Args) -> ToolOutput:
     total = 0
     last = offset - 1
     budget_hit = False
-    with open(host, "rb") as fh:
-        if b"\x00" in fh.read(_SNIFF_BYTES):
-            raise binary_failure(rel, "it contains NUL bytes")
-        fh.seek(0)
-        for number, raw in enumerate(fh, start=1):
-            total = number
-            if number < offset or budget_hit or number >= offset + limit:
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise binary_failure(rel, f"line {number} is not valid UTF-8") from None
-            entry = f"{number:>6}\t{_clip_line(text.rstrip(chr(10)).rstrip(chr(13)))}"
-            if shown and used + len(entry) + 1 > budget:
-                budget_hit = True
-                continue
-            shown.append(entry)
-            used += len(entry) + 1
-            last = number
+    breaks = crlf = 0
+    if b"\x00" in fh.read(_SNIFF_BYTES):
+        raise binary_failure(rel, "it contains NUL bytes")
+    fh.seek(0)
+    for number, raw in enumerate(fh, start=1):
+        if fh.tell() > MAX_READ_BYTES:  # it grew past the cap while we read it
+            break
+        total = number
+        if number < offset or budget_hit or number >= offset + limit:
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise binary_failure(rel, f"line {number} is not valid UTF-8") from None
+        entry = f"{number:>6}\t{_clip_line(text.rstrip(chr(10)).rstrip(chr(13)))}"
+        if shown and used + len(entry) + 1 > budget:
+            budget_hit = True
+            continue
+        shown.append(entry)
+        used += len(entry) + 1
+        breaks += text.endswith("\n")
+        crlf += text.endswith("\r\n")
+        last = number
     if total == 0:
         return ToolOutput(content=f"{rel} is empty (0 lines)", summary="empty file")
     if offset > total:
@@ -119,6 +112,11 @@ def run(ctx: ToolContext, args: Args) -> ToolOutput:
         summary = f"read lines {offset}-{last} of {total}"
     else:
         summary = f"read {plural(last - offset + 1, 'line')}"
+    if crlf:
+        which = "all" if crlf == breaks else f"{crlf} of the {breaks}"
+        body += (
+            f"\n[{which} line breaks shown are CRLF (\\r\\n), not displayed; edit_file keeps them]"
+        )
     return ToolOutput(content=body, summary=summary)
 
 

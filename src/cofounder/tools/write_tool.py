@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
+from cofounder.hostfs import write_atomic
 from cofounder.tools.base import Args, ToolContext, ToolDef, ToolFailure, ToolOutput, plural
-from cofounder.tools.fileio import atomic_write, ensure_parent
-from cofounder.tools.paths import resolve
+from cofounder.tools.fileio import in_workspace, parent_failure
 
 SCHEMA = {
     "type": "object",
@@ -32,17 +30,22 @@ def count_lines(text: str) -> int:
 
 
 def run(ctx: ToolContext, args: Args) -> ToolOutput:
-    target = resolve(ctx.workspace, args["path"])
+    raw: str = args["path"]
     content: str = args["content"]
-    if target.rel == "." or os.path.isdir(target.host):
-        raise ToolFailure(f"{target.rel} is a directory; give a file path", "is a directory")
-    ensure_parent(target.host, target.rel)
     data = content.encode("utf-8")
-    existed = atomic_write(target.host, data)
+    with in_workspace(ctx, raw) as (root, rel):
+        try:
+            existed, shown = write_atomic(root, rel, data)
+        except IsADirectoryError as exc:
+            raise ToolFailure(
+                f"{exc.filename} is a directory; give a file path", "is a directory"
+            ) from None
+        except NotADirectoryError as exc:
+            raise parent_failure(raw, str(exc.filename)) from None
     lines = count_lines(content)
     verb = "Overwrote" if existed else "Created"
     return ToolOutput(
-        content=f"{verb} {target.rel} ({plural(lines, 'line')}, {plural(len(data), 'byte')})",
+        content=f"{verb} {shown} ({plural(lines, 'line')}, {plural(len(data), 'byte')})",
         summary=f"wrote {plural(lines, 'line')}",
     )
 

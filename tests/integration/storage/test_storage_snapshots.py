@@ -270,8 +270,8 @@ def test_hash_cache_skips_rehashing_but_sees_edits_that_keep_size_and_mtime(
     `touch -d`) still changes ctime, which the sandbox cannot set, so it is seen."""
     monkeypatch.setattr(snapshot_scan, "RACY_NS", 0)
     hashed: list[str] = []
-    real = snapshot_scan.sha256_file
-    monkeypatch.setattr(snapshot_scan, "sha256_file", lambda p: hashed.append(p.name) or real(p))
+    real = snapshot_scan.hash_file
+    monkeypatch.setattr(snapshot_scan, "hash_file", lambda e: hashed.append(e.name) or real(e))
     cache = tmp_path / "cache.json"
     target = ws / "src" / "app" / "main.py"
     original = store.take(ws, cache)
@@ -293,8 +293,8 @@ def test_recently_changed_files_are_rehashed_not_trusted(
     store: LocalSnapshotStore, ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hashed: list[str] = []
-    real = snapshot_scan.sha256_file
-    monkeypatch.setattr(snapshot_scan, "sha256_file", lambda p: hashed.append(p.name) or real(p))
+    real = snapshot_scan.hash_file
+    monkeypatch.setattr(snapshot_scan, "hash_file", lambda e: hashed.append(e.name) or real(e))
     cache = tmp_path / "cache.json"
     (ws / "fresh.txt").write_text("just written")
     store.take(ws, cache)

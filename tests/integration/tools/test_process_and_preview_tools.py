@@ -7,12 +7,14 @@ import os
 import shutil
 import struct
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from cofounder.tools import ToolBox, tool_specs
-from conftest import Call
+from cofounder.tools import ToolBox, ToolRun, tool_specs
+
+Call = Callable[..., ToolRun]  # the `call` fixture (tools/conftest.py)
 
 SERVER = """\
 import http.server, sys

@@ -18,7 +18,10 @@ def test_read_numbers_lines_like_cat_n(call: Call, ws: Path) -> None:
     (ws / "a.txt").write_text("alpha\nbeta\r\n\ngamma")
     run = call("read_file", path="a.txt")
     assert run.result.ok
-    assert run.result.content == "     1\talpha\n     2\tbeta\n     3\t\n     4\tgamma"
+    assert run.result.content == (
+        "     1\talpha\n     2\tbeta\n     3\t\n     4\tgamma\n"
+        "[1 of the 3 line breaks shown are CRLF (\\r\\n), not displayed; edit_file keeps them]"
+    )
     assert run.label == "Reading a.txt" and run.summary == "read 4 lines"
 
 
