@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from cofounder.agent.command_head import command_head, is_local_check, is_probe, reset_key
 from cofounder.agent.command_spelling import canonical_command
 from cofounder.agent.error_class import ErrorCategory, classify_text
+from cofounder.tools.exec_report import parse_exec_report
 from cofounder.tools.types import ToolResult
 
 KEY_LINE_CHARS = 200
@@ -102,17 +103,8 @@ def normalise(text: str) -> str:
 
 def _sections(content: str) -> tuple[str, str, str]:
     """Split the bash tool's report into (status line, stdout, stderr)."""
-    out_at = content.find("\n--- stdout ---\n")
-    err_at = content.rfind("\n--- stderr ---\n")
-    if out_at < 0 or err_at < out_at:
-        return "", content, ""
-    stdout = content[out_at + len("\n--- stdout ---\n") : err_at]
-    stderr = content[err_at + len("\n--- stderr ---\n") :]
-    return (
-        content[:out_at],
-        ("" if stdout == "(empty)" else stdout),
-        ("" if stderr == "(empty)" else stderr),
-    )
+    parts = parse_exec_report(content)
+    return parts.status, parts.stdout, parts.stderr
 
 
 def _lines(text: str) -> list[str]:

@@ -239,6 +239,8 @@ class BwrapSandbox:
             truncated=outcome.stdout.truncated or outcome.stderr.truncated,
             duration_ms=outcome.duration_ms,
             limit_exceeded="; ".join(notes) or None,
+            stdout_cut=outcome.stdout.cut,
+            stderr_cut=outcome.stderr.cut,  # notes appended after its tail leave it valid
         )
 
     def _limit_notes(self, stopped: str | None, before: cgroups.CgroupCounters | None) -> list[str]:

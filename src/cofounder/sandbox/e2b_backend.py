@@ -315,6 +315,8 @@ class E2BSandbox:
             timed_out=timed_out,
             truncated=stdout.truncated or stderr.truncated,
             duration_ms=duration_ms,
+            stdout_cut=stdout.cut,
+            stderr_cut=stderr.cut,
         )
 
     def _guard(self, remote: RemoteSandbox, action: str, step: Callable[[], _T]) -> _T:
