@@ -4,13 +4,16 @@ Both sides use the scripted model and the no-op `narrate` tool, so what differs 
 DBOS steps, checkpoint + transcript + events in the application DB, workspace snapshot, guards.
 
     .venv/bin/python benchmarks/iteration_overhead.py [--iterations 60] [--runs 3]
-        [--database-url postgresql://...]
+        [--database-url postgresql://...] [--json]
+
+With --json it prints one JSON object of its named figures instead of the table.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import statistics
 import tempfile
 import time
@@ -21,6 +24,7 @@ import yaml
 from cofounder.config import Settings
 from cofounder.engine.service import Engine
 from cofounder.llm import Message, ModelRequest, ScriptedModel, TextBlock, ToolResultBlock
+from cofounder.logs import configure_logging
 from cofounder.project import ProjectSpec, load_project
 from cofounder.sandbox import BwrapSandbox
 from cofounder.tools import ToolBox
@@ -68,8 +72,11 @@ def durable_run(project_file: Path, data_dir: Path, database_url: str | None) ->
 
 
 def bare_run(project_file: Path, workspace: Path, spec: ProjectSpec) -> list[float]:
-    """The same model and tool calls in a plain in-memory loop: no durability at all."""
-    model = ScriptedModel(project_file.parent / "trajectory.yaml")
+    """The same model and tool calls in a plain in-memory loop: no durability at all. The
+    model keeps its request log as in the durable run (the scripted model's own cost)."""
+    model = ScriptedModel(
+        project_file.parent / "trajectory.yaml", request_log=workspace / "model-requests.jsonl"
+    )
     toolbox = ToolBox(BwrapSandbox(workspace))
     messages = [Message(role="user", content=[TextBlock(text=spec.goal)])]
     timings: list[float] = []
@@ -99,7 +106,9 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=60)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    configure_logging()  # as the CLI does: COFOUNDER_LOG_LEVEL, WARNING by default
     durable: list[float] = []
     bare: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,6 +122,22 @@ def main() -> None:
             bare += bare_run(project_file, workspace, spec)
     backend = "PostgreSQL" if args.database_url else "SQLite"
     d, b = statistics.median(durable), statistics.median(bare)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "backend": backend,
+                    "iterations": args.iterations,
+                    "runs": args.runs,
+                    "durable_median_ms": round(d, 3),
+                    "durable_p90_ms": round(statistics.quantiles(durable, n=10)[-1], 3),
+                    "bare_median_ms": round(b, 3),
+                    "overhead_median_ms": round(d - b, 3),
+                    "ratio_to_bare": round(d / b, 2),
+                }
+            )
+        )
+        return
     print(f"iterations per run: {args.iterations}, runs: {args.runs}, backend: {backend}")
     print(f"{'loop':<34}{'median ms/iter':>16}{'p90 ms/iter':>14}")
     for name, values in (

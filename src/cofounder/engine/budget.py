@@ -24,10 +24,10 @@ from cofounder.storage.ledger import (
     CallKey,
     lock_owner,
     record_spend_in,
-    reservation_in,
-    reserve_in,
     status_in,
 )
+from cofounder.storage.ledger import reservation_in as ledger_reservation_in
+from cofounder.storage.ledger import reserve_in as ledger_reserve_in
 
 
 class BudgetBlocked(Exception):
@@ -51,7 +51,8 @@ def owner_status(rt: Runtime, owner: str, tier: str) -> BudgetStatus:
         return owner_status_in(session, rt, owner, tier)
 
 
-def reserve(
+def reserve_in(
+    session: Session,
     rt: Runtime,
     record: SessionRecord,
     key: CallKey,
@@ -60,23 +61,26 @@ def reserve(
     input_tokens: int,
     max_tokens: int,
 ) -> None:
-    """Reserve the call's worst case, or raise BudgetBlocked. A reservation already held for
-    `key` (the step is being retried after a crash) is reused, never taken twice."""
+    """Reserve the call's worst case, or raise BudgetBlocked (the caller's transaction then
+    rolls back). A reservation already held for `key` (the step is being retried after a
+    crash) is reused, never taken twice. A call that cannot cost anything (a free model)
+    reserves nothing, so it takes no lock: it is still refused when the window is spent."""
     amount = worst_case_microdollars(
         rt.prices.price_for(model_spec), input_tokens=input_tokens, max_tokens=max_tokens
     )
     settings = rt.settings
-    with rt.db.transaction() as session:
+    if amount > 0:
         lock_owner(session, record.owner)
-        if reservation_in(session, key) is not None:
+        if ledger_reservation_in(session, key) is not None:
             return
-        window = current_window(settings)
-        allowance = settings.allowance_microdollars(record.owner, record.tier)
-        status = status_in(session, record.owner, window, allowance)
-        decision = decide_reservation(status, amount)
-        if decision.kind != "ok":
-            raise BudgetBlocked(decision)
-        reserve_in(session, key, record.owner, window, amount)
+    window = current_window(settings)
+    allowance = settings.allowance_microdollars(record.owner, record.tier)
+    status = status_in(session, record.owner, window, allowance)
+    decision = decide_reservation(status, amount)
+    if decision.kind != "ok":
+        raise BudgetBlocked(decision)
+    if amount > 0:
+        ledger_reserve_in(session, key, record.owner, window, amount)
 
 
 def settle_in(

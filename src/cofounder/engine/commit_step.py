@@ -22,16 +22,16 @@ from cofounder.engine.escalate import NewEscalation, record_in
 from cofounder.engine.faults import crash_point
 from cofounder.engine.feed import EventType
 from cofounder.engine.images import image_blocks
+from cofounder.engine.steplog import logged_step
 from cofounder.llm import AssistantTurn, Message
 from cofounder.llm.messages import ContentBlock, TextBlock, ToolResultBlock
 from cofounder.storage import Checkpoint
 from cofounder.storage.escalations import count_in, undelivered_in
-from cofounder.storage.events import append_in
+from cofounder.storage.events import NewEvent, append_all_in
 from cofounder.storage.ledger import CallKey
 from cofounder.storage.sessions import row_in
 from cofounder.storage.transcript import (
     append_messages_in,
-    checkpoint_in,
     latest_checkpoint_in,
     save_checkpoint_in,
 )
@@ -64,6 +64,7 @@ class CommitInput(BaseModel):
     healing_text: str | None = None  # steering after the results; never replaces a result
     healing_notes: list[HealingNote] = []
     questions: list[NewEscalation] = []
+    events: list[NewEvent] = []  # the batch's, not yet appended
 
 
 class CommitOutput(BaseModel):
@@ -78,6 +79,7 @@ class CommitOutput(BaseModel):
 
 
 @DBOS.step(name="cofounder.commit")
+@logged_step("commit")
 def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dict[str, Any]:
     """Append the turn and its results to the transcript, checkpoint, and emit — atomically.
 
@@ -94,10 +96,12 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
     crash_point("commit.before")
     with rt.db.transaction() as session:
         row = row_in(session, session_id)
-        done = checkpoint_in(session, session_id, iteration)
+        previous = latest_checkpoint_in(session, session_id)
+        assert previous is not None
+        # Already committed (the step ran but its completion was not recorded): it is the latest.
+        done = previous if previous.iteration == iteration else None
         if done is None:
-            previous = latest_checkpoint_in(session, session_id)
-            assert previous is not None and previous.iteration == iteration - 1
+            assert previous.iteration == iteration - 1
             usage = data.turn.usage
             cost = rt.prices.cost_microdollars(row.model_spec, usage)
             budget, held = settle_in(
@@ -154,27 +158,30 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
             row.input_tokens += usage.input_tokens
             row.output_tokens += usage.output_tokens
             row.updated_at = datetime.now(UTC)
-            for healing_note in data.healing_notes:
-                if healing_note.kind in ("steer", "retry", "nudge"):
-                    append_in(
-                        session,
-                        session_id,
-                        EventType.RETRYING,
-                        {"iteration": iteration, **healing_note.model_dump(mode="json")},
+            before = [
+                *data.events,
+                *(
+                    NewEvent(
+                        type=EventType.RETRYING,
+                        payload={"iteration": iteration, **note.model_dump(mode="json")},
                     )
-            record_in(session, session_id, iteration, data.questions)
-            for note in data.guard_notes:
-                append_in(
-                    session,
-                    session_id,
-                    EventType.TOOL_STEERED,
-                    {"iteration": iteration, **note.model_dump()},
+                    for note in data.healing_notes
+                    if note.kind in ("steer", "retry", "nudge")
+                ),
+            ]
+            if data.questions:  # their events go between: appended by record_in
+                append_all_in(session, session_id, before)
+                record_in(session, session_id, iteration, data.questions)
+                before = []
+            steered = [
+                NewEvent(
+                    type=EventType.TOOL_STEERED, payload={"iteration": iteration, **n.model_dump()}
                 )
-            append_in(
-                session,
-                session_id,
-                EventType.ITERATION_COMMITTED,
-                {
+                for n in data.guard_notes
+            ]
+            committed = NewEvent(
+                type=EventType.ITERATION_COMMITTED,
+                payload={
                     "iteration": iteration,
                     "tool_calls": data.tool_calls,
                     "input_tokens": usage.input_tokens,
@@ -184,11 +191,9 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
                     "cost_microdollars": cost,
                 },
             )
-            append_in(
-                session,
-                session_id,
-                EventType.BUDGET_UPDATED,
-                {
+            budget_event = NewEvent(
+                type=EventType.BUDGET_UPDATED,
+                payload={
                     "iteration": iteration,
                     "percent": budget.percent,
                     "spent_microdollars": budget.spent,
@@ -198,6 +203,7 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
                     "wind_down": wind_down,
                 },
             )
+            append_all_in(session, session_id, [*before, *steered, committed, budget_event])
         else:
             elapsed = done.elapsed_seconds
             budget = owner_status_in(session, rt, row.owner, row.tier)
@@ -205,11 +211,13 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
         cancel = row.cancel_requested
         open_questions = [e for e in undelivered_in(session, session_id) if e.state == "open"]
         waiting = any(not e.can_continue for e in open_questions)
-        ceiling = count_in(session, session_id) >= rt.settings.max_escalations
+        ceiling = bool(open_questions) and (
+            count_in(session, session_id) >= rt.settings.max_escalations
+        )
     crash_point("commit.after")
     return CommitOutput(
         waiting=waiting,
-        escalation_ceiling=ceiling and bool(open_questions),
+        escalation_ceiling=ceiling,
         elapsed_seconds=elapsed,
         cancel_requested=cancel,
         wind_down=wind_down,

@@ -7,6 +7,7 @@ inside the think step, before the model call, so a crash after it is recorded re
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 
@@ -25,7 +26,7 @@ from cofounder.agent.context_view import (
 from cofounder.agent.conversation_check import conversation_problems
 from cofounder.agent.prompt import build_system_prompt
 from cofounder.agent.summarizer import PinnedFacts, summary_request
-from cofounder.engine.budget import reserve, settle_in
+from cofounder.engine.budget import reserve_in, settle_in
 from cofounder.engine.faults import crash_point
 from cofounder.engine.feed import EventType
 from cofounder.engine.images import with_image_data
@@ -63,11 +64,10 @@ def prepare_request(
     )
     tools = tool_specs()
     max_tokens = rt.settings.max_tokens
-    overhead = chars_to_tokens(len(system) + len(json.dumps([t.model_dump() for t in tools])))
-    overhead += max_tokens
-    state = _state(rt, record.id)
-    kickoff = rt.transcript.messages(record.id, limit=1)[0]
-    tail = rt.transcript.messages(record.id, start=state.raw_cut)
+    overhead = chars_to_tokens(len(system) + _tools_chars()) + max_tokens
+    summary, transcript = rt.transcript.conversation(record.id)
+    state = _state(summary)
+    kickoff, tail = transcript[0], transcript[state.raw_cut :]
     policy = ContextPolicy(
         window_tokens=context_window(record.model_spec, rt.settings.context_windows),
         threshold=rt.settings.compaction_threshold,
@@ -98,8 +98,13 @@ def prepare_request(
     return PreparedRequest(request=request, context_tokens=tokens)
 
 
-def _state(rt: Runtime, session_id: str) -> ContextState:
-    row = rt.transcript.latest_summary(session_id)
+@functools.cache
+def _tools_chars() -> int:
+    """The tool definitions' size: the same for every request."""
+    return len(json.dumps([t.model_dump() for t in tool_specs()]))
+
+
+def _state(row: ContextSummary | None) -> ContextState:
     if row is None:
         return ContextState()
     return ContextState(
@@ -149,14 +154,16 @@ def _summarize(
         phase=checkpoint.phase if checkpoint else None,
     )
     request = summary_request(decision.to_summarize, facts)
-    reserve(
-        rt,
-        record,
-        _summary_key(record.id, iteration),
-        model_spec,
-        input_tokens=chars_to_tokens(len(request.model_dump_json())),
-        max_tokens=request.max_tokens,
-    )
+    with rt.db.transaction() as session:
+        reserve_in(
+            session,
+            rt,
+            record,
+            _summary_key(record.id, iteration),
+            model_spec,
+            input_tokens=chars_to_tokens(len(request.model_dump_json())),
+            max_tokens=request.max_tokens,
+        )
     turn = rt.model(record.id, model_spec).complete(request)
     text = turn.text.strip()
     if not text:

@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from cofounder.config import Settings
@@ -26,6 +27,7 @@ from cofounder.storage import (
     Transcript,
     open_object_store,
 )
+from cofounder.storage.db import dbos_system_engine
 from cofounder.storage.escalations import Escalations
 from cofounder.storage.images import ImageStore
 
@@ -111,6 +113,12 @@ class Runtime:
         return self._store
 
     @cached_property
+    def dbos_engine(self) -> Engine | None:
+        """DBOS's SQLite system database engine (WAL), shared by this process's runs; None on
+        PostgreSQL, where DBOS makes its own."""
+        return dbos_system_engine(self.settings.dbos_database_url)
+
+    @cached_property
     def prices(self) -> PriceBook:
         return self.settings.price_book()
 
@@ -152,6 +160,9 @@ class Runtime:
 
     def close(self) -> None:
         self.db.close()
+        dbos = self.__dict__.get("dbos_engine")
+        if dbos is not None:
+            dbos.dispose()
 
 
 def _without_password(url: str) -> str:

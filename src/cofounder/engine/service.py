@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dbos import DBOS, DBOSPortableJSONSerializer, SetWorkflowID
+from sqlalchemy import Engine as SqlEngine
 
 from cofounder.config import Settings
 from cofounder.engine import workspace as workspace_state
@@ -29,7 +30,7 @@ from cofounder.storage.transcript import append_messages_in, save_checkpoint_in
 
 _DEAD_WORKFLOW_STATES = ("ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED", "CANCELLED")
 # Bump when the workflow's step sequence changes incompatibly; recovery matches on it.
-WORKFLOW_VERSION = "cofounder-wf-2"
+WORKFLOW_VERSION = "cofounder-wf-3"
 
 
 def kickoff_message(spec: ProjectSpec) -> Message:
@@ -240,7 +241,9 @@ class Engine(Catalog):
             run_number = record.run_number
         self.rt.run_started_at = datetime.now(UTC)
         bring_back_preview(self.rt, session_id)  # the founder's app first, before any thinking
-        _launch_dbos(self.rt.settings, executor_id=f"session-{session_id}")
+        _launch_dbos(
+            self.rt.settings, executor_id=f"session-{session_id}", engine=self.rt.dbos_engine
+        )
         ended = "the run stopped"
         try:
             workflow_id = run_workflow_id(session_id, run_number)
@@ -271,11 +274,12 @@ def run_workflow_id(session_id: str, run_number: int) -> str:
     return session_id if run_number == 1 else f"{session_id}.run{run_number}"
 
 
-def _launch_dbos(settings: Settings, *, executor_id: str) -> None:
+def _launch_dbos(settings: Settings, *, executor_id: str, engine: SqlEngine | None) -> None:
     DBOS(
         config={
             "name": "cofounder",
             "system_database_url": settings.dbos_database_url,
+            "system_database_engine": engine,  # SQLite in WAL mode (storage.db)
             "application_version": WORKFLOW_VERSION,
             "executor_id": executor_id,
             "log_level": "WARNING",

@@ -14,13 +14,11 @@ import structlog
 from dbos import DBOS
 from pydantic import BaseModel, ConfigDict
 
-from cofounder.engine import runtime
+from cofounder.engine import runtime, steplog
 from cofounder.engine import workspace as workspace_state
-from cofounder.engine.budget import (
-    BudgetBlocked,
-    reserve,
-)
+from cofounder.engine.budget import BudgetBlocked, reserve_in
 from cofounder.engine.context import prepare_request
+from cofounder.engine.escalate import deliver_step
 from cofounder.engine.faults import crash_point
 from cofounder.engine.feed import EventType
 from cofounder.engine.images import store_images
@@ -31,6 +29,7 @@ from cofounder.engine.outcomes import (
     record_sleep,
     record_waiting,
 )
+from cofounder.engine.steplog import logged_step
 from cofounder.llm import (
     AssistantTurn,
     ModelError,
@@ -40,7 +39,7 @@ from cofounder.llm.messages import ContentBlock, TextBlock
 from cofounder.llm.protocol import ModelUnavailableError
 from cofounder.project import ProjectSpec
 from cofounder.redaction import redact, redact_env_secrets, redact_value
-from cofounder.storage.events import append_in
+from cofounder.storage.events import NewEvent, append_all_in, append_in
 from cofounder.storage.ledger import CallKey
 from cofounder.tools import (
     DocumentEffect,
@@ -50,6 +49,7 @@ from cofounder.tools import (
     PreviewEffect,
     ToolBox,
     ToolResult,
+    changes_workspace,
 )
 
 log = structlog.get_logger(__name__)
@@ -59,9 +59,10 @@ class ActOutput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     results: list[ToolResult]
-    snapshot_id: str
+    snapshot_id: str | None  # None: the batch could not change the workspace
     phase: str | None
     asked: list[EscalationEffect] = []
+    events: list[NewEvent] = []  # not yet appended: the commit appends them
 
 
 def toolbox_for(live: LiveSession) -> ToolBox:
@@ -73,14 +74,26 @@ def toolbox_for(live: LiveSession) -> ToolBox:
 
 
 @DBOS.step(name="cofounder.think")
-def think_step(session_id: str, iteration: int) -> dict[str, Any]:
-    """Ask the model for the next turn.
+@logged_step("think")
+def think_step(session_id: str) -> dict[str, Any]:
+    """Deliver the founder's answers, then ask the model for the next turn.
 
-    Returns {"turn": ...}, {"error": ...} (the model refused for good), {"unavailable": ...}
+    Answered (or timed-out) questions join first as their own iteration (`deliver_step`, run
+    here as a plain function: one recorded step less per iteration). Every answer carries
+    "iteration" (the one this turn is for) and "healing_state" (the last committed one), and
+    one of {"turn": ...}, {"error": ...} (the model refused for good), {"unavailable": ...}
     (the provider is down past its retries: pause, resumable), {"sleep": {wake_at, reason}}
     (the allowance is spent until the window ends), {"too_big": reason} (no window can pay
     for one call) or {"cancelled": True}.
     """
+    delivered = deliver_step(session_id)
+    iteration = int(delivered["iteration"]) + 1
+    steplog.set_iteration(iteration)
+    thought = _think(session_id, iteration)
+    return {**thought, "iteration": iteration, "healing_state": delivered["healing_state"]}
+
+
+def _think(session_id: str, iteration: int) -> dict[str, Any]:
     rt = runtime.current()
     record = rt.sessions.get(session_id)
     assert record is not None
@@ -89,19 +102,22 @@ def think_step(session_id: str, iteration: int) -> dict[str, Any]:
     spec = ProjectSpec.model_validate_json(record.project_json)
     try:
         prepared = prepare_request(rt, record, spec, iteration)
-        reserve(
-            rt,
-            record,
-            CallKey(session_id=session_id, iteration=iteration, purpose="turn"),
-            record.model_spec,
-            input_tokens=prepared.context_tokens,
-            max_tokens=prepared.request.max_tokens,
-        )
-        rt.events.append(
-            session_id,
-            EventType.THINKING,
-            {"iteration": iteration, "context_tokens": prepared.context_tokens},
-        )
+        with rt.db.transaction() as session:  # the reservation and its event, together
+            reserve_in(
+                session,
+                rt,
+                record,
+                CallKey(session_id=session_id, iteration=iteration, purpose="turn"),
+                record.model_spec,
+                input_tokens=prepared.context_tokens,
+                max_tokens=prepared.request.max_tokens,
+            )
+            append_in(
+                session,
+                session_id,
+                EventType.THINKING,
+                {"iteration": iteration, "context_tokens": prepared.context_tokens},
+            )
         crash_point("think.before_model")
         turn = rt.model(session_id, record.model_spec).complete(prepared.request)
     except BudgetBlocked as blocked:
@@ -167,8 +183,13 @@ def _redacted_turn(turn: AssistantTurn) -> AssistantTurn:
 
 
 @DBOS.step(name="cofounder.act")
+@logged_step("act")
 def act_step(session_id: str, iteration: int, calls: list[dict[str, Any]]) -> dict[str, Any]:
-    """Run one batch of tool calls, then snapshot the workspace."""
+    """Run one batch of tool calls, then snapshot the workspace if the batch could change it.
+
+    A batch of read-only tools (`ToolDef.read_only`) writes neither the state file nor a
+    snapshot: the workspace stays at the last committed one.
+    """
     rt = runtime.current()
     last = rt.transcript.latest_checkpoint(session_id)
     assert last is not None
@@ -176,33 +197,41 @@ def act_step(session_id: str, iteration: int, calls: list[dict[str, Any]]) -> di
     workspace_state.ensure_at(
         rt, session_id, last.snapshot_id, iteration=last.iteration, for_iteration=iteration
     )
-    workspace_state.mark_dirty(rt, session_id, iteration)
+    parsed = [ToolUseBlock.model_validate(raw) for raw in calls]
+    # A committed iteration without a stored snapshot is retried by the next batch's.
+    writes = last.snapshot_id == workspace_state.MISSING_SNAPSHOT or any(
+        changes_workspace(call.name) for call in parsed
+    )
+    if writes:
+        workspace_state.mark_dirty(rt, session_id, iteration)
     crash_point("act.before_tools")
     phase = last.phase
     # Kept open across batches (background processes, the preview); the run's end closes it.
     toolbox = toolbox_for(open_live(rt, session_id))
+    feed = _BatchFeed(session_id, iteration)
     results: list[ToolResult] = []
     asked: list[EscalationEffect] = []
-    for raw in calls:
-        call = ToolUseBlock.model_validate(raw)
-        rt.events.append(
-            session_id,
-            EventType.TOOL_STARTED,
-            {"iteration": iteration, "tool_use_id": call.id, "name": call.name},
+    for call in parsed:
+        feed.flush(
+            NewEvent(
+                type=EventType.TOOL_STARTED,
+                payload={"iteration": iteration, "tool_use_id": call.id, "name": call.name},
+            )
         )
         run = toolbox.run(call)
         result = run.result.model_copy(update={"content": redact(run.result.content)})
         if run.images:
+            feed.flush()
             result = store_images(rt, session_id, iteration, call, run.images, result)
         for effect in run.effects:
             if isinstance(effect, EscalationEffect):
                 asked.append(effect)  # recorded by the commit, exactly once
             elif isinstance(effect, PreviewEffect):
+                feed.flush()
                 record_preview(rt, session_id, iteration, effect.outcome, restarted=False)
             else:
-                phase = _apply_effect(session_id, iteration, effect, phase)
-        rt.events.append(
-            session_id,
+                phase = feed.apply(effect, phase)
+        feed.add(
             EventType.TOOL_CALLED,
             {
                 "iteration": iteration,
@@ -218,66 +247,81 @@ def act_step(session_id: str, iteration: int, calls: list[dict[str, Any]]) -> di
         results.append(result)
         crash_point("act.after_tool")
     crash_point("act.before_snapshot")
-    snapshot_id = workspace_state.snapshot(rt, session_id, iteration)
+    snapshot_id = workspace_state.snapshot(rt, session_id, iteration) if writes else None
     crash_point("act.after_snapshot")
-    return ActOutput(results=results, snapshot_id=snapshot_id, phase=phase, asked=asked).model_dump(
-        mode="json"
-    )
+    return ActOutput(
+        results=results, snapshot_id=snapshot_id, phase=phase, asked=asked, events=feed.pending
+    ).model_dump(mode="json")
 
 
-def _apply_effect(
-    session_id: str,
-    iteration: int,
-    effect: PhaseEffect | NarrationEffect | DocumentEffect,
-    phase: str | None,
-) -> str | None:
-    rt = runtime.current()
-    if isinstance(effect, NarrationEffect):
-        rt.events.append(
-            session_id, EventType.NARRATION, {"iteration": iteration, "message": effect.message}
-        )
-    elif isinstance(effect, PhaseEffect):
-        if phase is not None:
-            rt.events.append(
-                session_id, EventType.PHASE_COMPLETED, {"iteration": iteration, "phase": phase}
-            )
-        phase = effect.phase_name
-        rt.events.append(
-            session_id, EventType.PHASE_STARTED, {"iteration": iteration, "phase": phase}
-        )
-    else:
-        from cofounder.storage.documents import upsert_document_in
+class _BatchFeed:
+    """A batch's events, appended with the next write instead of one transaction each: a
+    tool's outcome goes out with the next tool's start (which must be seen before it runs),
+    and the last tool's with the commit."""
 
-        with rt.db.transaction() as session:
-            upsert_document_in(session, session_id, effect.section, redact(effect.content))
-            append_in(
-                session,
-                session_id,
+    def __init__(self, session_id: str, iteration: int) -> None:
+        self.session_id = session_id
+        self.iteration = iteration
+        self.pending: list[NewEvent] = []
+
+    def add(self, type_: str, payload: dict[str, Any]) -> None:
+        self.pending.append(NewEvent(type=type_, payload=payload))
+
+    def flush(self, *now: NewEvent) -> None:
+        batch, self.pending = [*self.pending, *now], []
+        if batch:
+            runtime.current().events.append_all(self.session_id, batch)
+
+    def apply(
+        self, effect: PhaseEffect | NarrationEffect | DocumentEffect, phase: str | None
+    ) -> str | None:
+        """Queue the effect's events (a document is stored at once, with them); the phase
+        after it."""
+        iteration = self.iteration
+        if isinstance(effect, NarrationEffect):
+            self.add(EventType.NARRATION, {"iteration": iteration, "message": effect.message})
+        elif isinstance(effect, PhaseEffect):
+            if phase is not None:
+                self.add(EventType.PHASE_COMPLETED, {"iteration": iteration, "phase": phase})
+            phase = effect.phase_name
+            self.add(EventType.PHASE_STARTED, {"iteration": iteration, "phase": phase})
+        else:
+            from cofounder.storage.documents import upsert_document_in
+
+            self.add(
                 EventType.DOCUMENTATION_UPDATED,
                 {"iteration": iteration, "section": effect.section, "chars": len(effect.content)},
             )
-    return phase
+            batch, self.pending = self.pending, []
+            with runtime.current().db.transaction() as session:
+                upsert_document_in(session, self.session_id, effect.section, redact(effect.content))
+                append_all_in(session, self.session_id, batch)
+        return phase
 
 
 @DBOS.step(name="cofounder.pause")
+@logged_step("pause")
 def pause_step(session_id: str, reason: str) -> str:
     close_live(runtime.current(), session_id, "paused")
     return record_pause(runtime.current(), session_id, reason)
 
 
 @DBOS.step(name="cofounder.sleep")
+@logged_step("sleep")
 def sleep_step(session_id: str, wake_at: str, reason: str) -> str:
     close_live(runtime.current(), session_id, "sleeping")  # a sleeping session holds nothing
     return record_sleep(runtime.current(), session_id, datetime.fromisoformat(wake_at), reason)
 
 
 @DBOS.step(name="cofounder.wait")
+@logged_step("wait")
 def wait_step(session_id: str) -> str:
     close_live(runtime.current(), session_id, "waiting")
     return record_waiting(runtime.current(), session_id)
 
 
 @DBOS.step(name="cofounder.finish")
+@logged_step("finish")
 def finish_step(session_id: str, outcome: str, reason: str) -> str:
     crash_point("finish.before")
     rt = runtime.current()

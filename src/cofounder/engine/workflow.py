@@ -20,9 +20,10 @@ from cofounder.agent.healing import (
     observations,
     plan_healing,
 )
-from cofounder.engine import runtime
+from cofounder.engine import runtime, steplog
 from cofounder.engine.commit_step import CommitInput, CommitOutput, GuardNote, commit_step
-from cofounder.engine.escalate import deliver_step, from_draft, from_question
+from cofounder.engine.escalate import from_draft, from_question
+from cofounder.engine.steplog import logged_step
 from cofounder.engine.steps import (
     ActOutput,
     act_step,
@@ -52,6 +53,7 @@ class StartPoint(BaseModel):
 
 
 @DBOS.step(name="cofounder.start")
+@logged_step("start")
 def start_step(session_id: str) -> dict[str, Any]:
     """Fix the guard configuration and the starting point for this run of the session."""
     rt = runtime.current()
@@ -59,6 +61,7 @@ def start_step(session_id: str) -> dict[str, Any]:
     assert record is not None
     last = rt.transcript.latest_checkpoint(session_id)
     assert last is not None
+    steplog.set_iteration(last.iteration)
     return StartPoint(
         config=GuardConfig(
             max_tool_calls=record.max_tool_calls,
@@ -78,6 +81,7 @@ def start_step(session_id: str) -> dict[str, Any]:
 
 @DBOS.workflow(name=WORKFLOW_NAME)
 def build_session(session_id: str) -> str:
+    steplog.set_iteration(None)  # this thread may have run another session's workflow
     try:
         return _iterate(session_id)
     except DBOSException:
@@ -94,14 +98,14 @@ def _iterate(session_id: str) -> str:
     config, guard, iteration = start.config, start.guard, start.iteration
     healing_config, healing = start.healing_config, start.healing
     winding_down = False
+    steplog.set_iteration(iteration)
     while True:
         # Answers from the founder (or defaults at a deadline) join first, as their own turn.
-        delivered = deliver_step(session_id)
-        if delivered["iteration"] != iteration:
-            iteration = delivered["iteration"]
-            healing = HealingState.model_validate(delivered["healing_state"] or {})
-        iteration += 1
-        thought = think_step(session_id, iteration)
+        thought = think_step(session_id)
+        if thought["iteration"] != iteration + 1:  # an iteration of answers came in between
+            healing = HealingState.model_validate(thought["healing_state"] or {})
+        iteration = thought["iteration"]
+        steplog.set_iteration(iteration)
         if thought.get("cancelled"):
             return finish_step(session_id, "cancelled", "cancelled by request")
         if "unavailable" in thought:
@@ -155,6 +159,7 @@ def _iterate(session_id: str) -> str:
                     guard_state=guard.model_dump(mode="json"),
                     tool_calls=guard.tool_calls,
                     snapshot_id=acted.snapshot_id if acted else None,
+                    events=acted.events if acted else [],
                     phase=acted.phase if acted else None,
                     followup=(
                         CUT_OFF_FOLLOWUP

@@ -56,13 +56,19 @@ def read_state(rt: Runtime, session_id: str) -> WorkspaceState | None:
         return None  # missing (new machine) or torn: treat as unknown, so restore
 
 
-def write_state(rt: Runtime, session_id: str, state: WorkspaceState) -> None:
+def write_state(
+    rt: Runtime, session_id: str, state: WorkspaceState, *, durable: bool = False
+) -> None:
+    """Replace the state file atomically. `durable` syncs it to disk first: only "dirty" needs
+    that (it must be on disk before a tool writes) and "unsnapshotted"; a lost "at" after an
+    OS crash leaves the older "dirty", which only costs a restore."""
     path = _state_file(rt, session_id)
     tmp = path.with_suffix(".tmp")
     with tmp.open("w") as handle:
         handle.write(state.model_dump_json())
-        handle.flush()
-        os.fsync(handle.fileno())
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
     os.replace(tmp, path)
 
 
@@ -95,7 +101,7 @@ def ensure_at(
 
 
 def mark_dirty(rt: Runtime, session_id: str, iteration: int) -> None:
-    write_state(rt, session_id, WorkspaceState(kind="dirty", iteration=iteration))
+    write_state(rt, session_id, WorkspaceState(kind="dirty", iteration=iteration), durable=True)
 
 
 def snapshot(rt: Runtime, session_id: str, iteration: int) -> str:
@@ -118,8 +124,12 @@ def snapshot(rt: Runtime, session_id: str, iteration: int) -> str:
                 },
             )
             if delay is None:
+                # Durable: this file is then the only record of what the workspace holds.
                 write_state(
-                    rt, session_id, WorkspaceState(kind="unsnapshotted", iteration=iteration)
+                    rt,
+                    session_id,
+                    WorkspaceState(kind="unsnapshotted", iteration=iteration),
+                    durable=True,
                 )
                 return MISSING_SNAPSHOT
             time.sleep(delay)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,25 +61,43 @@ def _lock_session_events(session: Session, session_id: str) -> None:
         session.execute(text("UPDATE events SET seq = seq WHERE 1 = 0"))
 
 
+class NewEvent(BaseModel):
+    """An event not yet appended: one step gathers several and appends them together."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    payload: dict[str, Any]
+
+
 def append_in(session: Session, session_id: str, type_: str, payload: dict[str, Any]) -> Event:
     """Append inside an open transaction, so an event commits atomically with other writes."""
+    return append_all_in(session, session_id, [NewEvent(type=type_, payload=payload)])[0]
+
+
+def append_all_in(session: Session, session_id: str, events: Sequence[NewEvent]) -> list[Event]:
+    """Append `events` in order inside an open transaction: one lock and one `max(seq)` for
+    all of them."""
+    if not events:
+        return []
     _lock_session_events(session, session_id)
-    next_seq = session.scalar(
-        select(func.coalesce(func.max(EventRow.seq), 0) + 1).where(
-            EventRow.session_id == session_id
+    last = session.scalar(
+        select(func.coalesce(func.max(EventRow.seq), 0)).where(EventRow.session_id == session_id)
+    )
+    assert last is not None
+    rows = [
+        EventRow(
+            session_id=session_id,
+            seq=int(last) + n,
+            type=event.type,
+            ts=datetime.now(UTC),
+            payload_json=json.dumps(redact_value(event.payload), ensure_ascii=False),
         )
-    )
-    assert next_seq is not None
-    row = EventRow(
-        session_id=session_id,
-        seq=int(next_seq),
-        type=type_,
-        ts=datetime.now(UTC),
-        payload_json=json.dumps(redact_value(payload), ensure_ascii=False),
-    )
-    session.add(row)
+        for n, event in enumerate(events, start=1)
+    ]
+    session.add_all(rows)
     session.flush()
-    return _to_event(row)
+    return [_to_event(row) for row in rows]
 
 
 class EventLog:
@@ -87,10 +106,14 @@ class EventLog:
 
     def append(self, session_id: str, type_: str, payload: dict[str, Any]) -> Event:
         """Append in its own transaction; a concurrent writer's seq clash is retried."""
+        return self.append_all(session_id, [NewEvent(type=type_, payload=payload)])[0]
+
+    def append_all(self, session_id: str, events: Sequence[NewEvent]) -> list[Event]:
+        """`append_all_in`, in a transaction of its own; a seq clash is retried."""
         for attempt in range(20):
             try:
                 with self._db.transaction() as session:
-                    return append_in(session, session_id, type_, payload)
+                    return append_all_in(session, session_id, events)
             except IntegrityError:
                 if attempt == 19:
                     raise

@@ -8,6 +8,7 @@ owner reserving at once see each other's reservations and cannot overshoot the a
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select, text
@@ -46,21 +47,26 @@ def lock_owner(session: Session, owner: str) -> None:
 def status_in(
     session: Session, owner: str, window: BudgetWindow, base_allowance: int
 ) -> BudgetStatus:
-    spent = session.scalar(
-        select(func.coalesce(func.sum(LedgerRow.cost_microdollars), 0)).where(
-            LedgerRow.owner == owner, LedgerRow.window_start == window.start
+    """The owner's standing in `window`: spent, reserved and topped up, in one round trip."""
+
+    def total(amount: Any, owner_col: Any, window_col: Any) -> Any:
+        return (
+            select(func.coalesce(func.sum(amount), 0))
+            .where(owner_col == owner, window_col == window.start)
+            .scalar_subquery()
         )
-    )
-    reserved = session.scalar(
-        select(func.coalesce(func.sum(ReservationRow.amount_microdollars), 0)).where(
-            ReservationRow.owner == owner, ReservationRow.window_start == window.start
+
+    spent, reserved, topped = session.execute(
+        select(
+            total(LedgerRow.cost_microdollars, LedgerRow.owner, LedgerRow.window_start),
+            total(
+                ReservationRow.amount_microdollars,
+                ReservationRow.owner,
+                ReservationRow.window_start,
+            ),
+            total(TopUpRow.amount_microdollars, TopUpRow.owner, TopUpRow.window_start),
         )
-    )
-    topped = session.scalar(
-        select(func.coalesce(func.sum(TopUpRow.amount_microdollars), 0)).where(
-            TopUpRow.owner == owner, TopUpRow.window_start == window.start
-        )
-    )
+    ).one()
     return BudgetStatus(
         owner=owner,
         window_start=window.start,

@@ -4,6 +4,8 @@ summaries that stand in for its older part when it is sent to a model."""
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -119,6 +121,16 @@ def summary_in(session: Session, session_id: str, iteration: int) -> ContextSumm
     return _to_summary(row) if row else None
 
 
+def latest_summary_in(session: Session, session_id: str) -> ContextSummary | None:
+    row = session.scalars(
+        select(ContextSummaryRow)
+        .where(ContextSummaryRow.session_id == session_id)
+        .order_by(ContextSummaryRow.iteration.desc())
+        .limit(1)
+    ).first()
+    return _to_summary(row) if row else None
+
+
 def _to_summary(row: ContextSummaryRow) -> ContextSummary:
     return ContextSummary(
         session_id=row.session_id,
@@ -133,25 +145,54 @@ def _to_summary(row: ContextSummaryRow) -> ContextSummary:
 
 
 class Transcript:
+    """Reads of the transcript. A committed message never changes (rows are only appended, at
+    the next index), so each session's messages are validated once and kept: a think loads
+    only the ones added since the last, not the whole conversation again."""
+
+    CACHED_SESSIONS = 8
+
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._lock = threading.Lock()
+        # session id -> its messages idx 0..n-1 (a gap-free prefix), least recently used first
+        self._cache: OrderedDict[str, list[Message]] = OrderedDict()
 
     def messages(
         self, session_id: str, *, limit: int | None = None, start: int = 0
     ) -> list[Message]:
         """Messages idx >= start, in order (at most `limit` of them)."""
-        with self._db.transaction() as session:
-            query = (
-                select(MessageRow)
-                .where(MessageRow.session_id == session_id, MessageRow.idx >= start)
-                .order_by(MessageRow.idx)
-            )
-            if limit is not None:
-                query = query.limit(limit)
-            return [
-                Message(role=row.role, content=_BLOCKS.validate_json(row.content_json))
-                for row in session.scalars(query).all()
-            ]
+        end = None if limit is None else start + limit
+        with self._lock:
+            known = self._cache.get(session_id, [])
+            if end is None or end > len(known):
+                with self._db.transaction() as session:
+                    known = self._extend(session, session_id)
+            return known[start:end]
+
+    def conversation(self, session_id: str) -> tuple[ContextSummary | None, list[Message]]:
+        """The latest compaction summary and all the messages, read in one transaction."""
+        with self._lock, self._db.transaction() as session:
+            return latest_summary_in(session, session_id), list(self._extend(session, session_id))
+
+    def _extend(self, session: Session, session_id: str) -> list[Message]:
+        """The session's cached messages plus those committed since. Raises RuntimeError on a
+        gap in the indexes (a commit writes consecutive ones): the cache is a gap-free prefix."""
+        known = self._cache.pop(session_id, [])
+        rows = session.scalars(
+            select(MessageRow)
+            .where(MessageRow.session_id == session_id, MessageRow.idx >= len(known))
+            .order_by(MessageRow.idx)
+        ).all()
+        for expected, row in enumerate(rows, start=len(known)):
+            if row.idx != expected:
+                raise RuntimeError(f"session {session_id}'s transcript has no message {expected}")
+        known = known + [
+            Message(role=row.role, content=_BLOCKS.validate_json(row.content_json)) for row in rows
+        ]
+        self._cache[session_id] = known
+        while len(self._cache) > self.CACHED_SESSIONS:
+            self._cache.popitem(last=False)
+        return known
 
     def latest_checkpoint(self, session_id: str) -> Checkpoint | None:
         with self._db.transaction() as session:
@@ -163,10 +204,4 @@ class Transcript:
 
     def latest_summary(self, session_id: str) -> ContextSummary | None:
         with self._db.transaction() as session:
-            row = session.scalars(
-                select(ContextSummaryRow)
-                .where(ContextSummaryRow.session_id == session_id)
-                .order_by(ContextSummaryRow.iteration.desc())
-                .limit(1)
-            ).first()
-            return _to_summary(row) if row else None
+            return latest_summary_in(session, session_id)

@@ -1,7 +1,7 @@
 """The tools the model calls, implemented over a Sandbox, and the ToolBox that runs them."""
 
 from cofounder.tools.paths import PathRefused, WorkspacePath, resolve
-from cofounder.tools.toolbox import ALL_TOOLS, TOOL_NAMES, ToolBox, tool_specs
+from cofounder.tools.toolbox import ALL_TOOLS, TOOL_NAMES, ToolBox, changes_workspace, tool_specs
 from cofounder.tools.types import (
     DocumentEffect,
     EscalationEffect,
@@ -34,5 +34,6 @@ __all__ = [
     "ToolRun",
     "WorkspacePath",
     "resolve",
+    "changes_workspace",
     "tool_specs",
 ]

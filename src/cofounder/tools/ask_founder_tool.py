@@ -98,4 +98,5 @@ ASK_FOUNDER = ToolDef(
     schema=ASK_FOUNDER_SCHEMA,
     label=lambda a: "Question for the founder",
     run=_ask,
+    read_only=True,
 )

@@ -51,6 +51,8 @@ class ToolDef:
     """A tool: what the model is told (name, description, schema) and what runs.
 
     `label` gets the validated input and says what is happening, for the live feed.
+    `read_only`: it never changes the workspace, so a batch of only such calls needs no
+    snapshot afterwards.
     """
 
     name: str
@@ -58,6 +60,7 @@ class ToolDef:
     schema: dict[str, Any]
     label: Callable[[Args], str]
     run: Callable[[ToolContext, Args], ToolOutput]
+    read_only: bool = False
 
 
 def clip(text: str, width: int) -> str:

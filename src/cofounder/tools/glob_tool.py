@@ -152,4 +152,5 @@ TOOL = ToolDef(
     schema=SCHEMA,
     label=lambda a: f"Finding files: {clip(a['pattern'], 60)}",
     run=run,
+    read_only=True,
 )

@@ -122,4 +122,5 @@ TOOL = ToolDef(
     schema=SCHEMA,
     label=lambda a: f"Searching for {clip(a['pattern'], 60)!r}",
     run=run,
+    read_only=True,
 )

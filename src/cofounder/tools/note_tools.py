@@ -85,6 +85,7 @@ NARRATE = ToolDef(
     schema=NARRATE_SCHEMA,
     label=_narrate_label,
     run=_narrate,
+    read_only=True,
 )
 
 DOCUMENT = ToolDef(
@@ -97,4 +98,5 @@ DOCUMENT = ToolDef(
     schema=DOCUMENT_SCHEMA,
     label=lambda a: f"Documenting: {a['section'].replace('_', ' ')}",
     run=_document,
+    read_only=True,
 )

@@ -126,4 +126,5 @@ TOOL = ToolDef(
     schema=SCHEMA,
     label=lambda a: f"Reading {a['path']}",
     run=run,
+    read_only=True,
 )

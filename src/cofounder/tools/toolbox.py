@@ -56,6 +56,12 @@ _SPECS: tuple[ToolSpec, ...] = tuple(
 )
 
 
+def changes_workspace(name: str) -> bool:
+    """Whether a call of tool `name` may change the workspace (an unknown tool runs nothing)."""
+    tool = _TOOLS_BY_NAME.get(name)
+    return tool is not None and not tool.read_only
+
+
 def tool_specs() -> list[ToolSpec]:
     """What the model is told about the tools; needs no sandbox (nor an existing workspace)."""
     return list(_SPECS)
