@@ -1,4 +1,9 @@
-"""Settings, read once: `COFOUNDER_*` env vars, then `cofounder.toml`, then defaults."""
+"""Settings, read once: `COFOUNDER_*` env vars, then `cofounder.toml`, then defaults.
+
+Every number has a range (a value past 2^63 must be refused here, not overflow in SQLite or
+`timedelta` mid-session), and every refusal is a ConfigError naming where the value came from:
+`COFOUNDER_MAX_TOKENS: …`, `cofounder.toml: prices."openai:x".input: …` or `--data-dir: …`.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,22 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
+from cofounder.config_file import (
+    ConfigError,
+    check_database_url,
+    named_problem,
+    read_config_file,
+    sqlite_url,
+)
 from cofounder.llm.pricing import Price, PriceBook
 from cofounder.llm.protocol import ModelError
 from cofounder.llm.registry import parse_model_spec
@@ -22,16 +34,20 @@ from cofounder.llm.tiers import Role, TierModels
 from cofounder.project.spec import OwnerId, Tier
 from cofounder.storage.snapshot_manifest import DEFAULT_EXCLUDES, check_exclude_names
 
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+_DAY = 86_400
+
 
 class ModelPrice(BaseModel):
     """USD per million tokens; missing cache prices default to the input price."""
 
     model_config = ConfigDict(extra="forbid")
 
-    input: Decimal = Field(ge=0)
-    output: Decimal = Field(ge=0)
-    cache_write: Decimal | None = Field(default=None, ge=0)
-    cache_read: Decimal | None = Field(default=None, ge=0)
+    input: Decimal = Field(ge=0, le=1_000_000)
+    output: Decimal = Field(ge=0, le=1_000_000)
+    cache_write: Decimal | None = Field(default=None, ge=0, le=1_000_000)
+    cache_read: Decimal | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class RoleModels(BaseModel):
@@ -73,9 +89,7 @@ BUNDLED_ALLOWANCES_USD: dict[str, Decimal] = {
 class Settings(BaseSettings):
     """Everything configurable about a Cofounder process, with embedded defaults."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="COFOUNDER_", toml_file="cofounder.toml", extra="forbid"
-    )
+    model_config = SettingsConfigDict(env_prefix="COFOUNDER_", extra="forbid")
 
     home: Path = Field(default=Path(".cofounder"), description="The data dir.")
     database_url: str | None = Field(
@@ -86,12 +100,12 @@ class Settings(BaseSettings):
         description="DBOS system database; default SQLite under the data dir, or database_url "
         "when that is PostgreSQL.",
     )
-    max_tool_calls: int = Field(default=150, ge=1)
-    max_wall_seconds: float = Field(default=6 * 3600, gt=0)
-    repetition_window: int = Field(default=10, ge=2)
-    repetition_threshold: int = Field(default=3, ge=2)
-    tool_output_limit_chars: int = Field(default=30_000, ge=1_000)
-    max_tokens: int = Field(default=8192, ge=1)
+    max_tool_calls: int = Field(default=150, ge=1, le=1_000_000)
+    max_wall_seconds: float = Field(default=6 * 3600, gt=0, le=366 * _DAY)
+    repetition_window: int = Field(default=10, ge=2, le=1_000)
+    repetition_threshold: int = Field(default=3, ge=2, le=1_000)
+    tool_output_limit_chars: int = Field(default=30_000, ge=1_000, le=100_000_000)
+    max_tokens: int = Field(default=8192, ge=1, le=10_000_000)
     object_store: str | None = Field(
         default=None,
         description="Where snapshots live: s3://BUCKET[/PREFIX], file:///PATH or a local path; "
@@ -135,7 +149,7 @@ class Settings(BaseSettings):
         description="Model per role for one owner (beats [tiers]), e.g. [owners.alice] coder = "
         '"anthropic:claude-sonnet-4-5".',
     )
-    context_windows: dict[str, int] = Field(
+    context_windows: dict[str, Annotated[int, Field(ge=1, le=1_000_000_000)]] = Field(
         default_factory=dict,
         description="Context window overrides in tokens, by model spec or spec prefix.",
     )
@@ -146,7 +160,7 @@ class Settings(BaseSettings):
         description="Compact the conversation when a request would fill this much of the window.",
     )
     compaction_keep_turns: int = Field(
-        default=4, ge=1, description="Recent assistant turns always sent verbatim."
+        default=4, ge=1, le=10_000, description="Recent assistant turns always sent verbatim."
     )
     allowances: dict[Tier, Usd] = Field(
         default_factory=dict,
@@ -159,7 +173,7 @@ class Settings(BaseSettings):
         "[owner_allowances] alice = 12.5.",
     )
     budget_window_seconds: int = Field(
-        default=86_400, ge=1, description="Length of an allowance window (a UTC day)."
+        default=_DAY, ge=1, le=366 * _DAY, description="Length of an allowance window (a UTC day)."
     )
     budget_reset_hour: int = Field(
         default=0, ge=0, le=23, description="UTC hour at which daily windows start."
@@ -171,11 +185,15 @@ class Settings(BaseSettings):
         description="Share of the allowance at which the agent is told to reach a safe stop.",
     )
     max_escalations: int = Field(
-        default=5, ge=1, description="Questions to the founder per session before it pauses."
+        default=5,
+        ge=1,
+        le=10_000,
+        description="Questions to the founder per session before it pauses.",
     )
     escalation_deadline_seconds: int = Field(
         default=24 * 3600,
         ge=1,
+        le=366 * _DAY,
         description="How long a question waits for the founder before its default applies.",
     )
     sandbox: Literal["bwrap", "e2b"] = Field(
@@ -185,7 +203,10 @@ class Settings(BaseSettings):
     )
     e2b_template: str | None = Field(default=None, description="E2B template (default: base).")
     e2b_max_ttl_seconds: int = Field(
-        default=3600, ge=60, description="E2B sandbox lifetime cap (1 h Hobby, 24 h Pro)."
+        default=3600,
+        ge=60,
+        le=30 * _DAY,
+        description="E2B sandbox lifetime cap (1 h Hobby, 24 h Pro).",
     )
     prompt_caching: bool = Field(
         default=True,
@@ -195,6 +216,7 @@ class Settings(BaseSettings):
     compaction_tool_result_chars: int = Field(
         default=2_000,
         ge=200,
+        le=100_000_000,
         description="Older tool results longer than this are cut to a head and a note.",
     )
 
@@ -223,6 +245,13 @@ class Settings(BaseSettings):
                 for spec, p in self.prices.items()
             }
         )
+
+    @field_validator("database_url", "system_database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_database_url(value)
+        return value
 
     @field_validator("object_store")
     @classmethod
@@ -259,7 +288,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        return (init_settings, env_settings, InitSettingsSource(settings_cls, read_config_file()))
 
     @property
     def data_dir(self) -> Path:
@@ -267,7 +296,7 @@ class Settings(BaseSettings):
 
     @property
     def app_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'cofounder.sqlite'}"
+        return self.database_url or sqlite_url(self.data_dir / "cofounder.sqlite")
 
     @property
     def dbos_database_url(self) -> str:
@@ -275,7 +304,7 @@ class Settings(BaseSettings):
             return _postgresql_scheme(self.system_database_url)
         if self.database_url and self.database_url.startswith(("postgresql", "postgres://")):
             return _postgresql_scheme(self.database_url)
-        return f"sqlite:///{self.data_dir / 'dbos.sqlite'}"
+        return sqlite_url(self.data_dir / "dbos.sqlite")
 
     def sessions_dir(self) -> Path:
         return self.data_dir / "sessions"
@@ -296,7 +325,13 @@ def _postgresql_scheme(url: str) -> str:
 
 
 def load_settings(data_dir: Path | None = None) -> Settings:
-    """`--data-dir` beats `$COFOUNDER_HOME`, which beats the default `./.cofounder`."""
-    if data_dir is not None:
-        return Settings(home=data_dir)
-    return Settings()
+    """`--data-dir` beats `$COFOUNDER_HOME`, which beats the default `./.cofounder`.
+
+    Raises ConfigError naming the source and key of every bad value.
+    """
+    try:
+        return Settings(home=data_dir) if data_dir is not None else Settings()
+    except ValidationError as exc:
+        raise ConfigError(
+            [named_problem(e["loc"], e["msg"], e.get("input"), data_dir) for e in exc.errors()]
+        ) from None

@@ -7,6 +7,7 @@ current window only (the next window starts from the plain allowance again).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -17,7 +18,7 @@ from rich.console import Console
 
 from cofounder.engine import Catalog
 from cofounder.engine.budget import current_window, owner_status
-from cofounder.project.spec import TIERS
+from cofounder.project.spec import OWNER_PATTERN, TIERS
 from cofounder.storage.ledger import lock_owner, top_up_in
 
 EXIT_BAD_INPUT = 2
@@ -45,6 +46,9 @@ def register(app: typer.Typer, open_catalog: OpenCatalog, fail: Fail, out: Conso
             Path | None, typer.Option("--data-dir", help="Data dir (default $COFOUNDER_HOME).")
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        new_owner: Annotated[
+            bool, typer.Option("--new-owner", help="Allow a top-up for an owner not seen yet.")
+        ] = False,
     ) -> None:
         """Show an owner's allowance, spend and reservations in the current window; or add a
         top-up to it."""
@@ -56,7 +60,17 @@ def register(app: typer.Typer, open_catalog: OpenCatalog, fail: Fail, out: Conso
             owner, amount = words[0], None
         else:
             fail("usage: cofounder budget OWNER | cofounder budget top-up OWNER AMOUNT", 2)
+        if not re.fullmatch(OWNER_PATTERN, owner):
+            fail(f"OWNER may only hold letters, digits, '_', '.' and '-'; got {owner!r}", 2)
         catalog = open_catalog(data_dir)
+        known = _known_owners(catalog) if amount is not None and not new_owner else {owner}
+        if owner not in known:
+            fail(
+                f"no session or setting names owner {owner!r} (known:"
+                f" {', '.join(sorted(known)) or 'none yet'}); check the"
+                " spelling, or pass --new-owner to top up before their first build",
+                EXIT_BAD_INPUT,
+            )
         chosen = tier or _latest_tier(catalog, owner)
         if chosen not in TIERS:
             fail(f"unknown tier {chosen!r}; known tiers: {', '.join(TIERS)}", EXIT_BAD_INPUT)
@@ -98,6 +112,13 @@ def _usd(text: str, fail: Fail) -> int:
     if not usd.is_finite() or usd <= 0 or usd > MAX_TOP_UP_USD:
         fail(f"AMOUNT must be more than 0 and at most {MAX_TOP_UP_USD} USD; got {text!r}", 2)
     return int(usd * 1_000_000)
+
+
+def _known_owners(catalog: Catalog) -> set[str]:
+    """Owners a session or cofounder.toml names: a top-up for anyone else is likely a typo."""
+    settings = catalog.rt.settings
+    owners = {s.owner for s in catalog.rt.sessions.list()}
+    return owners | set(settings.owner_allowances) | set(settings.owners)
 
 
 def _latest_tier(catalog: Catalog, owner: str) -> str:

@@ -7,11 +7,11 @@ import os
 import subprocess
 import sys
 import time
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -24,7 +24,7 @@ from cofounder.cli import (
     snapshot_commands,
 )
 from cofounder.cli.render import display_state, elapsed_since, event_line, money, status_payload
-from cofounder.config import Settings, load_settings
+from cofounder.config import ConfigError, Settings, load_settings
 from cofounder.engine import (
     BadInputError,
     Catalog,
@@ -33,6 +33,7 @@ from cofounder.engine import (
     SessionFinishedError,
 )
 from cofounder.engine.budget import owner_status
+from cofounder.engine.startup import check_start
 from cofounder.logs import configure_logging
 from cofounder.project import ProjectBaseError, load_project, write_example
 from cofounder.sandbox import SandboxError, parse_network_mode, probe_active_limits, require_bwrap
@@ -47,9 +48,29 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"cofounder {package_version('cofounder')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Turn a founder's idea into a running app, durably and within budget."""
+
 
 DataDir = Annotated[
     Path | None,
@@ -59,6 +80,9 @@ SessionId = Annotated[str, typer.Argument(help="Session id (a unique prefix is e
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+# Option ranges: past them a number would overflow a database integer (2^63) mid-command.
+MAX_TOOL_CALLS = 1_000_000  # as Settings.max_tool_calls
+MAX_SEQ = 2**63 - 1
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -69,14 +93,8 @@ def _fail(message: str, code: int) -> NoReturn:
 def _settings(data_dir: Path | None) -> Settings:
     try:
         return load_settings(data_dir)
-    except ValidationError as exc:  # pydantic-settings validation of env/config
-        problems = "; ".join(
-            f"COFOUNDER_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        _fail(f"bad configuration: {problems}", EXIT_BAD_INPUT)
-    except ValueError as exc:  # e.g. an unreadable cofounder.toml
-        _fail(f"bad configuration: {exc}", EXIT_BAD_INPUT)
+    except ConfigError as exc:  # each problem names its source: env var, TOML key, --data-dir
+        _fail("bad configuration: " + "\n  ".join(exc.problems), EXIT_BAD_INPUT)
 
 
 def _catalog(data_dir: Path | None) -> Catalog:
@@ -137,7 +155,9 @@ def build(
         str | None, typer.Option("--model", help="Model spec; overrides `model:`.")
     ] = None,
     data_dir: DataDir = None,
-    max_tool_calls: Annotated[int | None, typer.Option("--max-tool-calls", min=1)] = None,
+    max_tool_calls: Annotated[
+        int | None, typer.Option("--max-tool-calls", min=1, max=MAX_TOOL_CALLS)
+    ] = None,
     network: Annotated[
         str | None,
         typer.Option(
@@ -160,6 +180,10 @@ def build(
         require_bwrap()
     except SandboxError as exc:
         _fail(str(exc), EXIT_FAILED)
+    try:  # before the data dir is opened: refused input leaves nothing on disk
+        check_start(_settings(data_dir), spec, project_file, model_override=model)
+    except BadInputError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
     engine = _engine(data_dir)
     try:
         record = engine.create_session(
@@ -315,7 +339,9 @@ def events(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new events.")
     ] = False,
-    after: Annotated[int, typer.Option("--after", help="Only events with seq above this.")] = 0,
+    after: Annotated[
+        int, typer.Option("--after", min=0, max=MAX_SEQ, help="Only events with seq above this.")
+    ] = 0,
 ) -> None:
     """Print a session's events (JSON lines with --json)."""
     engine = _catalog(data_dir)

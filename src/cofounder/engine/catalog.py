@@ -81,6 +81,8 @@ T = TypeVar("T", bound=HasId)
 
 def by_prefix(matches: Sequence[T], prefix: str, noun: str) -> T:
     """The one record a typed id prefix names (an exact id wins); BadInputError otherwise."""
+    if not prefix.strip():  # "" is a prefix of every id: it must not pick one
+        raise BadInputError(f"an empty {noun} id names no {noun}; give its id or a unique prefix")
     exact = [m for m in matches if m.id == prefix]
     if exact:
         return exact[0]

@@ -31,8 +31,9 @@ from cofounder.engine.faults import crash_point
 from cofounder.engine.feed import EventType
 from cofounder.engine.images import with_image_data
 from cofounder.engine.runtime import Runtime
+from cofounder.engine.startup import summarizer_for
 from cofounder.llm import ModelError, ModelRequest, Usage
-from cofounder.llm.tiers import choose_model, context_window
+from cofounder.llm.tiers import context_window
 from cofounder.project import ProjectSpec
 from cofounder.storage import ContextSummary, SessionRecord
 from cofounder.storage.events import append_in
@@ -127,15 +128,7 @@ def _compacted_already(rt: Runtime, session_id: str, iteration: int) -> bool:
 def summarizer_spec(rt: Runtime, record: SessionRecord) -> str:
     """The tier's summarizer when the session runs on its tier's coder; otherwise the model the
     founder chose explicitly (a local or scripted model summarizes its own work)."""
-    tiers = rt.settings.tier_models()
-    try:
-        coder = choose_model(tier=record.tier, owner=record.owner, tiers=tiers)
-        summarizer = choose_model(
-            tier=record.tier, owner=record.owner, role="summarizer", tiers=tiers
-        )
-    except ValueError:
-        return record.model_spec
-    return summarizer.spec if coder.spec == record.model_spec else record.model_spec
+    return summarizer_for(rt.settings.tier_models(), record.tier, record.owner, record.model_spec)
 
 
 def _summarize(

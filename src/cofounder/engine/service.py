@@ -14,14 +14,13 @@ from sqlalchemy import Engine as SqlEngine
 from cofounder.config import Settings
 from cofounder.engine import workspace as workspace_state
 from cofounder.engine.catalog import Catalog
-from cofounder.engine.errors import BadInputError
 from cofounder.engine.feed import EventType
 from cofounder.engine.live import bring_back_preview, close_live
 from cofounder.engine.locks import SessionLock
 from cofounder.engine.outcomes import record_outcome
+from cofounder.engine.startup import check_start
 from cofounder.engine.workflow import build_session
-from cofounder.llm import Message, ModelError, TextBlock, canonical_model_spec, load_model
-from cofounder.llm.tiers import choose_model
+from cofounder.llm import Message, TextBlock
 from cofounder.project import ProjectSpec
 from cofounder.storage import Checkpoint, NewSession, SessionRecord
 from cofounder.storage.events import append_in
@@ -59,33 +58,14 @@ class Engine(Catalog):
         model_override: str | None = None,
         max_tool_calls: int | None = None,
     ) -> SessionRecord:
-        # --model > project `model:` > [owners.OWNER] > [tiers.TIER] > bundled tier default.
-        try:
-            choice = choose_model(
-                tier=spec.tier,
-                owner=spec.owner,
-                override=model_override,
-                project_model=spec.model,
-                tiers=self.rt.settings.tier_models(),
-            )
-        except ValueError as exc:
-            raise BadInputError(str(exc)) from exc
-        # `model:` is relative to the project file; --model and cofounder.toml to the cwd.
-        base_dir = project_file.resolve().parent if choice.source == "project" else Path.cwd()
-        try:
-            model_spec = canonical_model_spec(choice.spec, base_dir=base_dir)
-            load_model(model_spec, base_dir=base_dir)  # fail now, not mid-build
-            self.rt.prices.price_for(model_spec)  # an unpriced model would be spend-blind
-        except ModelError as exc:
-            where = "" if choice.source == "cli" else f" (model {choice.spec}, {choice.describe()})"
-            raise BadInputError(f"{exc}{where}") from exc
-        allowance = self.rt.settings.allowance_microdollars(spec.owner, spec.tier)
-        if allowance <= 0:
-            raise BadInputError(
-                f"owner {spec.owner!r} (tier {spec.tier}) has no budget: the allowance per window"
-                " is $0. Set one in cofounder.toml, e.g. [owner_allowances] "
-                f"{spec.owner} = 5 or [allowances] {spec.tier} = 5 (USD per window)."
-            )
+        # Models (coder and summarizer), prices, allowance and sandbox backend: fail now.
+        model_spec = check_start(
+            self.rt.settings,
+            spec,
+            project_file,
+            model_override=model_override,
+            prices=self.rt.prices,
+        ).model_spec
         session_id = uuid.uuid4().hex[:12]
         workspace = self.rt.session_dir(session_id) / "workspace"
         workspace.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +23,15 @@ def normalise_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL, decoded by SQLAlchemy's own parser (a path may hold `?` or
+    `#`, escaped in the URL); None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -52,9 +61,10 @@ def dbos_system_engine(url: str) -> Engine | None:
     DBOS's own SQLite engine keeps the rollback journal with synchronous=FULL: about four
     fsyncs per recorded step. It is handed to DBOS as `system_database_engine`, which DBOS
     never disposes of: the caller does."""
-    if not url.startswith("sqlite:///"):
+    database = sqlite_file(url)
+    if database is None:
         return None
-    Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    database.parent.mkdir(parents=True, exist_ok=True)
     # DBOS's pool settings for its system database, less the pre-ping (a local file).
     engine = create_engine(url, pool_size=20, max_overflow=0, pool_timeout=30)
     event.listen(engine, "connect", _dbos_sqlite_connect)
@@ -63,8 +73,9 @@ def dbos_system_engine(url: str) -> Engine | None:
 
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    database = sqlite_file(url)
+    if database is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
