@@ -9,6 +9,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "habit-tracker" / "cofounder.yaml"
@@ -62,3 +65,20 @@ def session_id_from(stdout: str) -> str:
     first = stdout.splitlines()[0]
     assert first.startswith("session: "), f"first line should name the session: {first!r}"
     return first.removeprefix("session: ").strip()
+
+
+def scripted_project(folder: Path, turns: list[dict[str, Any]], **fields: Any) -> Path:
+    """A project file (owner alice) whose model replays `turns`; `fields` override its own."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "trajectory.yaml").write_text(yaml.safe_dump({"turns": turns}))
+    path = folder / "cofounder.yaml"
+    project = {
+        "name": "Streaks",
+        "goal": "print a streak",
+        "idea_brief": {"what": "streaks"},
+        "understanding_qna": [],
+        "owner": "alice",
+        "model": "scripted:trajectory.yaml",
+    }
+    path.write_text(yaml.safe_dump(project | fields))
+    return path

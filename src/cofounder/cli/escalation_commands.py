@@ -14,8 +14,10 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
+from cofounder.cli.inert import inert
+from cofounder.cli.render import resolve_command
 from cofounder.engine import BadInputError, Catalog
 from cofounder.engine.catalog import by_prefix
 from cofounder.storage.escalations import Escalation, EscalationError
@@ -57,7 +59,8 @@ def register(app: typer.Typer, open_catalog: OpenCatalog, fail: Fail, out: Conso
         if not found:
             out.print("no escalations")
         for escalation in found:
-            _show(out, escalation)
+            record = catalog.rt.sessions.get(escalation.session_id)
+            _show(out, escalation, record.owner if record is not None else None)
 
     @app.command()
     def resolve(
@@ -103,20 +106,24 @@ def register(app: typer.Typer, open_catalog: OpenCatalog, fail: Fail, out: Conso
             if running
             else f"`cofounder resume {record.id}` continues the build with it"
         )
-        out.print(f"answered {escalation.id} with {done.choice!r}; {then}")
+        out.print(Text(f"answered {inert(escalation.id)} with {inert(repr(done.choice))}; {then}"))
 
 
-def _show(out: Console, e: Escalation) -> None:
+def _show(out: Console, e: Escalation, owner: str | None) -> None:
     status = e.state if e.state != "open" else f"open until {e.deadline:%Y-%m-%d %H:%M} UTC"
-    out.print(f"[bold]{e.id}[/]  ({status})")
-    out.print(f"  {escape(e.problem)}")
-    for line in e.tried:
-        out.print(f"  tried: {escape(line)}")
-    out.print(f"  recommendation: {escape(e.recommendation)}")
+    out.print(Text.assemble((inert(e.id), "bold"), f"  ({status})"))
+    lines = [inert(e.problem, multiline=True)]
+    lines += [f"tried: {inert(line)}" for line in e.tried]
+    lines.append(f"recommendation: {inert(e.recommendation, multiline=True)}")
     for option in e.options:
         default = " (default)" if option.key == e.default_option else ""
-        out.print(f"  --choice {option.key}: {escape(option.label)}{default}")
+        lines.append(f"--choice {inert(option.key)}: {inert(option.label)}{default}")
     if e.choice:
-        out.print(f"  answer: {e.choice}" + (f" — {escape(e.guidance)}" if e.guidance else ""))
+        guidance = f" — {inert(e.guidance)}" if e.guidance else ""
+        lines.append(f"answer: {inert(e.choice)}{guidance}")
+    if e.state == "open":
+        lines.append(f"answer with: {inert(resolve_command(e.id, e.default_option, owner))}")
     if e.can_continue:
-        out.print("  (the build keeps working on other tasks meanwhile)")
+        lines.append("(the build keeps working on other tasks meanwhile)")
+    for line in lines:
+        out.print(Text(f"  {line}"))

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from cofounder.cli.render import elapsed_since, event_line, money
+from cofounder.cli.inert import inert
+from cofounder.cli.render import elapsed_since, event_line, money, utc_time
 from cofounder.engine.feed import EventType
 from cofounder.storage import Event
 
@@ -34,15 +35,19 @@ def _status_bar(engine: Engine, session_id: str, bar: _Bar) -> Text:
     record = engine.rt.sessions.get(session_id)
     assert record is not None
     text = Text(
-        f"phase: {record.phase or '—'}  ·  iteration {record.iteration}  ·  "
+        f"phase: {inert(record.phase or '—')}  ·  iteration {record.iteration}  ·  "
         f"tool calls {record.tool_calls}/{record.max_tool_calls}  ·  "
         f"elapsed {elapsed_since(record.created_at)}  ·  "
         f"spend {money(record.spend_microdollars)} "
         f"({record.input_tokens:,} in / {record.output_tokens:,} out tokens)",
         style="dim",
     )
-    if bar.current_tool:
-        text.append(f"\n  ⋯ {bar.current_tool}", style="yellow")
+    if record.state == "waiting":
+        text.append("\n  ⏸ waiting for your answer (`cofounder escalations --open`)", "yellow")
+    elif record.state == "sleeping" and record.wake_at is not None:
+        text.append(f"\n  ☾ sleeping until {utc_time(record.wake_at)}", style="yellow")
+    elif bar.current_tool:
+        text.append(f"\n  ⋯ {inert(bar.current_tool)}", style="yellow")
     return text
 
 
@@ -72,15 +77,17 @@ def run_with_live_view(
     threading.Thread(target=work, name="cofounder-session", daemon=True).start()
     bar = _Bar()
     seq = after_seq
+    record = engine.rt.sessions.get(session_id)
+    owner = record.owner if record is not None else None
 
     def drain() -> None:
         nonlocal seq
         for event in engine.rt.events.read(session_id, after_seq=seq):
             seq = event.seq
             _track(bar, event)
-            line = event_line(event)
-            if line is not None:
-                console.print(line)
+            line = event_line(event, owner=owner)
+            if line is not None:  # the terminal wraps: a command or URL copies back whole
+                console.print(line, soft_wrap=True)
 
     if console.is_terminal:
         with Live(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from cofounder.cli import (
     budget_commands,
@@ -23,7 +23,9 @@ from cofounder.cli import (
     preview_commands,
     snapshot_commands,
 )
-from cofounder.cli.render import display_state, elapsed_since, event_line, money, status_payload
+from cofounder.cli.inert import inert
+from cofounder.cli.render import event_line, status_payload
+from cofounder.cli.session_views import held_by, session_heading, sessions_table
 from cofounder.config import ConfigError, Settings, load_settings
 from cofounder.engine import (
     BadInputError,
@@ -86,7 +88,7 @@ MAX_SEQ = 2**63 - 1
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}")
+    err.print(Text.assemble(("error:", "bold red"), " ", inert(message, multiline=True)))
     raise typer.Exit(code)
 
 
@@ -202,23 +204,41 @@ def resume(
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Resume one interrupted session, or all of them."""
+    """Resume one interrupted session (waiting first for an answer or a wake time it still
+    needs), or run every interrupted session that can run now and list those that cannot."""
     engine = _engine(data_dir)
     if session_id is not None:
         try:
             record = engine.resolve_session(session_id)
         except BadInputError as exc:
             _fail(str(exc), EXIT_BAD_INPUT)
+        if record.state == "finished":
+            reason = inert(record.outcome_reason or "")
+            out.print(Text(f"session {record.id} already finished ({record.outcome}): {reason}"))
+            raise typer.Exit(EXIT_OK)
         if engine.is_active(record.id):
             _fail(f"session {record.id} is running in another process", EXIT_FAILED)
         print(f"session: {record.id}", flush=True)
+        held = held_by(engine, record)
+        if held is not None:  # the run below waits for it; no model call happens before
+            out.print(held, soft_wrap=True)
         raise typer.Exit(_run_session(engine, record.id, resumed=True))
     pending = engine.interrupted_sessions()
     if not pending:
         out.print("no interrupted sessions")
         raise typer.Exit(EXIT_OK)
+    runnable: list[SessionRecord] = []
+    for record in pending:
+        held = held_by(engine, record)
+        if held is None:
+            runnable.append(record)
+            continue
+        out.print(session_heading(record, record.state))
+        out.print(held, soft_wrap=True)
+    if len(runnable) < len(pending):
+        out.print(f"{len(pending) - len(runnable)} waiting or sleeping; running {len(runnable)}")
     worst = EXIT_OK
-    for record in pending:  # one process each: DBOS recovers per executor, one per session
+    for record in runnable:  # one process each: DBOS recovers per executor, one per session
         args = [sys.executable, "-m", "cofounder", "resume", record.id]
         if data_dir is not None:
             args += ["--data-dir", str(data_dir)]
@@ -292,19 +312,7 @@ def sessions(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     if not records:
         out.print("no sessions yet — start one with `cofounder build PROJECT_FILE`")
         return
-    table = Table("id", "name", "state", "iter", "tools", "phase", "elapsed", "spend")
-    for r in records:
-        table.add_row(
-            r.id,
-            r.name,
-            display_state(r, engine.is_active(r.id)),
-            str(r.iteration),
-            str(r.tool_calls),
-            r.phase or "",
-            elapsed_since(r.created_at, r.finished_at),
-            money(r.spend_microdollars),
-        )
-    out.print(table)
+    out.print(sessions_table(records, engine.is_active, out.width))
 
 
 @app.command()
@@ -328,7 +336,11 @@ def status(session_id: SessionId, data_dir: DataDir = None, as_json: JsonFlag = 
         print(json.dumps(payload))
         return
     for key, value in payload.items():
-        out.print(f"[bold]{key:>18}[/]  {value if value is not None else '—'}")
+        shown = "—" if value is None else inert(str(value))
+        out.print(Text.assemble((f"{key:>18}", "bold"), "  ", shown))
+    held = held_by(engine, record)
+    if held is not None:
+        out.print(held, soft_wrap=True)
 
 
 @app.command()
@@ -358,9 +370,9 @@ def events(
             if as_json:
                 print(event.to_json_line(), flush=True)
             else:
-                line = event_line(event)
+                line = event_line(event, owner=record.owner)
                 if line is not None:
-                    out.print(f"[dim]{event.seq:>5}[/] ", line)
+                    out.print(f"[dim]{event.seq:>5}[/] ", line, soft_wrap=True)
         if not follow:
             return
         current = engine.rt.sessions.get(record.id)
@@ -398,7 +410,7 @@ def docs(session_id: SessionId, data_dir: DataDir = None) -> None:
     for section in ("overview", "features", "getting_started", "faq"):
         if section in sections:
             out.rule(section.replace("_", " "))
-            out.print(sections[section])
+            out.print(Text(inert(sections[section], multiline=True)))
 
 
 @app.command()
