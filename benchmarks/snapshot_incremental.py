@@ -2,12 +2,17 @@
 snapshots (local object store, and S3 on loopback through moto) against `tar czf` of the whole
 workspace, the method of the system we are rebuilding. Medians over a few runs, side by side.
 
-    .venv/bin/python benchmarks/snapshot_incremental.py [--files 5000] [--runs 5]
+    .venv/bin/python benchmarks/snapshot_incremental.py [--files 5000] [--runs 5] [--json]
+
+With --json it prints one JSON object: per method its median milliseconds and bytes written,
+and the ratios of the one-change rows against `tar czf` (`faster`, `fewer_bytes`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import random
 import shutil
@@ -81,13 +86,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
     work = Path(tempfile.mkdtemp(prefix="cf-snapbench-"))
     try:
         ws = work / "ws"
         make_workspace(ws, args.files)
         total = sum(p.stat().st_size for p in ws.rglob("*") if p.is_file())
-        print(f"workspace: {args.files} files, {total / 1e6:.1f} MB; one file changed per run")
+        if not args.json:
+            print(f"workspace: {args.files} files, {total / 1e6:.1f} MB; one file changed per run")
 
         rows: list[tuple[str, float, int]] = []
 
@@ -168,6 +176,18 @@ def main() -> None:
             server.stop()
 
         base_time, base_bytes = rows[0][1], rows[0][2]
+        if args.json:
+            figures = {
+                label: {
+                    "ms": round(seconds * 1000, 2),
+                    "bytes": nbytes,
+                    "faster": round(base_time / seconds, 1),
+                    "fewer_bytes": round(base_bytes / max(nbytes, 1), 1),
+                }
+                for label, seconds, nbytes in rows
+            }
+            print(json.dumps({"files": args.files, "runs": args.runs, "methods": figures}))
+            return
         print(f"\n{'method':<52} {'time (median)':>14} {'bytes written':>14} {'vs tar':>16}")
         for label, seconds, nbytes in rows:
             ratio = f"{base_time / seconds:5.1f}x / {base_bytes / max(nbytes, 1):6.0f}x"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from cofounder.hostfs.files import open_dir_at
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Entry:
     """One entry met by `walk`; `dir_fd` is its held parent, valid until the walk moves on."""
 

@@ -15,10 +15,53 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cofounder.hostfs import Beneath, open_dir_at
 from cofounder.storage.snapshot_manifest import Manifest, ManifestEntry, decode_name
+from cofounder.storage.snapshot_scan import scan_workspace
+
+if TYPE_CHECKING:
+    from cofounder.storage.snapshots import SnapshotStore
+
+
+def restore(
+    store: SnapshotStore, snapshot_id: str, workspace: Path, cache_file: Path | None = None
+) -> None:
+    """Make `workspace` match the snapshot exactly; it is created if need be.
+
+    Every blob needed is fetched and verified before the workspace is touched, so a missing
+    or corrupt one leaves it as it was. Rebuildable (excluded) folders that existed then are
+    left as they are; ones created since are removed, so a redone batch does not trip over
+    its own half-finished work.
+    """
+    wanted, tree_ids = store.load_with_trees(snapshot_id)
+    workspace.mkdir(parents=True, exist_ok=True)
+    cache = store.open_cache(cache_file)
+    scanned, live = scan_workspace(workspace, store.excludes, cache)
+    current = {e.path: e for e in scanned.entries}
+    to_write = [
+        e for e in wanted.entries if e.kind == "file" and not e.same_content(current.get(e.path))
+    ]
+    staging = workspace.parent / f".{workspace.name}.restore-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+
+        def stage(index: int, data: bytes) -> None:
+            path = staging / str(index)
+            path.write_bytes(data)
+            path.chmod(to_write[index].mode)
+
+        store.fetch_verified(to_write, stage)
+        staged = {e.path: staging / str(i) for i, e in enumerate(to_write)}
+        apply_manifest(wanted, current, workspace, staged)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    cache.snapshot = snapshot_id
+    cache.trees = tree_ids  # stored trees only: a flat snapshot has none
+    cache.save(live)
 
 
 def apply_manifest(

@@ -34,6 +34,7 @@ from cofounder.storage.snapshot_manifest import (
     decode_name,
     encode_name,
 )
+from cofounder.storage.snapshot_trees import TreeMemo
 
 log = structlog.get_logger(__name__)
 _NO_LIMIT = 1 << 62  # a snapshot holds whatever the workspace guard allowed
@@ -54,6 +55,12 @@ class HashCache:
         self._path = path
         self._data: dict[str, list[object]] = {}
         self.snapshot: str | None = None
+        self.trees: dict[str, str] = {}  # the last snapshot's tree id per directory
+        # In memory only: the entry each path gave last time, with the stat it had and since
+        # when it is trusted, so an unchanged path costs one stat and no new object.
+        self.entries: dict[str, tuple[tuple[int, ...], int, ManifestEntry]] = {}
+        self.tree_memo: TreeMemo = {}
+        self.saved_as: tuple[int, int, int] | None = None  # the file's stat after our save
         if path and path.exists():
             try:
                 raw = json.loads(path.read_text())
@@ -63,14 +70,25 @@ class HashCache:
                 self._data = raw["files"]
                 last = raw.get("snapshot")
                 self.snapshot = last if isinstance(last, str) and SHA256.match(last) else None
+                trees = raw.get("trees")
+                if self.snapshot and isinstance(trees, dict):
+                    self.trees = {
+                        str(d): t
+                        for d, t in trees.items()
+                        if isinstance(t, str) and SHA256.match(t)
+                    }
 
     def get(self, rel: str, st: os.stat_result) -> str | None:
         hit = self._data.get(rel)
         if (
             isinstance(hit, list)
             and len(hit) == 6
-            and hit[:4] == [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-            and st.st_ctime_ns < int(str(hit[4])) - RACY_NS
+            and hit[0] == st.st_size
+            and hit[1] == st.st_mtime_ns
+            and hit[2] == st.st_ctime_ns
+            and hit[3] == st.st_ino
+            and isinstance(hit[4], int)
+            and st.st_ctime_ns < hit[4] - RACY_NS
         ):
             return str(hit[5])
         return None
@@ -93,8 +111,21 @@ class HashCache:
             return
         self._data = {k: v for k, v in self._data.items() if k in live}
         tmp = self._path.with_name(f".{self._path.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_text(json.dumps({"snapshot": self.snapshot, "files": self._data}))
+        state = {"snapshot": self.snapshot, "trees": self.trees, "files": self._data}
+        tmp.write_text(json.dumps(state))
         os.replace(tmp, self._path)
+        st = self._path.stat()
+        self.saved_as = (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def still_current(self) -> bool:
+        """Whether the file on disk is still the one this object last saved."""
+        if self._path is None or self.saved_as is None:
+            return False
+        try:
+            st = self._path.stat()
+        except OSError:
+            return False
+        return (st.st_mtime_ns, st.st_size, st.st_ino) == self.saved_as
 
 
 def read_for_upload(root: Beneath, path: str) -> bytes | None:
@@ -151,16 +182,49 @@ def scan_workspace(
 
 
 def _entry(found: Entry, excludes: Collection[str], cache: HashCache) -> ManifestEntry | None:
-    """One manifest entry, or None for an entry that vanished or changed kind meanwhile."""
+    """One manifest entry, or None for an entry that vanished or changed kind meanwhile.
+
+    An entry whose stat is as it was last time (and old enough to trust, as with hashes) is
+    the same object again: this runs once per workspace entry on every iteration.
+    """
     rel = encode_name(found.rel)
     st = found.st
-    if stat.S_ISDIR(st.st_mode):
+    key = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    memo = cache.entries.get(rel)
+    if memo is not None and memo[0] == key and st.st_ctime_ns < memo[1] - RACY_NS:
+        return memo[2]
+    entry = _fresh_entry(found, rel, excludes, cache)
+    if entry is not None:
+        cache.entries[rel] = (key, time.time_ns(), entry)
+    return entry
+
+
+def _fresh_entry(
+    found: Entry, rel: str, excludes: Collection[str], cache: HashCache
+) -> ManifestEntry | None:
+    st = found.st
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        sha = cache.get(rel, st)
+        if sha is None:
+            hashed = hash_file(found)
+            if hashed is None:
+                return None
+            sha, st = hashed
+            cache.put(rel, st, sha)
+        return ManifestEntry(
+            path=rel,
+            kind="file",
+            mode=stat.S_IMODE(st.st_mode),
+            size=st.st_size,
+            sha256=sha,
+            mtime_ns=st.st_mtime_ns,
+        )
+    if stat.S_ISDIR(mode):
         if found.name in excludes:
             return ManifestEntry(path=rel, kind="excluded")
-        return ManifestEntry(
-            path=rel, kind="dir", mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns
-        )
-    if stat.S_ISLNK(st.st_mode):
+        return ManifestEntry(path=rel, kind="dir", mode=stat.S_IMODE(mode), mtime_ns=st.st_mtime_ns)
+    if stat.S_ISLNK(mode):
         try:
             target = os.readlink(found.name, dir_fd=found.dir_fd)
         except OSError:
@@ -168,20 +232,21 @@ def _entry(found: Entry, excludes: Collection[str], cache: HashCache) -> Manifes
         return ManifestEntry(
             path=rel, kind="symlink", target=encode_name(target), mtime_ns=st.st_mtime_ns
         )
-    if not stat.S_ISREG(st.st_mode):
-        return None
-    sha = cache.get(rel, st)
-    if sha is None:
-        hashed = hash_file(found)
-        if hashed is None:
-            return None
-        sha, st = hashed
-    cache.put(rel, st, sha)
-    return ManifestEntry(
-        path=rel,
-        kind="file",
-        mode=stat.S_IMODE(st.st_mode),
-        size=st.st_size,
-        sha256=sha,
-        mtime_ns=st.st_mtime_ns,
-    )
+    return None
+
+
+def apply_upload_fixes(
+    entries: list[ManifestEntry], fixes: dict[str, tuple[str, int] | None], cache: HashCache
+) -> list[ManifestEntry]:
+    """The entries with what uploading found: files that changed since the scan get their true
+    hash and size; files that vanished are dropped. Their cache entries are forgotten."""
+    fixed: list[ManifestEntry] = []
+    for entry in entries:
+        if entry.path in fixes:
+            cache.drop(entry.path)
+            fix = fixes[entry.path]
+            if fix is None:
+                continue
+            entry = entry.model_copy(update={"sha256": fix[0], "size": fix[1]})
+        fixed.append(entry)
+    return fixed

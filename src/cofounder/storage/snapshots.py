@@ -1,27 +1,19 @@
 """Content-addressed workspace snapshots in an object store (obstore: local dir, S3, memory).
 
-A snapshot is a manifest (paths, modes, sizes, modification times, sha256, symlink targets) whose
-own hash is its id, stored at `manifests/<id>.json`; file contents live once each as blobs at
-`blobs/<sha[:2]>/<sha>`. Taking one uploads only blobs the store lacks, and files whose size,
-mtime, ctime and inode are unchanged are not re-hashed. Every write is create-only (a conditional
-put), so two writers never clobber each other: an object that already exists under a content
-address already holds those bytes. Restoring makes a workspace match a manifest exactly
-(rebuildable folders such as `node_modules` aside) after verifying every blob it fetches.
-
-This module is the store (upload, download, restore, export, prune); the manifest model and
-name encoding live in `snapshot_manifest`, workspace scanning and the hash cache in
-`snapshot_scan`, writing a manifest into a workspace in `snapshot_apply`, and the tar export in
-`snapshot_export`. The names other code uses are re-exported here.
+File contents live once each as blobs (`blobs/<sha[:2]>/<sha>`), directories as trees
+(`snapshot_trees`), and a snapshot is a tiny root record whose own hash is its id
+(`manifests/<id>.json`). Taking one re-hashes only files whose stat changed and writes only the
+blobs and trees the store lacks; every write is create-only, so two writers never clobber each
+other. Restoring (`snapshot_apply`) verifies every blob before touching the workspace.
+This module is the store; the names other code uses are re-exported here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 import threading
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +24,7 @@ from obstore.store import LocalStore
 
 from cofounder.hostfs import Beneath
 from cofounder.storage.objectstore import describe
-from cofounder.storage.snapshot_apply import apply_manifest
+from cofounder.storage.snapshot_apply import restore
 from cofounder.storage.snapshot_export import chunks, write_tar
 from cofounder.storage.snapshot_manifest import (
     DEFAULT_EXCLUDES,
@@ -43,7 +35,23 @@ from cofounder.storage.snapshot_manifest import (
     decode_name,
     encode_name,
 )
-from cofounder.storage.snapshot_scan import HashCache, read_for_upload, scan_workspace
+from cofounder.storage.snapshot_retention import PruneResult, prune_store
+from cofounder.storage.snapshot_scan import (
+    HashCache,
+    apply_upload_fixes,
+    read_for_upload,
+    scan_workspace,
+)
+from cofounder.storage.snapshot_trees import (
+    Tree,
+    build_trees,
+    flatten,
+    parent_dir,
+    parse_tree,
+    root_body,
+    root_of,
+    tree_key,
+)
 
 if TYPE_CHECKING:
     from obstore.store import ObjectStore
@@ -63,7 +71,6 @@ __all__ = [
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
-_BLOB_KEY = re.compile(r"^blobs/[0-9a-f]{2}/([0-9a-f]{64})$")
 _MANIFEST_KEY = re.compile(r"^manifests/([0-9a-f]{64})\.json$")
 _WORKERS = 16  # obstore releases the GIL; S3 round trips overlap
 
@@ -90,12 +97,6 @@ class TakeResult:
     bytes_uploaded: int  # blob bytes plus the manifest, when it was new
 
 
-@dataclass(frozen=True)
-class PruneResult:
-    manifests_deleted: int
-    blobs_deleted: int
-
-
 class SnapshotStore:
     """Snapshots over any obstore store; one instance may serve many threads."""
 
@@ -106,6 +107,7 @@ class SnapshotStore:
         # manifest): they are not checked again. Only `prune` deletes blobs, and it forgets.
         self._known: set[str] = set()
         self._seeded: set[str] = set()
+        self._caches: dict[Path, HashCache] = {}
         self._lock = threading.Lock()
 
     @property
@@ -124,10 +126,24 @@ class SnapshotStore:
     def manifest_key(snapshot_id: str) -> str:
         return f"manifests/{snapshot_id}.json"
 
+    def open_cache(self, cache_file: Path | None) -> HashCache:
+        """The workspace's hash cache: the one this store last saved there, while the file is
+        still as it left it (its in-memory entries make a re-scan cheap), else read anew."""
+        if cache_file is None:
+            return HashCache(None)
+        with self._lock:
+            kept = self._caches.get(cache_file)
+        if kept is not None and kept.still_current():
+            return kept
+        cache = HashCache(cache_file)
+        with self._lock:
+            self._caches[cache_file] = cache
+        return cache
+
     # -- taking ------------------------------------------------------------------------------
 
     def scan(self, workspace: Path, cache_file: Path | None = None) -> Manifest:
-        cache = HashCache(cache_file)
+        cache = self.open_cache(cache_file)
         manifest, live = scan_workspace(workspace, self._excludes, cache)
         cache.save(live)
         return manifest
@@ -137,11 +153,18 @@ class SnapshotStore:
         return self.take_with_stats(workspace, cache_file).snapshot_id
 
     def take_with_stats(self, workspace: Path, cache_file: Path | None = None) -> TakeResult:
-        cache = HashCache(cache_file)
+        cache = self.open_cache(cache_file)
         manifest, live = scan_workspace(workspace, self._excludes, cache)
-        if cache.snapshot:
-            self._seed(cache.snapshot)
-        files = [e for e in manifest.entries if e.kind == "file" and e.sha256]
+        stored_trees = self._stored_trees(cache)
+        _, trees = build_trees(manifest.entries, cache.tree_memo)
+        changed = {d for d, tree in trees.items() if stored_trees.get(d) != tree.sha}
+        self._learn_blobs(changed, stored_trees, cache.snapshot)
+        # Files in a directory whose tree is stored unchanged have their blobs stored too.
+        files = [
+            e
+            for e in manifest.entries
+            if e.kind == "file" and e.sha256 and parent_dir(e.path) in changed
+        ]
         by_sha: dict[str, list[ManifestEntry]] = {}
         for entry in files:
             assert entry.sha256 is not None
@@ -157,32 +180,81 @@ class SnapshotStore:
         for fixed, nbytes in uploads:
             fixes.update(fixed)
             sent += nbytes
-        entries: list[ManifestEntry] = []
-        for entry in manifest.entries:
-            if entry.path in fixes:  # the bytes were not what the scan (or cache) said
-                fix = fixes[entry.path]
-                if fix is None:  # removed or replaced by a non-file since the scan
-                    cache.drop(entry.path)
-                    continue
-                sha, size = fix
-                entry = entry.model_copy(update={"sha256": sha, "size": size})
-                cache.drop(entry.path)
-            entries.append(entry)
-        body = Manifest(entries=entries).body()
+        entries = manifest.entries
+        if fixes:
+            entries = apply_upload_fixes(entries, fixes, cache)
+            _, trees = build_trees(entries, cache.tree_memo)
+        sent += self._put_trees(
+            tree for d, tree in trees.items() if stored_trees.get(d) != tree.sha
+        )
+        body = root_body(trees[""].sha)
         snapshot_id = hashlib.sha256(body).hexdigest()
         if self._put_create(self.manifest_key(snapshot_id), body):
             sent += len(body)
         with self._lock:
             self._seeded.add(snapshot_id)
         cache.snapshot = snapshot_id
+        cache.trees = {d: tree.sha for d, tree in trees.items()}
         cache.save(live)
         return TakeResult(
             snapshot_id=snapshot_id,
-            files=len(files),
+            files=sum(1 for e in entries if e.kind == "file"),
             blobs_checked=len(unknown),
             blobs_uploaded=sum(1 for _, n in uploads if n),
             bytes_uploaded=sent,
         )
+
+    def _stored_trees(self, cache: HashCache) -> dict[str, str]:
+        """The trees of the workspace's last snapshot, by directory, if that snapshot is still
+        in the store (a prune may have removed it since): those need not be written again."""
+        if not cache.trees or not cache.snapshot:
+            return {}
+        with self._lock:
+            seen = cache.snapshot in self._seeded
+        if not seen:
+            try:
+                self._store.head(self.manifest_key(cache.snapshot))
+            except FileNotFoundError:
+                return {}
+            except BaseError as exc:
+                raise SnapshotError(
+                    f"cannot check snapshot {cache.snapshot} in {self.location}: {_first_line(exc)}"
+                ) from exc
+            with self._lock:
+                self._seeded.add(cache.snapshot)
+        return cache.trees
+
+    def _learn_blobs(self, changed: set[str], stored: dict[str, str], last: str | None) -> None:
+        """Learn which blobs the changed directories held before (their previous trees), so
+        only really new files are checked against the store; without stored trees, learn from
+        the whole last snapshot."""
+        if not stored:
+            if last:
+                self._seed(last)
+            return
+        previous = [stored[d] for d in changed if d in stored]
+        for sha, data in zip(previous, self._get_trees(previous), strict=True):
+            rows = parse_tree(sha, data)
+            with self._lock:
+                self._known.update(str(r["sha256"]) for r in rows if "sha256" in r)
+
+    def _put_trees(self, trees: Iterable[Tree]) -> int:
+        todo = list(trees)
+        written = _map(lambda tree: self._put_create(tree_key(tree.sha), tree.stored()), todo)
+        return sum(len(tree.stored()) for tree, new in zip(todo, written, strict=True) if new)
+
+    def _get_trees(self, shas: list[str]) -> list[bytes]:
+        return _map(lambda sha: self._get(tree_key(sha), f"tree {sha}"), shas)
+
+    def _get(self, key: str, what: str) -> bytes:
+        try:
+            return bytes(self._store.get(key).bytes())
+        except FileNotFoundError as exc:
+            raise SnapshotError(f"{what} is missing from the store {self.location}") from exc
+        except BaseError as exc:
+            raise SnapshotError(
+                f"cannot read {what} from {self.location}: {_first_line(exc)}"
+            ) from exc
 
     def _exists(self, sha: str) -> bool:
         try:
@@ -254,35 +326,25 @@ class SnapshotStore:
     # -- reading -----------------------------------------------------------------------------
 
     def load(self, snapshot_id: str) -> Manifest:
+        return self.load_with_trees(snapshot_id)[0]
+
+    def load_with_trees(self, snapshot_id: str) -> tuple[Manifest, dict[str, str]]:
+        """The snapshot's manifest (every tree and the root verified against its hash) and
+        its tree ids by directory (none for a flat, format 1 snapshot)."""
         if not SHA256.match(snapshot_id):
             raise SnapshotError(f"{snapshot_id!r} is not a snapshot id (64 hex digits)")
-        try:
-            body = bytes(self._store.get(self.manifest_key(snapshot_id)).bytes())
-        except FileNotFoundError as exc:
-            raise SnapshotError(
-                f"snapshot {snapshot_id} is missing from the store {self.location}"
-            ) from exc
-        except BaseError as exc:
-            raise SnapshotError(
-                f"cannot read snapshot {snapshot_id} from {self.location}: {_first_line(exc)}"
-            ) from exc
+        body = self._get(self.manifest_key(snapshot_id), f"snapshot {snapshot_id}")
         if hashlib.sha256(body).hexdigest() != snapshot_id:
             raise SnapshotError(f"snapshot manifest {snapshot_id} is corrupt (hash mismatch)")
-        return Manifest.model_validate_json(body)
+        root = root_of(body)
+        if root is None:
+            return Manifest.model_validate_json(body), {}
+        return flatten(root, self._get_trees)
 
     def _fetch(self, entry: ManifestEntry) -> bytes:
         """A blob's verified bytes; SnapshotError naming the blob and the path otherwise."""
         assert entry.sha256 is not None
-        try:
-            data = bytes(self._store.get(self.blob_key(entry.sha256)).bytes())
-        except FileNotFoundError as exc:
-            raise SnapshotError(
-                f"blob {entry.sha256} for {entry.path} is missing from the store"
-            ) from exc
-        except BaseError as exc:
-            raise SnapshotError(
-                f"cannot read blob {entry.sha256} for {entry.path}: {_first_line(exc)}"
-            ) from exc
+        data = self._get(self.blob_key(entry.sha256), f"blob {entry.sha256} for {entry.path}")
         if hashlib.sha256(data).hexdigest() != entry.sha256:
             raise SnapshotError(f"blob {entry.sha256} for {entry.path} is corrupt (hash mismatch)")
         with self._lock:
@@ -310,39 +372,8 @@ class SnapshotStore:
             raise SnapshotError("; ".join(problems[:5]) + more)
 
     def restore(self, snapshot_id: str, workspace: Path, cache_file: Path | None = None) -> None:
-        """Make `workspace` match the snapshot exactly; it is created if need be.
-
-        Every blob needed is fetched and verified before the workspace is touched, so a missing
-        or corrupt one leaves it as it was. Rebuildable (excluded) folders that existed then are
-        left as they are; ones created since are removed, so a redone batch does not trip over
-        its own half-finished work.
-        """
-        wanted = self.load(snapshot_id)
-        workspace.mkdir(parents=True, exist_ok=True)
-        cache = HashCache(cache_file)
-        scanned, live = scan_workspace(workspace, self._excludes, cache)
-        current = {e.path: e for e in scanned.entries}
-        to_write = [
-            e
-            for e in wanted.entries
-            if e.kind == "file" and not e.same_content(current.get(e.path))
-        ]
-        staging = workspace.parent / f".{workspace.name}.restore-{uuid.uuid4().hex[:8]}"
-        staging.mkdir()
-        try:
-
-            def stage(index: int, data: bytes) -> None:
-                path = staging / str(index)
-                path.write_bytes(data)
-                path.chmod(to_write[index].mode)
-
-            self.fetch_verified(to_write, stage)
-            staged = {e.path: staging / str(i) for i, e in enumerate(to_write)}
-            apply_manifest(wanted, current, workspace, staged)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        cache.snapshot = snapshot_id
-        cache.save(live)
+        """Make `workspace` match the snapshot exactly (see `snapshot_apply.restore`)."""
+        restore(self, snapshot_id, workspace, cache_file)
 
     def export_tar(self, snapshot_id: str, out: Path, root: str) -> int:
         """Write the snapshot as a gzipped tar with every path under `root/`; returns the
@@ -351,7 +382,8 @@ class SnapshotStore:
 
     # -- retention ---------------------------------------------------------------------------
 
-    def _keys(self, prefix: str) -> Iterator[str]:
+    def keys(self, prefix: str) -> Iterator[str]:
+        """Every key under `prefix` in the store."""
         try:
             for chunk in self._store.list(prefix, chunk_size=1000):
                 for meta in chunk:
@@ -362,35 +394,24 @@ class SnapshotStore:
             ) from exc
 
     def snapshot_ids(self) -> set[str]:
-        return {m.group(1) for key in self._keys("manifests") if (m := _MANIFEST_KEY.match(key))}
+        return {m.group(1) for key in self.keys("manifests") if (m := _MANIFEST_KEY.match(key))}
 
     def prune(self, keep: set[str]) -> PruneResult:
-        """Delete every manifest not in `keep`, then every blob no kept manifest references.
-
-        A kept manifest that cannot be read stops the prune before anything is deleted. Run it
-        while no other process is taking snapshots of workspaces whose latest snapshot is not
-        kept: such a process may skip uploading a blob it has seen stored before.
-        """
-        referenced: set[str] = set()
-        for snapshot_id in keep:
-            referenced.update(e.sha256 for e in self.load(snapshot_id).entries if e.sha256)
-        doomed_manifests = [self.manifest_key(i) for i in sorted(self.snapshot_ids() - keep)]
-        doomed_blobs = [
-            key
-            for key in self._keys("blobs")
-            if (m := _BLOB_KEY.match(key)) and m.group(1) not in referenced
-        ]
+        """Delete every snapshot not in `keep`, then every tree and blob no kept snapshot
+        references (see `snapshot_retention`)."""
         with self._lock:
             self._known.clear()
             self._seeded.clear()
-        for batch in chunks(doomed_manifests + doomed_blobs, 500):
+        return prune_store(self, keep)
+
+    def delete(self, keys: list[str]) -> None:
+        for batch in chunks(keys, 500):
             try:
                 self._store.delete(batch)
             except BaseError as exc:
                 raise SnapshotError(
                     f"cannot delete from {self.location}: {_first_line(exc)}"
                 ) from exc
-        return PruneResult(len(doomed_manifests), len(doomed_blobs))
 
 
 class LocalSnapshotStore(SnapshotStore):

@@ -9,6 +9,7 @@ import os
 import stat
 import tarfile
 import threading
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -16,6 +17,7 @@ import pytest
 from obstore.exceptions import AlreadyExistsError
 
 from cofounder.storage import SnapshotError, SnapshotStore
+from cofounder.storage.snapshot_trees import tree_key
 
 if TYPE_CHECKING:
     from obstore.store import ObjectStore
@@ -93,17 +95,21 @@ def test_bytes_uploaded_grow_with_the_change_not_the_workspace(
         first = store.take_with_stats(ws, cache)
         assert first.blobs_uploaded == files + 1  # every module and run.sh; node_modules none
         before = sum(keys(object_store, "blobs").values())
+        trees_before = keys(object_store, "trees")
 
         changed = ws / "pkg3" / "mod3.py"
         changed.write_bytes(changed.read_bytes() + b"# one more line\n")
         second = store.take_with_stats(ws, cache)
         after = sum(keys(object_store, "blobs").values())
+        new_trees = {k: v for k, v in keys(object_store, "trees").items() if k not in trees_before}
 
         assert second.blobs_uploaded == 1 and second.blobs_checked == 1
         assert after - before == changed.stat().st_size  # measured in the store itself
+        assert len(new_trees) == 2  # the changed folder's tree and the root's, nothing else
         manifest_size = keys(object_store, "manifests")[f"manifests/{second.snapshot_id}.json"]
-        assert second.bytes_uploaded == changed.stat().st_size + manifest_size
-        sent[files] = second.bytes_uploaded - manifest_size
+        metadata = manifest_size + sum(new_trees.values())
+        assert second.bytes_uploaded == changed.stat().st_size + metadata
+        sent[files] = second.bytes_uploaded - metadata
         # Unchanged: nothing at all is sent, not even an existence check.
         again = store.take_with_stats(ws, cache)
         assert again.snapshot_id == second.snapshot_id
@@ -198,9 +204,17 @@ def test_a_corrupt_manifest_is_detected(object_store: ObjectStore, tmp_path: Pat
     snapshot_id = store.take(make_workspace(tmp_path / "ws", 3))
     key = SnapshotStore.manifest_key(snapshot_id)
     body = bytes(object_store.get(key).bytes())
-    object_store.put(key, body.replace(b'"mode":493', b'"mode":511'), mode="overwrite")
+    object_store.put(key, body.replace(b'"root":"', b'"root":"0'), mode="overwrite")
     with pytest.raises(SnapshotError, match=f"{snapshot_id} is corrupt"):
         store.load(snapshot_id)
+    # A damaged folder tree is caught by its own hash, whichever folder it is.
+    object_store.put(key, body, mode="overwrite")
+    _, tree_ids = store.load_with_trees(snapshot_id)
+    tree = tree_key(tree_ids["pkg1"])
+    damaged = zlib.compress(zlib.decompress(bytes(object_store.get(tree).bytes())) + b" ")
+    object_store.put(tree, damaged, mode="overwrite")
+    with pytest.raises(SnapshotError, match=f"tree {tree_ids['pkg1']} is corrupt"):
+        SnapshotStore(object_store).load(snapshot_id)
     with pytest.raises(SnapshotError, match="not a snapshot id"):
         store.load("../../etc/passwd")
 

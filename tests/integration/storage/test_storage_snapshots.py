@@ -420,7 +420,7 @@ def test_corrupt_or_missing_manifest_is_reported(
     before = tree(ws)
     manifest = store_root / "manifests" / f"{snapshot_id}.json"
     body = manifest.read_bytes()
-    manifest.write_bytes(body.replace(b'"mode":493', b'"mode":511'))  # 0o755 -> 0o777
+    manifest.write_bytes(body.replace(b'"root":"', b'"root":"0'))  # another tree
     assert manifest.read_bytes() != body
     with pytest.raises(SnapshotError, match="corrupt") as info:
         store.restore(snapshot_id, ws)
