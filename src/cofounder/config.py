@@ -32,7 +32,7 @@ from cofounder.llm.protocol import ModelError
 from cofounder.llm.registry import parse_model_spec
 from cofounder.llm.tiers import Role, TierModels
 from cofounder.project.spec import OwnerId, Tier
-from cofounder.storage.snapshot_manifest import DEFAULT_EXCLUDES, check_exclude_names
+from cofounder.storage.snapshots.manifest import DEFAULT_EXCLUDES, check_exclude_names
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 

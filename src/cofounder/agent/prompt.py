@@ -10,7 +10,7 @@ import json
 from collections.abc import Collection
 
 from cofounder.project import ProjectSpec
-from cofounder.storage.snapshot_manifest import DEFAULT_EXCLUDES
+from cofounder.storage.snapshots.manifest import DEFAULT_EXCLUDES
 
 PERSONA = """\
 You are the technical co-founder of a non-technical founder: a senior software engineer who \

@@ -20,20 +20,20 @@ from rich.markup import escape
 
 from cofounder.engine import BadInputError, Catalog, ConfigurationError, EventType
 from cofounder.storage import Checkpoint, SnapshotError, SnapshotStore
-from cofounder.storage.export_history import (
-    HistoryError,
-    IterationRecord,
-    build_history,
-    git_program,
-)
-from cofounder.storage.snapshot_export import (
+from cofounder.storage.snapshots.export import (
     ExtraFile,
     ExtraTree,
     doc_files,
     docs_folder,
     write_tar,
 )
-from cofounder.storage.snapshot_manifest import decode_name
+from cofounder.storage.snapshots.history import (
+    HistoryError,
+    IterationRecord,
+    build_history,
+    git_program,
+)
+from cofounder.storage.snapshots.manifest import decode_name
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -17,7 +17,7 @@ import pytest
 from obstore.exceptions import AlreadyExistsError
 
 from cofounder.storage import SnapshotError, SnapshotStore
-from cofounder.storage.snapshot_trees import tree_key
+from cofounder.storage.snapshots.trees import tree_key
 
 if TYPE_CHECKING:
     from obstore.store import ObjectStore

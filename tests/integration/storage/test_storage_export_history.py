@@ -13,20 +13,20 @@ from pathlib import Path
 import pytest
 
 from cofounder.storage import LocalSnapshotStore, SnapshotError
-from cofounder.storage.export_history import (
-    HistoryError,
-    IterationRecord,
-    build_history,
-    commit_message,
-)
-from cofounder.storage.snapshot_export import (
+from cofounder.storage.snapshots.export import (
     ExtraFile,
     ExtraTree,
     doc_files,
     docs_folder,
     write_tar,
 )
-from cofounder.storage.snapshot_manifest import Manifest, ManifestEntry
+from cofounder.storage.snapshots.history import (
+    HistoryError,
+    IterationRecord,
+    build_history,
+    commit_message,
+)
+from cofounder.storage.snapshots.manifest import Manifest, ManifestEntry
 from export_support import files_of, git
 
 T0 = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)

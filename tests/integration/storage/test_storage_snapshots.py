@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from cofounder.storage import LocalSnapshotStore, SnapshotError, snapshot_manifest, snapshot_scan
+from cofounder.storage import LocalSnapshotStore, SnapshotError
+from cofounder.storage.snapshots import manifest as snapshot_manifest
+from cofounder.storage.snapshots import scan as snapshot_scan
 
 Tree = dict[str, tuple[str, int, bytes | str | None]]
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from cofounder.config import Settings
 from cofounder.storage import DEFAULT_EXCLUDES
-from cofounder.storage.snapshot_manifest import check_exclude_name
+from cofounder.storage.snapshots.manifest import check_exclude_name
 
 
 @pytest.fixture(autouse=True)

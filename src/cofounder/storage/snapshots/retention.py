@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cofounder.storage.snapshots import SnapshotStore
+    from cofounder.storage.snapshots.store import SnapshotStore
 
 _BLOB_KEY = re.compile(r"^blobs/[0-9a-f]{2}/([0-9a-f]{64})$")
 _TREE_KEY = re.compile(r"^trees/[0-9a-f]{2}/([0-9a-f]{64})$")

@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from cofounder.storage.snapshot_export import FetchVerified, chunks
-from cofounder.storage.snapshot_manifest import Manifest, ManifestEntry, decode_name
+from cofounder.storage.snapshots.export import FetchVerified, chunks
+from cofounder.storage.snapshots.manifest import Manifest, ManifestEntry, decode_name
 
 AGENT_NAME, AGENT_EMAIL = "Cofounder agent", "agent@cofounder.invalid"
 AUTHOR = f"{AGENT_NAME} <{AGENT_EMAIL}>"

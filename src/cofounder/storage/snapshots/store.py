@@ -24,25 +24,23 @@ from obstore.store import LocalStore
 
 from cofounder.hostfs import Beneath
 from cofounder.storage.objectstore import describe
-from cofounder.storage.snapshot_apply import restore
-from cofounder.storage.snapshot_export import chunks, write_tar
-from cofounder.storage.snapshot_manifest import (
+from cofounder.storage.snapshots.apply import restore
+from cofounder.storage.snapshots.export import chunks, write_tar
+from cofounder.storage.snapshots.manifest import (
     DEFAULT_EXCLUDES,
     SHA256,
     Manifest,
     ManifestEntry,
     SnapshotError,
-    decode_name,
-    encode_name,
 )
-from cofounder.storage.snapshot_retention import PruneResult, prune_store
-from cofounder.storage.snapshot_scan import (
+from cofounder.storage.snapshots.retention import PruneResult, prune_store
+from cofounder.storage.snapshots.scan import (
     HashCache,
     apply_upload_fixes,
     read_for_upload,
     scan_workspace,
 )
-from cofounder.storage.snapshot_trees import (
+from cofounder.storage.snapshots.trees import (
     Tree,
     build_trees,
     flatten,
@@ -56,18 +54,6 @@ from cofounder.storage.snapshot_trees import (
 if TYPE_CHECKING:
     from obstore.store import ObjectStore
 
-__all__ = [
-    "DEFAULT_EXCLUDES",
-    "LocalSnapshotStore",
-    "Manifest",
-    "ManifestEntry",
-    "PruneResult",
-    "SnapshotError",
-    "SnapshotStore",
-    "TakeResult",
-    "decode_name",
-    "encode_name",
-]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from cofounder.storage.snapshot_manifest import Manifest, ManifestEntry, decode_name
+from cofounder.storage.snapshots.manifest import Manifest, ManifestEntry, decode_name
 
 _T = TypeVar("_T")
 # Fetches and verifies every entry's blob, handing each (by index) to the sink; raises

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cofounder.hostfs import Beneath, open_dir_at
-from cofounder.storage.snapshot_manifest import Manifest, ManifestEntry, decode_name
-from cofounder.storage.snapshot_scan import scan_workspace
+from cofounder.storage.snapshots.manifest import Manifest, ManifestEntry, decode_name
+from cofounder.storage.snapshots.scan import scan_workspace
 
 if TYPE_CHECKING:
-    from cofounder.storage.snapshots import SnapshotStore
+    from cofounder.storage.snapshots.store import SnapshotStore
 
 
 def restore(

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cofounder.storage.snapshot_manifest import (
+from cofounder.storage.snapshots.manifest import (
     SHA256,
     Manifest,
     ManifestEntry,

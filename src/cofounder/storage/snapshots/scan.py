@@ -26,7 +26,7 @@ from cofounder.hostfs import (
     sha256_fd,
     walk,
 )
-from cofounder.storage.snapshot_manifest import (
+from cofounder.storage.snapshots.manifest import (
     SHA256,
     Manifest,
     ManifestEntry,
@@ -34,7 +34,7 @@ from cofounder.storage.snapshot_manifest import (
     decode_name,
     encode_name,
 )
-from cofounder.storage.snapshot_trees import TreeMemo
+from cofounder.storage.snapshots.trees import TreeMemo
 
 log = structlog.get_logger(__name__)
 _NO_LIMIT = 1 << 62  # a snapshot holds whatever the workspace guard allowed
