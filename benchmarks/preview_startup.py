@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cofounder.sandbox import BwrapSandbox
-from cofounder.sandbox.local_preview import LocalPreview, probe_http
+from cofounder.sandbox.local.preview import LocalPreview, probe_http
 from cofounder.sandbox.preview_types import PreviewSpec
 from cofounder.sandbox.screenshot import capture, find_chromium
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from cofounder.engine import workspace as workspace_state
 from cofounder.engine.feed import EventType
 from cofounder.engine.runtime import Runtime
-from cofounder.sandbox import BwrapSandbox, Sandbox, SandboxError
+from cofounder.sandbox import Sandbox, SandboxError
 from cofounder.sandbox.preview_types import PreviewHost, PreviewOutcome, PreviewSpec
 
 log = structlog.get_logger(__name__)
@@ -42,21 +42,8 @@ class LiveSession:
 
 
 def make_preview(rt: Runtime, sandbox: Sandbox) -> PreviewHost | None:
-    if isinstance(sandbox, BwrapSandbox):
-        from cofounder.sandbox.local_preview import LocalPreview
-
-        return LocalPreview(
-            sandbox,
-            chromium=rt.settings.chromium,
-            ready_timeout_s=rt.settings.preview_ready_seconds,
-        )
-    from cofounder.sandbox.e2b_backend import E2BSandbox
-
-    if isinstance(sandbox, E2BSandbox):
-        from cofounder.sandbox.e2b_preview import E2BPreview
-
-        return E2BPreview(sandbox, ready_timeout_s=rt.settings.preview_ready_seconds)
-    return None
+    """The preview over a sandbox `rt.open_sandbox` opened (`open_live` gets both at once)."""
+    return rt.sandbox_config.preview(sandbox)
 
 
 def open_live(rt: Runtime, session_id: str) -> LiveSession:
@@ -67,12 +54,12 @@ def open_live(rt: Runtime, session_id: str) -> LiveSession:
         return live
     record = rt.sessions.get(session_id)
     assert record is not None
-    sandbox = rt.open_sandbox(
+    backend = rt.open_backend(
         rt.workspace_path(session_id),
         record.network_mode,
         log_dir=rt.session_dir(session_id) / "processes",
     )
-    live = LiveSession(sandbox=sandbox, preview=make_preview(rt, sandbox))
+    live = LiveSession(sandbox=backend.sandbox, preview=backend.preview)
     rt.live[session_id] = live
     stored = stored_preview(record.preview_spec_json)
     if stored is not None and live.preview is not None:

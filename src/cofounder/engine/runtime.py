@@ -16,7 +16,15 @@ from cofounder.config import Settings
 from cofounder.engine.errors import ConfigurationError
 from cofounder.llm import Model, load_model
 from cofounder.llm.pricing import PriceBook
-from cofounder.sandbox import BwrapSandbox, Sandbox, SandboxLimits, parse_network_mode
+from cofounder.sandbox import (
+    Backend,
+    E2BSandboxConfig,
+    LocalSandboxConfig,
+    Sandbox,
+    SandboxConfig,
+    SandboxLimits,
+    parse_network_mode,
+)
 from cofounder.storage import (
     Database,
     Documents,
@@ -122,22 +130,33 @@ class Runtime:
     def prices(self) -> PriceBook:
         return self.settings.price_book()
 
+    @property
+    def sandbox_config(self) -> SandboxConfig:
+        """The backend COFOUNDER_SANDBOX names, with its settings: the one place that asks."""
+        s = self.settings
+        if s.sandbox == "e2b":
+            return E2BSandboxConfig(
+                template=s.e2b_template,
+                max_ttl_s=s.e2b_max_ttl_seconds,
+                chromium=s.chromium,
+                ready_timeout_s=s.preview_ready_seconds,
+            )
+        return LocalSandboxConfig(
+            limits=self.sandbox_limits, chromium=s.chromium, ready_timeout_s=s.preview_ready_seconds
+        )
+
+    def open_backend(
+        self, workspace: Path, network: str, *, log_dir: Path | None = None
+    ) -> Backend:
+        """The configured backend's sandbox and preview; the caller closes the sandbox.
+        Background processes log to `log_dir` (a private temporary folder when None)."""
+        return self.sandbox_config.open(workspace, parse_network_mode(network), log_dir)
+
     def open_sandbox(
         self, workspace: Path, network: str, *, log_dir: Path | None = None
     ) -> Sandbox:
-        """The configured backend; the caller closes it. Background processes log to
-        `log_dir` (a private temporary folder when None)."""
-        mode = parse_network_mode(network)
-        if self.settings.sandbox == "e2b":
-            from cofounder.sandbox.e2b_backend import E2BOptions, E2BSandbox
-
-            options = E2BOptions(
-                template=self.settings.e2b_template,
-                internet=mode == "egress",
-                max_ttl_s=self.settings.e2b_max_ttl_seconds,
-            )
-            return E2BSandbox(workspace, options)
-        return BwrapSandbox(workspace, self.sandbox_limits, network=mode, log_dir=log_dir)
+        """The configured backend's sandbox alone; the caller closes it."""
+        return self.sandbox_config.open_sandbox(workspace, parse_network_mode(network), log_dir)
 
     def workspace_path(self, session_id: str) -> Path:
         """Under this process's data dir, so a session can move to another machine."""

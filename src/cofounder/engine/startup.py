@@ -87,7 +87,7 @@ def check_sandbox_backend(settings: Settings) -> None:
     """The configured backend can be opened: for E2B, the SDK is installed and a key is set."""
     if settings.sandbox != "e2b":
         return
-    from cofounder.sandbox.e2b_remote import load_sdk
+    from cofounder.sandbox.e2b.remote import load_sdk
     from cofounder.sandbox.protocol import SandboxError
 
     try:

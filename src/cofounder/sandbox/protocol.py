@@ -54,8 +54,13 @@ class Sandbox(Protocol):
     @property
     def workspace(self) -> Path: ...
 
-    def exec(self, command: str, *, timeout_s: float) -> ExecResult:
-        """Run `command` with bash in /workspace; never raises for a failing command."""
+    def exec(self, command: str, *, timeout_s: float | None = None) -> ExecResult:
+        """Run `command` with bash in /workspace; never raises for a failing command.
+
+        `timeout_s` None means the backend's default; a longer one is clamped to the
+        backend's maximum; ValueError for a non-positive one. When it runs out the command
+        and everything it started are killed (`timed_out`, exit code 124). SandboxError
+        when the sandbox itself fails or is closed."""
         ...
 
     def start_background(self, command: str, *, name: str) -> BackgroundInfo:

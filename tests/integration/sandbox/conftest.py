@@ -1,16 +1,10 @@
-"""Shared by the sandbox tests: a workspace and a local sandbox on it, the egress test network
-and the security battery's targets."""
+"""Shared by the sandbox tests of every backend: a workspace folder."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_battery_support import ENV_SECRET, Host, make_host
-from sandbox_netns_rig import Rig, netns_rig
-
-from cofounder.sandbox import BwrapSandbox, egress_available
 
 
 @pytest.fixture
@@ -18,28 +12,3 @@ def ws(tmp_path: Path) -> Path:
     d = tmp_path / "ws"
     d.mkdir()
     return d
-
-
-@pytest.fixture
-def sandbox(ws: Path) -> Iterator[BwrapSandbox]:
-    """A bubblewrap sandbox on `ws` (the E2B tests override this with theirs)."""
-    sb = BwrapSandbox(ws)
-    yield sb
-    sb.close()
-
-
-@pytest.fixture(scope="session")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    """Namespaces A ("the host") and B ("the internet") with their servers; see the rig module."""
-    if not egress_available():
-        pytest.skip("network mode egress needs root, pasta (passt) and iproute2")
-    with netns_rig(tmp_path_factory.mktemp("rig")) as r:
-        yield r
-
-
-@pytest.fixture
-def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
-    """The security battery's targets: see sandbox_battery_support."""
-    monkeypatch.setenv("COFOUNDER_BATTERY_SECRET", ENV_SECRET)
-    with make_host(tmp_path) as h:
-        yield h

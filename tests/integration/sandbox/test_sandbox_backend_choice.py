@@ -11,7 +11,7 @@ import pytest
 from cofounder.config import Settings
 from cofounder.engine.runtime import Runtime
 from cofounder.sandbox import BwrapSandbox, SandboxError
-from cofounder.sandbox.e2b_backend import E2BSandbox
+from cofounder.sandbox.e2b.backend import E2BSandbox
 
 
 def _runtime(tmp_path: Path, **settings: object) -> Runtime:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from cofounder.sandbox.netns import IsolatedNetwork
+from cofounder.sandbox.local.netns import IsolatedNetwork
 from cofounder.sandbox.screenshot import (
     DESKTOP,
     MOBILE,

@@ -11,7 +11,7 @@ import pytest
 
 from cofounder.llm.messages import ToolUseBlock
 from cofounder.sandbox import BwrapSandbox, SandboxLimits
-from cofounder.sandbox.local_preview import LocalPreview
+from cofounder.sandbox.local.preview import LocalPreview
 from cofounder.tools import ToolBox, ToolRun
 
 Call = Callable[..., ToolRun]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from cofounder.sandbox.workspace_guard import measure
+from cofounder.sandbox.local.workspace_guard import measure
 from cofounder.storage.snapshots import LocalSnapshotStore, SnapshotError
 from cofounder.tools import ToolRun
 

@@ -12,7 +12,7 @@ import os
 import signal
 import time
 
-from cofounder.sandbox.runner import Running, kill_tree
+from cofounder.sandbox.local.runner import Running, kill_tree
 
 
 def child_pid(status: bytes) -> int | None:

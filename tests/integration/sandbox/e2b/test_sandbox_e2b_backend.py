@@ -1,306 +1,38 @@
 """E2BSandbox against the real `e2b` SDK's interfaces — NOT against E2B's cloud.
 
-E2B's cloud cannot be reached from here, so these tests never start a real E2B sandbox. The
-fake below is built with `unittest.mock.create_autospec` from the SDK's own classes
-(`e2b.Sandbox`, its `Commands` and `Filesystem`), and `e2b.Sandbox.create` is patched with
-autospec too: calling a method that does not exist, or with a wrong name or signature, fails
-the test. The fake behaves like the cloud where it matters: its `commands.run` runs the command
-with real bash in a second local directory that plays the cloud sandbox's `/workspace`, streams
-output to the callbacks, raises the SDK's `CommandExitException` for a non-zero exit and its
-`TimeoutException` at the deadline (leaving the process running, as a dropped stream would);
-`files.write`/`files.read` touch real files. So the mirror's shell steps (find, tar, the
-process reaper) run for real; only E2B's transport, auth and VM are not exercised.
-
-Background commands (`commands.run(background=True)`) get the SDK's real `CommandHandle`, fed
-the envd event stream it would get from the cloud (start, stdout/stderr data, end with Go's
-`exit status N` / `signal: killed` error) built from the SDK's own protobuf messages, read from
-a local process; `handle.kill()` SIGKILLs only that process, as envd does, and killing the VM
-kills every process it started and drops the streams.
+E2B's cloud cannot be reached from here, so these tests never start a real E2B sandbox: they
+drive the SDK against `tests/fakes/e2b_cloud.py` (`FakeCloud`), whose commands run with real
+bash in a local directory playing the cloud's /workspace (see that module for what it fakes).
+What every backend must do is in tests/contract/; these are the E2B-only claims: creation,
+keys, TTLs, the mirror (uploads, downloads, tampering), VM loss, and the SDK mapping.
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import io
 import os
-import pwd
-import selectors
-import shutil
-import signal
 import stat
-import subprocess
 import sys
 import tarfile
 import threading
 import time
-import types
 import uuid
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import e2b
 import pytest
-from e2b.envd.process import process_pb
-from e2b.envd.utils import extract_start_pid
-from e2b.sandbox_sync.commands.command import Commands
-from e2b.sandbox_sync.commands.command_handle import CommandHandle
-from e2b.sandbox_sync.filesystem.filesystem import Filesystem
-from protobuf import Oneof
 
 from cofounder.llm.messages import ToolUseBlock
-from cofounder.sandbox import e2b_processes
-from cofounder.sandbox.e2b_backend import E2BOptions, E2BSandbox
-from cofounder.sandbox.e2b_processes import BG_MARKER_ENV, OutputRing, exit_status
-from cofounder.sandbox.protocol import BackgroundInfo, Sandbox, SandboxError
+from cofounder.sandbox.e2b import processes as e2b_processes
+from cofounder.sandbox.e2b.backend import E2BOptions, E2BSandbox
+from cofounder.sandbox.e2b.processes import BG_MARKER_ENV, OutputRing, exit_status
+from cofounder.sandbox.protocol import Sandbox, SandboxError
 from cofounder.tools.toolbox import ToolBox
-
-ME = pwd.getpwuid(os.getuid()).pw_name
-_GO_SIGNAL_NAMES = {signal.SIGKILL: "killed", signal.SIGTERM: "terminated"}
-
-
-def _bound_autospec(cls: type, name: str) -> Any:
-    """Autospec an instance method the SDK wraps in `class_method_variant` (kill, set_timeout),
-    which plain `create_autospec(instance=True)` would spec with a spurious `self`."""
-    attr = inspect.getattr_static(cls, name)
-    func = getattr(attr, "method", attr)
-    return mock.create_autospec(types.MethodType(func, object()))
-
-
-class FakeCloud:
-    """Stands in for E2B: each `Sandbox.create` gives a fresh VM whose /workspace is `remote`."""
-
-    def __init__(self, base: Path) -> None:
-        self.remote = base / "remote-ws"
-        self.scratch = base / "remote-tmp"
-        self.scratch.mkdir()
-        self.bin = base / "remote-bin"  # first on the VM's PATH: tests put fake tools here
-        self.bin.mkdir()
-        self.sandboxes: list[Any] = []
-        self.background: list[subprocess.Popen[bytes]] = []
-        self.raised: list[BaseException] = []
-        self.uploads: list[list[str]] = []  # member names of each pushed archive
-        self.dead = False  # the current VM is gone (TTL ran out, or killed)
-        self.die_on_command: str | None = None  # a user command that makes the VM vanish
-        self.tamper: Callable[[], bytes] | None = None  # replaces the next download
-        self._abandoned: list[subprocess.Popen[bytes]] = []
-
-    def create(self, *args: Any, **kwargs: Any) -> Any:
-        shutil.rmtree(self.remote, ignore_errors=True)  # a new VM: nothing of the old one left
-        self.dead = False
-        sbx = mock.create_autospec(e2b.Sandbox, instance=True, spec_set=False)
-        sbx.sandbox_id = f"sbx-{len(self.sandboxes) + 1}"
-        sbx.commands = mock.create_autospec(Commands, instance=True)
-        sbx.files = mock.create_autospec(Filesystem, instance=True)
-        sbx.kill = _bound_autospec(e2b.Sandbox, "kill")
-        sbx.set_timeout = _bound_autospec(e2b.Sandbox, "set_timeout")
-        sbx.commands.run.side_effect = self._run
-        sbx.files.write.side_effect = self._write
-        sbx.files.read.side_effect = self._read
-        sbx.set_timeout.side_effect = self._set_timeout
-        sbx.kill.side_effect = self._kill
-        sbx.get_host.side_effect = lambda port: f"{port}-{sbx.sandbox_id}.e2b.app"
-        self.sandboxes.append(sbx)
-        return sbx
-
-    @property
-    def current(self) -> Any:
-        return self.sandboxes[-1]
-
-    def _gone(self) -> None:
-        if self.dead:
-            exc = e2b.SandboxNotRunningException("sandbox was not found")
-            self.raised.append(exc)
-            raise exc
-
-    def _set_timeout(self, timeout: int, **opts: Any) -> None:
-        if self.dead:
-            raise e2b.SandboxNotFoundException("Sandbox not found")
-
-    def _kill(self, **opts: Any) -> bool:
-        was_alive, self.dead = not self.dead, True
-        for proc in self.background:  # the VM is gone, and everything that ran in it
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-        return was_alive
-
-    def _run(
-        self,
-        cmd: str,
-        background: bool | None = None,
-        envs: dict[str, str] | None = None,
-        user: str | None = None,
-        cwd: str | None = None,
-        on_stdout: Callable[[str], None] | None = None,
-        on_stderr: Callable[[str], None] | None = None,
-        stdin: bool | None = None,
-        timeout: float | None = 60,
-        request_timeout: float | None = None,
-        *,
-        retain_output: bool = True,
-    ) -> Any:  # a CommandResult, or a CommandHandle for a background command
-        self._gone()
-        if cmd == self.die_on_command:
-            self.dead = True
-            self._gone()
-        path = f"{self.bin}:{os.environ['PATH']}"
-        env = {"PATH": path, "HOME": str(self.scratch), **(envs or {})}
-        proc = subprocess.Popen(
-            ["bash", "-c", cmd],
-            cwd=cwd or self.scratch,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        if background:
-            assert on_stdout is None and on_stderr is None  # the sync SDK would ignore them
-            return self._handle(proc, retain_output)
-        try:
-            raw_out, raw_err = proc.communicate(timeout=timeout or None)
-        except subprocess.TimeoutExpired:
-            self._abandoned.append(proc)  # a dropped stream does not kill the process
-            exc = e2b.TimeoutException("context deadline exceeded")
-            self.raised.append(exc)
-            raise exc from None
-        out = raw_out.decode("utf-8", "replace")
-        err = raw_err.decode("utf-8", "replace")
-        for text, callback in ((out, on_stdout), (err, on_stderr)):
-            for i in range(0, len(text), 4096):
-                if callback is not None:
-                    callback(text[i : i + 4096])
-        kept_out, kept_err = (out, err) if retain_output else (None, None)
-        if proc.returncode != 0:
-            exit_exc = e2b.CommandExitException(
-                stderr=kept_err, stdout=kept_out, exit_code=proc.returncode, error=None
-            )
-            self.raised.append(exit_exc)
-            raise exit_exc
-        return e2b.CommandResult(stderr=kept_err, stdout=kept_out, exit_code=0, error=None)
-
-    def _handle(self, proc: subprocess.Popen[bytes], retain_output: bool) -> Any:
-        """What `Commands._start` returns: a real CommandHandle past the start event."""
-        self.background.append(proc)
-        events = self._events(proc)
-        assert extract_start_pid(next(events), "start process") == proc.pid
-
-        def kill() -> bool:  # envd's SendSignal(SIGKILL) to that one pid
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                return False
-            return True
-
-        return CommandHandle(
-            pid=proc.pid, handle_kill=kill, events=events, retain_output=retain_output
-        )
-
-    def _events(
-        self, proc: subprocess.Popen[bytes]
-    ) -> Generator[process_pb.StartResponse, None, None]:
-        """envd's event stream for `proc`; it ends when the process does (as newer envd's
-        does, even if children still hold its pipes) and breaks off when the VM dies."""
-        event = process_pb.ProcessEvent
-        yield _response("start", event.StartEvent(pid=proc.pid))
-        assert proc.stdout is not None and proc.stderr is not None
-        names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
-        with selectors.DefaultSelector() as sel, proc.stdout, proc.stderr:
-            for fd in names:
-                sel.register(fd, selectors.EVENT_READ)
-            while sel.get_map():
-                if self.dead:
-                    raise e2b.SandboxNotRunningException("sandbox was not found")
-                ready = sel.select(timeout=0.05)
-                for key, _ in ready:
-                    fd = int(key.fd)
-                    chunk = os.read(fd, 65536)
-                    if not chunk:
-                        sel.unregister(fd)
-                        continue
-                    output: Any = Oneof(names[fd], chunk)
-                    yield _response("data", event.DataEvent(output=output))
-                if not ready and proc.poll() is not None:
-                    break
-        rc = proc.wait()
-        if self.dead:
-            raise e2b.SandboxNotRunningException("sandbox was not found")
-        error = None if rc == 0 else f"exit status {rc}"
-        if rc < 0:
-            error = f"signal: {_GO_SIGNAL_NAMES.get(signal.Signals(-rc), 'unknown')}"
-        end = event.EndEvent(exit_code=max(rc, -1), exited=rc >= 0, status=error or "", error=error)
-        yield _response("end", end)
-
-    def _write(self, path: str, data: Any, user: str | None = None, **kw: Any) -> e2b.WriteInfo:
-        self._gone()
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            self.uploads.append(tar.getnames())
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_bytes(data)
-        return e2b.WriteInfo(name=Path(path).name, type=e2b.FileType.FILE, path=path)
-
-    def _read(self, path: str, format: str = "text", user: str | None = None, **kw: Any) -> Any:
-        self._gone()
-        assert format == "bytes"
-        if self.tamper is not None:
-            data, self.tamper = self.tamper(), None
-            return bytearray(data)
-        return bytearray(Path(path).read_bytes())
-
-    def close(self) -> None:
-        for proc in self._abandoned:
-            if proc.poll() is None:
-                proc.kill()
-            proc.communicate()
-        for proc in self.background:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _response(field: str, value: Any) -> process_pb.StartResponse:
-    """One message of envd's process stream: a ProcessEvent with its `field` oneof set."""
-    oneof: Any = Oneof(field, value)
-    return process_pb.StartResponse(event=process_pb.ProcessEvent(event=oneof))
-
-
-@pytest.fixture
-def cloud(tmp_path: Path) -> Iterator[FakeCloud]:
-    fake = FakeCloud(tmp_path)
-    with mock.patch.object(e2b.Sandbox, "create", autospec=True, side_effect=fake.create):
-        yield fake
-    fake.close()
-
-
-def options(cloud: FakeCloud, **over: Any) -> E2BOptions:
-    base: dict[str, Any] = {
-        "api_key": "e2b_test_key",
-        "remote_workspace": str(cloud.remote),
-        "remote_scratch": str(cloud.scratch),
-        "user": ME,
-    }
-    return E2BOptions(**(base | over))
-
-
-@pytest.fixture
-def sandbox(ws: Path, cloud: FakeCloud) -> Iterator[E2BSandbox]:
-    sb = E2BSandbox(ws, options(cloud))
-    yield sb
-    sb.close()
-
-
-def pids_with(token: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                if token.encode() in fh.read() and entry.isdigit():
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
-
+from fakes.e2b_cloud import ME, FakeCloud, info_of, options, pids_with
 
 # --- the fake is strict ---------------------------------------------------------------------
 
@@ -648,10 +380,6 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.02)
-
-
-def info_of(sb: E2BSandbox, process_id: str) -> BackgroundInfo:
-    return next(p for p in sb.list_background() if p.id == process_id)
 
 
 def test_background_start_list_output_stop(sandbox: E2BSandbox, ws: Path, cloud: FakeCloud) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cofounder.sandbox import BwrapSandbox, ExecResult, Sandbox, SandboxError, SandboxLimits
-from cofounder.sandbox.availability import find_executable, probe_bwrap
+from cofounder.sandbox.local.availability import find_executable, probe_bwrap
 
 
 def host_pids_with(token: str) -> list[int]:

@@ -14,44 +14,27 @@ import contextlib
 import http.client
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cofounder.sandbox.bwrap import BwrapSandbox
-from cofounder.sandbox.port_forward import PortForward, PortInUse
+from cofounder.sandbox.local.bwrap import BwrapSandbox
+from cofounder.sandbox.local.port_forward import PortForward, PortInUse
+from cofounder.sandbox.preview import (
+    LISTEN_STATE,
+    PREVIEW_PROCESS_NAME,
+    PROBE_TIMEOUT_S,
+    TAIL_BYTES,
+    Listener,
+    diagnose,
+    hex_to_address,
+)
 from cofounder.sandbox.preview_types import PreviewOutcome, PreviewSpec
 from cofounder.sandbox.protocol import SandboxError
 
 if TYPE_CHECKING:
     from cofounder.sandbox.screenshot import Screenshot
 
-PREVIEW_PROCESS_NAME = "preview"
-TAIL_BYTES = 4000
 _POLL_S = 0.1
-_PROBE_TIMEOUT_S = 2.0
-_LISTEN_STATE = "0A"
-_LOOPBACK_OR_ANY = {"127.0.0.1", "0.0.0.0", "::", "::1", "::ffff:127.0.0.1"}
-
-
-@dataclass(frozen=True)
-class Listener:
-    address: str
-    port: int
-
-
-def _hex_to_address(hex_addr: str) -> str:
-    raw = bytes.fromhex(hex_addr)
-    if len(raw) == 4:
-        return ".".join(str(b) for b in raw[::-1])
-    # /proc/net/tcp6: four little-endian 32-bit words
-    words = [raw[i : i + 4][::-1] for i in range(0, 16, 4)]
-    full = b"".join(words)
-    if full[:12] == b"\x00" * 10 + b"\xff\xff":
-        return "::ffff:" + ".".join(str(b) for b in full[12:])
-    groups = [f"{int.from_bytes(full[i : i + 2], 'big'):x}" for i in range(0, 16, 2)]
-    text = ":".join(groups)
-    return {"0:0:0:0:0:0:0:0": "::", "0:0:0:0:0:0:0:1": "::1"}.get(text, text)
 
 
 def listeners(holder_pid: int) -> list[Listener]:
@@ -64,45 +47,18 @@ def listeners(holder_pid: int) -> list[Listener]:
             continue
         for line in lines:
             fields = line.split()
-            if len(fields) < 4 or fields[3] != _LISTEN_STATE:
+            if len(fields) < 4 or fields[3] != LISTEN_STATE:
                 continue
             hex_addr, hex_port = fields[1].split(":")
-            found.append(Listener(_hex_to_address(hex_addr), int(hex_port, 16)))
+            found.append(Listener(hex_to_address(hex_addr), int(hex_port, 16)))
     return sorted(set(found), key=lambda x: (x.port, x.address))
-
-
-def diagnose(found: list[Listener], port: int) -> str:
-    """Why nothing answered on `port`, from what the namespace listens on."""
-    on_port = [x for x in found if x.port == port]
-    if on_port and not any(x.address in _LOOPBACK_OR_ANY for x in on_port):
-        where = ", ".join(x.address for x in on_port)
-        return (
-            f"the app listens on port {port} but only on {where}; bind it to 0.0.0.0 "
-            "(or 127.0.0.1) so the preview can reach it"
-        )
-    if on_port:
-        return (
-            f"something listens on port {port} but did not answer HTTP within "
-            f"{_PROBE_TIMEOUT_S:g} s; is it an HTTP server, and is it stuck?"
-        )
-    others = sorted({x.port for x in found})
-    if others:
-        listed = ", ".join(str(p) for p in others)
-        return (
-            f"nothing listens on port {port}, but the app listens on port(s) {listed}; "
-            "call preview with that port, or make the app use the one you gave"
-        )
-    return (
-        f"nothing listens on port {port}; the command must run the server in the foreground "
-        "(not daemonize) and bind 0.0.0.0 or 127.0.0.1"
-    )
 
 
 def probe_http(url: str) -> int | None:
     """The HTTP status `url` answers with, or None when nothing answers (yet)."""
     host_port, _, rest = url.removeprefix("http://").partition("/")
     host, _, port = host_port.partition(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=_PROBE_TIMEOUT_S)
+    conn = http.client.HTTPConnection(host, int(port), timeout=PROBE_TIMEOUT_S)
     try:
         conn.request("GET", "/" + rest, headers={"User-Agent": "cofounder-preview-check"})
         return conn.getresponse().status

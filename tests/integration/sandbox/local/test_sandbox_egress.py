@@ -31,8 +31,8 @@ from sandbox_netns_rig import (
 )
 
 from cofounder.sandbox import BwrapSandbox, SandboxLimits, egress_available
-from cofounder.sandbox.availability import require_egress_tools
-from cofounder.sandbox.network import DNS_ADDRESS, host_addresses
+from cofounder.sandbox.local.availability import require_egress_tools
+from cofounder.sandbox.local.network import DNS_ADDRESS, host_addresses
 from cofounder.sandbox.protocol import SandboxError
 
 pytestmark = pytest.mark.skipif(

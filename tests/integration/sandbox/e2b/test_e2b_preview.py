@@ -1,7 +1,7 @@
 """E2BPreview against the real `e2b` SDK's interfaces — NOT against E2B's cloud.
 
 E2B's cloud cannot be reached from here, so no real E2B sandbox starts: these tests use the
-SDK-specced fake of test_sandbox_e2b_backend (`FakeCloud`), whose commands run with real bash
+SDK-specced fake of tests/fakes/e2b_cloud.py (`FakeCloud`), whose commands run with real bash
 in a local directory playing the cloud's /workspace, and whose background commands come back
 as the SDK's real `CommandHandle`. So the preview's health probe (curl, or python3 without
 curl), its listener diagnosis and the app itself run for real on this machine; E2B's routing of
@@ -20,39 +20,22 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
-import e2b
 import pytest
-from test_sandbox_e2b_backend import FakeCloud, info_of, options, pids_with
 
-from cofounder.sandbox import e2b_preview
-from cofounder.sandbox.e2b_backend import E2BSandbox
-from cofounder.sandbox.e2b_preview import (
+from cofounder.sandbox.e2b import preview as e2b_preview
+from cofounder.sandbox.e2b.backend import E2BSandbox
+from cofounder.sandbox.e2b.preview import (
     LISTENERS_COMMAND,
     E2BPreview,
     parse_listeners,
     parse_status,
     probe_command,
 )
-from cofounder.sandbox.local_preview import Listener
+from cofounder.sandbox.preview import Listener
 from cofounder.sandbox.preview_types import PreviewHost, PreviewSpec
 from cofounder.sandbox.screenshot import DESKTOP, Screenshot, ScreenshotError
-
-
-@pytest.fixture
-def cloud(tmp_path: Path) -> Iterator[FakeCloud]:
-    fake = FakeCloud(tmp_path)
-    with mock.patch.object(e2b.Sandbox, "create", autospec=True, side_effect=fake.create):
-        yield fake
-    fake.close()
-
-
-@pytest.fixture
-def sandbox(ws: Path, cloud: FakeCloud) -> Iterator[E2BSandbox]:
-    sb = E2BSandbox(ws, options(cloud))
-    yield sb
-    sb.close()
+from fakes.e2b_cloud import FakeCloud, info_of, pids_with
 
 
 def free_port() -> int:

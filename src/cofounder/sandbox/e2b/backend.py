@@ -35,10 +35,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from cofounder.sandbox.e2b_mirror import WorkspaceMirror
-from cofounder.sandbox.e2b_processes import RemoteProcessTable, reap_command
-from cofounder.sandbox.e2b_processes import sdk_error as _sdk_error
-from cofounder.sandbox.e2b_remote import (
+from cofounder.sandbox.e2b.mirror import WorkspaceMirror
+from cofounder.sandbox.e2b.processes import RemoteProcessTable, reap_command
+from cofounder.sandbox.e2b.processes import sdk_error as _sdk_error
+from cofounder.sandbox.e2b.remote import (
     API_KEY_ENV,
     SYNC_TIMEOUT_S,
     E2BOptions,

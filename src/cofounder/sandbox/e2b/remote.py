@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from cofounder.sandbox.e2b_mirror import DEFAULT_REMOTE_ONLY
-from cofounder.sandbox.e2b_processes import sdk_error as _sdk_error
+from cofounder.sandbox.e2b.mirror import DEFAULT_REMOTE_ONLY
+from cofounder.sandbox.e2b.processes import sdk_error as _sdk_error
 from cofounder.sandbox.protocol import SandboxError
 
 if TYPE_CHECKING:

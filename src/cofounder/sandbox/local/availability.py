@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import threading
 
-from cofounder.sandbox.network import NetworkTools
+from cofounder.sandbox.local.network import NetworkTools
 from cofounder.sandbox.protocol import SandboxError
 
 _lock = threading.Lock()

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from cofounder.sandbox.limits import SandboxLimits
-from cofounder.sandbox.network import BLOCKED_V4, BLOCKED_V6, DNS_ADDRESS
+from cofounder.sandbox.local.network import BLOCKED_V4, BLOCKED_V6, DNS_ADDRESS
 
 HARDENING = (
     "uid 1000 with no capabilities (bounding set empty) and no_new_privs",
@@ -128,8 +128,8 @@ def probe_active_limits(
 
     For status pages and `doctor`; needs no workspace. Cheap (a few mkdir/rmdir).
     """
-    from cofounder.sandbox import cgroups
-    from cofounder.sandbox.availability import can_disable_userns
+    from cofounder.sandbox.local import cgroups
+    from cofounder.sandbox.local.availability import can_disable_userns
 
     lim = limits or SandboxLimits()
     support = cgroups.detect()

@@ -18,20 +18,20 @@ import shlex
 import threading
 import time
 
-from cofounder.sandbox.e2b_backend import E2BSandbox
-from cofounder.sandbox.local_preview import (
+from cofounder.sandbox.e2b.backend import E2BSandbox
+from cofounder.sandbox.preview import (
+    LISTEN_STATE,
     PREVIEW_PROCESS_NAME,
     TAIL_BYTES,
     Listener,
-    _hex_to_address,
     diagnose,
+    hex_to_address,
 )
 from cofounder.sandbox.preview_types import PreviewOutcome, PreviewSpec
 from cofounder.sandbox.protocol import BackgroundInfo, SandboxError
 from cofounder.sandbox.screenshot import Screenshot, ScreenshotError, capture, find_chromium
 
 _EXEC_TIMEOUT_S = 15.0
-_LISTEN_STATE = "0A"  # TCP_LISTEN in /proc/net/tcp
 _PY_PROBE = """\
 import http.client, sys, urllib.parse
 u = urllib.parse.urlsplit(sys.argv[1])
@@ -85,10 +85,10 @@ def parse_listeners(output: str) -> list[Listener]:
         fields = line.split()
         if kind == "#ss" and len(fields) >= 4 and fields[0] == "LISTEN":
             listener = _ss_address(fields[3])
-        elif kind == "#proc" and len(fields) >= 4 and fields[3] == _LISTEN_STATE:
+        elif kind == "#proc" and len(fields) >= 4 and fields[3] == LISTEN_STATE:
             hex_addr, _, hex_port = fields[1].partition(":")
             try:
-                listener = Listener(_hex_to_address(hex_addr), int(hex_port, 16))
+                listener = Listener(hex_to_address(hex_addr), int(hex_port, 16))
             except ValueError:
                 listener = None
         else:

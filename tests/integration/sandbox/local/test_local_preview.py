@@ -18,13 +18,8 @@ from pathlib import Path
 import pytest
 
 from cofounder.sandbox import BwrapSandbox, bwrap_available
-from cofounder.sandbox.local_preview import (
-    PREVIEW_PROCESS_NAME,
-    Listener,
-    LocalPreview,
-    diagnose,
-    listeners,
-)
+from cofounder.sandbox.local.preview import LocalPreview, listeners
+from cofounder.sandbox.preview import PREVIEW_PROCESS_NAME, Listener, diagnose
 from cofounder.sandbox.preview_types import PreviewSpec
 
 pytestmark = pytest.mark.skipif(not bwrap_available(), reason="bubblewrap is not usable here")

@@ -1,7 +1,7 @@
 """The preview forward's relay, run inside a sandbox's network namespace (see port_forward).
 
     python -I -S forwarder.py --listen-fd FD --port PORT
-    (or: python -m cofounder.sandbox.forwarder --listen-fd FD --port PORT)
+    (or: python -m cofounder.sandbox.local.forwarder --listen-fd FD --port PORT)
 
 FD is an already listening socket bound to the HOST's 127.0.0.1 (sockets keep the namespace
 they were created in); every connection accepted on it is relayed, as plain TCP, to

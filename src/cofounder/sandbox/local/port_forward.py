@@ -33,7 +33,7 @@ from typing import IO
 from cofounder.sandbox.protocol import SandboxError
 
 # Run by path under -I -S (isolated, no site): stdlib only, ~60 ms to start instead of ~330 ms
-# for `-m cofounder.sandbox.forwarder`, which imports the whole `cofounder.sandbox` package.
+# for `-m cofounder.sandbox.local.forwarder`, which imports the whole `cofounder.sandbox` package.
 _FORWARDER = str(Path(__file__).with_name("forwarder.py"))
 _STDERR_TAIL = 2000
 

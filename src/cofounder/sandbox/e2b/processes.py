@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from cofounder.sandbox.background import MAX_BACKGROUND, lookup
+from cofounder.sandbox.processes import MAX_BACKGROUND, lookup
 from cofounder.sandbox.protocol import BackgroundInfo, SandboxError
 
 if TYPE_CHECKING:

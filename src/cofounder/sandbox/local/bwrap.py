@@ -21,16 +21,17 @@ import tempfile
 import threading
 from pathlib import Path
 
-from cofounder.sandbox import cgroups
-from cofounder.sandbox.availability import (
+from cofounder.sandbox.limits import NetworkMode, SandboxLimits
+from cofounder.sandbox.local import cgroups
+from cofounder.sandbox.local.availability import (
     can_disable_userns,
     require_bwrap,
     require_egress_tools,
     shared_network_tools,
 )
-from cofounder.sandbox.background import ProcessTable, Spawn
-from cofounder.sandbox.capabilities import HARDENING, ActiveLimits
-from cofounder.sandbox.command import (
+from cofounder.sandbox.local.background import ProcessTable, Spawn
+from cofounder.sandbox.local.capabilities import HARDENING, ActiveLimits
+from cofounder.sandbox.local.command import (
     ETC_FILES,
     SANDBOX_PATH,
     SANDBOX_UID,
@@ -39,13 +40,12 @@ from cofounder.sandbox.command import (
     build_argv,
     data_files,
 )
-from cofounder.sandbox.limits import NetworkMode, SandboxLimits
-from cofounder.sandbox.netns import IsolatedNetwork
-from cofounder.sandbox.network import RESOLV_CONF, EgressNetwork
+from cofounder.sandbox.local.netns import IsolatedNetwork
+from cofounder.sandbox.local.network import RESOLV_CONF, EgressNetwork
+from cofounder.sandbox.local.runner import Running, kill_tree, run_supervised
+from cofounder.sandbox.local.teardown import await_namespace_teardown, child_pid, kill_sandbox
+from cofounder.sandbox.local.workspace_guard import WorkspaceGuard
 from cofounder.sandbox.protocol import BackgroundInfo, ExecResult, SandboxError
-from cofounder.sandbox.runner import Running, kill_tree, run_supervised
-from cofounder.sandbox.teardown import await_namespace_teardown, child_pid, kill_sandbox
-from cofounder.sandbox.workspace_guard import WorkspaceGuard
 
 __all__ = ["SANDBOX_PATH", "SANDBOX_UID", "SANDBOX_WORKSPACE", "BwrapSandbox"]
 

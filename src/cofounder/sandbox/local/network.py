@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cofounder.sandbox.netns import HOLDER_SCRIPT, START_TIMEOUT_S, await_ready_line
+from cofounder.sandbox.local.netns import HOLDER_SCRIPT, START_TIMEOUT_S, await_ready_line
 from cofounder.sandbox.protocol import SandboxError
 
 # Refused from inside the sandbox (RFC 6890 special-purpose ranges that can reach the host or

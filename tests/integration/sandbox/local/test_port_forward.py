@@ -26,8 +26,8 @@ from typing import IO
 
 import pytest
 
-from cofounder.sandbox.netns import IsolatedNetwork
-from cofounder.sandbox.port_forward import PortForward, PortInUse
+from cofounder.sandbox.local.netns import IsolatedNetwork
+from cofounder.sandbox.local.port_forward import PortForward, PortInUse
 from cofounder.sandbox.protocol import SandboxError
 
 NSENTER, UNSHARE, IP = shutil.which("nsenter"), shutil.which("unshare"), shutil.which("ip")
@@ -77,7 +77,7 @@ sys.stdin.read()
 
 CHILD = r"""
 import sys, time
-from cofounder.sandbox.port_forward import PortForward
+from cofounder.sandbox.local.port_forward import PortForward
 fwd = PortForward(sys.argv[1], int(sys.argv[2]), nsenter=sys.argv[3])
 print(fwd.pid, fwd.host_port, flush=True)
 time.sleep(60)

@@ -15,32 +15,19 @@ import selectors
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
+from cofounder.sandbox.local.runner import Running, kill_tree
+from cofounder.sandbox.local.teardown import await_namespace_teardown, child_pid, kill_sandbox
+from cofounder.sandbox.processes import MAX_BACKGROUND, lookup
 from cofounder.sandbox.protocol import BackgroundInfo, SandboxError
-from cofounder.sandbox.runner import Running, kill_tree
-from cofounder.sandbox.teardown import await_namespace_teardown, child_pid, kill_sandbox
 
-P = TypeVar("P")
 LOG_CAP_BYTES = 2 * 1024 * 1024  # per file; one older file is kept beside it
-MAX_BACKGROUND = 8
 _SETUP_TIMEOUT_S = 5.0
 _CHUNK = 65536
-
-
-def lookup(procs: Mapping[str, P], process_id: str) -> P:
-    """One process by id; KeyError naming the known ids, so the model can pick a real one."""
-    found = procs.get(process_id)
-    if found is None:
-        known = sorted(procs, key=lambda k: (len(k), k))
-        raise KeyError(
-            f"no background process {process_id!r} (known: {', '.join(known) or 'none'})"
-        )
-    return found
 
 
 @dataclass(frozen=True)

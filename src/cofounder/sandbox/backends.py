@@ -1,0 +1,121 @@
+"""Which backend a session's commands run in, chosen once from a typed config.
+
+After SWE-ReX's `deployment/config.py`: one frozen config per backend, discriminated by
+`type`, each opening its own `Backend` (the sandbox and its preview) and importing its wing
+only then, so the bubblewrap code never loads for an E2B run and the `e2b` SDK never loads
+for a local one. Callers hold a `SandboxConfig` and call `open`; nothing above the sandbox
+asks which backend it got.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from cofounder.sandbox.limits import NetworkMode, SandboxLimits
+from cofounder.sandbox.preview_types import PreviewHost
+from cofounder.sandbox.protocol import Sandbox, SandboxError
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An open sandbox and the preview that runs the app in it; closing the sandbox ends both."""
+
+    sandbox: Sandbox
+    preview: PreviewHost
+
+
+class _BackendConfig(BaseModel, ABC):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    chromium: str | None = Field(default=None, description="Chromium for screenshots")
+    ready_timeout_s: float = Field(default=30.0, gt=0, description="how long a preview may take")
+
+    @abstractmethod
+    def open_sandbox(
+        self, workspace: Path, network: NetworkMode, log_dir: Path | None = None
+    ) -> Sandbox:
+        """The sandbox alone; SandboxError when it cannot be set up."""
+
+    @abstractmethod
+    def preview(self, sandbox: Sandbox) -> PreviewHost:
+        """The preview over `sandbox`, which this config opened (SandboxError otherwise)."""
+
+    def open(self, workspace: Path, network: NetworkMode, log_dir: Path | None = None) -> Backend:
+        """The sandbox over `workspace` and its preview; the caller closes the sandbox.
+
+        Background processes log to `log_dir` where the backend keeps logs on this host."""
+        sandbox = self.open_sandbox(workspace, network, log_dir)
+        try:
+            return Backend(sandbox, self.preview(sandbox))
+        except BaseException:
+            sandbox.close()
+            raise
+
+
+class LocalSandboxConfig(_BackendConfig):
+    """Bubblewrap on this host (`cofounder.sandbox.local`)."""
+
+    type: Literal["bwrap"] = "bwrap"
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
+
+    def open_sandbox(
+        self, workspace: Path, network: NetworkMode, log_dir: Path | None = None
+    ) -> Sandbox:
+        from cofounder.sandbox.local import BwrapSandbox
+
+        return BwrapSandbox(workspace, self.limits, network=network, log_dir=log_dir)
+
+    def preview(self, sandbox: Sandbox) -> PreviewHost:
+        from cofounder.sandbox.local import BwrapSandbox
+        from cofounder.sandbox.local.preview import LocalPreview
+
+        if not isinstance(sandbox, BwrapSandbox):
+            raise SandboxError(f"a local preview needs a local sandbox, not {type(sandbox)}")
+        return LocalPreview(sandbox, chromium=self.chromium, ready_timeout_s=self.ready_timeout_s)
+
+
+class E2BSandboxConfig(_BackendConfig):
+    """An E2B cloud microVM over a mirrored host workspace (`cofounder.sandbox.e2b`).
+
+    `api_key` falls back to E2B_API_KEY; the remote paths and user are E2B's defaults and
+    change only for a stand-in cloud (the tests' fake)."""
+
+    type: Literal["e2b"] = "e2b"
+    template: str | None = None
+    api_key: SecretStr | None = None
+    max_ttl_s: int = Field(default=3600, ge=60)
+    remote_workspace: str = "/workspace"
+    remote_scratch: str = "/tmp"
+    user: str = "user"
+
+    def open_sandbox(
+        self, workspace: Path, network: NetworkMode, log_dir: Path | None = None
+    ) -> Sandbox:
+        from cofounder.sandbox.e2b.backend import E2BOptions, E2BSandbox
+
+        options = E2BOptions(
+            template=self.template,
+            api_key=self.api_key,
+            internet=network == "egress",
+            max_ttl_s=self.max_ttl_s,
+            remote_workspace=self.remote_workspace,
+            remote_scratch=self.remote_scratch,
+            user=self.user,
+        )
+        return E2BSandbox(workspace, options)
+
+    def preview(self, sandbox: Sandbox) -> PreviewHost:
+        from cofounder.sandbox.e2b.backend import E2BSandbox
+        from cofounder.sandbox.e2b.preview import E2BPreview
+
+        if not isinstance(sandbox, E2BSandbox):
+            raise SandboxError(f"an E2B preview needs an E2B sandbox, not {type(sandbox)}")
+        return E2BPreview(sandbox, chromium=self.chromium, ready_timeout_s=self.ready_timeout_s)
+
+
+SandboxConfig = Annotated[LocalSandboxConfig | E2BSandboxConfig, Field(discriminator="type")]
