@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cofounder.sandbox import cgroups
-from cofounder.sandbox.cgroups import CgroupUnavailable, SandboxCgroup
+from cofounder.sandbox.local import cgroups
+from cofounder.sandbox.local.cgroups import CgroupUnavailable, SandboxCgroup
 
 
 def fake_proc(tmp: Path, mountinfo: str, cgroup: str) -> Path:

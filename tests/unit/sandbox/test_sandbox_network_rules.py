@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cofounder.sandbox import NETWORK_MODES, parse_network_mode
-from cofounder.sandbox.network import (
+from cofounder.sandbox.local.network import (
     BLOCKED_V4,
     BLOCKED_V6,
     DNS_ADDRESS,

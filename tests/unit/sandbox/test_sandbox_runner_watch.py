@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from cofounder.sandbox.runner import run_supervised
+from cofounder.sandbox.local.runner import run_supervised
 
 
 class StopAfter:

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 from cofounder.sandbox.limits import MIB
-from cofounder.sandbox.workspace_guard import WorkspaceGuard, measure
+from cofounder.sandbox.local.workspace_guard import WorkspaceGuard, measure
 
 
 def guard(root: Path, limit: int = 10 * MIB, files: int = 1000, floor: int = 0) -> WorkspaceGuard:
