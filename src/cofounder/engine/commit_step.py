@@ -1,4 +1,4 @@
-"""The commit step: one transaction that makes an iteration durable.
+"""The commit: one transaction that makes an iteration durable (run by the iteration step).
 
 The turn and its results join the transcript, the checkpoint records the snapshot and guard
 state, the call's cost is settled in the ledger, and the events go out — all or nothing, so a
@@ -10,13 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from dbos import DBOS
 from pydantic import BaseModel, ConfigDict
 
 from cofounder.agent.healing import HealingNote
 from cofounder.budget import wind_down_due
 from cofounder.engine import runtime
-from cofounder.engine import workspace as workspace_state
 from cofounder.engine.budget import budget_note, owner_status_in, settle_in
 from cofounder.engine.escalate import NewEscalation, record_in
 from cofounder.engine.faults import crash_point
@@ -76,23 +74,24 @@ class CommitOutput(BaseModel):
     escalation_ceiling: bool = False
     wind_down: bool = False
     window_end: str = ""
+    healing_state: dict[str, Any] = {}  # the healing state to go on with
+    retry_after_s: float | None = None  # back off this long before the next model call
 
 
-@DBOS.step(name="cofounder.commit")
 @logged_step("commit")
-def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dict[str, Any]:
+def commit(
+    session_id: str,
+    iteration: int,
+    data: CommitInput | None,
+    *,
+    retry_after_s: float | None = None,
+) -> CommitOutput:
     """Append the turn and its results to the transcript, checkpoint, and emit — atomically.
 
     Idempotent: if this iteration was already committed (the step ran but its completion was
-    not recorded), the stored outcome is returned unchanged.
+    not recorded; `data` may then be None), the stored outcome is returned unchanged.
     """
     rt = runtime.current()
-    data = CommitInput.model_validate(payload)
-    if data.snapshot_id is not None:
-        # Replayed on another machine, the batch's recorded result may be all there is here.
-        workspace_state.ensure_at(
-            rt, session_id, data.snapshot_id, iteration=iteration, for_iteration=iteration
-        )
     crash_point("commit.before")
     with rt.db.transaction() as session:
         row = row_in(session, session_id)
@@ -101,7 +100,7 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
         # Already committed (the step ran but its completion was not recorded): it is the latest.
         done = previous if previous.iteration == iteration else None
         if done is None:
-            assert previous.iteration == iteration - 1
+            assert previous.iteration == iteration - 1 and data is not None
             usage = data.turn.usage
             cost = rt.prices.cost_microdollars(row.model_spec, usage)
             budget, held = settle_in(
@@ -158,6 +157,7 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
             row.input_tokens += usage.input_tokens
             row.output_tokens += usage.output_tokens
             row.updated_at = datetime.now(UTC)
+            healing_state = data.healing_state
             before = [
                 *data.events,
                 *(
@@ -206,6 +206,7 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
             append_all_in(session, session_id, [*before, *steered, committed, budget_event])
         else:
             elapsed = done.elapsed_seconds
+            healing_state = done.healing_state
             budget = owner_status_in(session, rt, row.owner, row.tier)
             wind_down = wind_down_due(budget, 0, rt.settings.wind_down_at)
         cancel = row.cancel_requested
@@ -222,4 +223,6 @@ def commit_step(session_id: str, iteration: int, payload: dict[str, Any]) -> dic
         cancel_requested=cancel,
         wind_down=wind_down,
         window_end=budget.window_end.isoformat(),
-    ).model_dump(mode="json")
+        healing_state=healing_state,
+        retry_after_s=retry_after_s,
+    )

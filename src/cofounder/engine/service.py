@@ -29,7 +29,7 @@ from cofounder.storage.transcript import append_messages_in, save_checkpoint_in
 
 _DEAD_WORKFLOW_STATES = ("ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED", "CANCELLED")
 # Bump when the workflow's step sequence changes incompatibly; recovery matches on it.
-WORKFLOW_VERSION = "cofounder-wf-3"
+WORKFLOW_VERSION = "cofounder-wf-4"
 
 
 def kickoff_message(spec: ProjectSpec) -> Message:
@@ -140,21 +140,16 @@ class Engine(Catalog):
                     EventType.SESSION_RESUMED,
                     {"iteration": record.iteration, "run": record.run_number},
                 )
-            # Resumed asleep or waiting, it runs again only once due: never a model call
-            # before the recorded wake_at or past an unanswered question.
-            state: str = record.state
             while True:
-                if state == "sleeping":
+                outcome = self._run_once(session_id)
+                if outcome == "sleeping":
                     woken = self.wait_for_wake(session_id)
-                elif state == "waiting":
+                elif outcome == "waiting":
                     woken = self.wait_for_answer(session_id)
                 else:
-                    woken = "waking"
+                    return outcome
                 if woken != "waking":
                     return woken
-                state = self._run_once(session_id)
-                if state not in ("sleeping", "waiting"):
-                    return state
         finally:
             lock.release()
 

@@ -1,8 +1,9 @@
-"""The durable steps of a build session: think, act, commit, finish.
+"""The durable steps of a build session: think, the batch (run by the iteration step, with
+its commit), and the ends (finish, pause, sleep, wait).
 
-Each is a DBOS step, so once its output is recorded a crash never repeats it: a model turn is
-never requested (or paid for) twice, and a tool batch is redone only when its output was not
-recorded, from the workspace as the last committed iteration left it.
+Each is (or runs inside) a DBOS step, so once its output is recorded a crash never repeats it:
+a model turn is never requested (or paid for) twice, and a tool batch is redone only when its
+iteration was not committed, from the workspace as the last committed iteration left it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from cofounder.llm.messages import ContentBlock, TextBlock
 from cofounder.llm.protocol import ModelUnavailableError
 from cofounder.project import ProjectSpec
 from cofounder.redaction import redact, redact_env_secrets, redact_value
+from cofounder.storage import Checkpoint
 from cofounder.storage.events import NewEvent, append_all_in, append_in
 from cofounder.storage.ledger import CallKey
 from cofounder.tools import (
@@ -182,25 +184,24 @@ def _redacted_turn(turn: AssistantTurn) -> AssistantTurn:
     return turn.model_copy(update={"blocks": blocks})
 
 
-@DBOS.step(name="cofounder.act")
 @logged_step("act")
-def act_step(session_id: str, iteration: int, calls: list[dict[str, Any]]) -> dict[str, Any]:
-    """Run one batch of tool calls, then snapshot the workspace if the batch could change it.
+def run_batch(
+    session_id: str, iteration: int, calls: list[ToolUseBlock], last: Checkpoint
+) -> ActOutput:
+    """Run one batch of tool calls from `last`, the last committed iteration, then snapshot
+    the workspace if the batch could change it.
 
     A batch of read-only tools (`ToolDef.read_only`) writes neither the state file nor a
     snapshot: the workspace stays at the last committed one.
     """
     rt = runtime.current()
-    last = rt.transcript.latest_checkpoint(session_id)
-    assert last is not None
     # Redo from the last committed state if a batch was interrupted or the workspace is gone.
     workspace_state.ensure_at(
         rt, session_id, last.snapshot_id, iteration=last.iteration, for_iteration=iteration
     )
-    parsed = [ToolUseBlock.model_validate(raw) for raw in calls]
     # A committed iteration without a stored snapshot is retried by the next batch's.
     writes = last.snapshot_id == workspace_state.MISSING_SNAPSHOT or any(
-        changes_workspace(call.name) for call in parsed
+        changes_workspace(call.name) for call in calls
     )
     if writes:
         workspace_state.mark_dirty(rt, session_id, iteration)
@@ -211,7 +212,7 @@ def act_step(session_id: str, iteration: int, calls: list[dict[str, Any]]) -> di
     feed = _BatchFeed(session_id, iteration)
     results: list[ToolResult] = []
     asked: list[EscalationEffect] = []
-    for call in parsed:
+    for call in calls:
         feed.flush(
             NewEvent(
                 type=EventType.TOOL_STARTED,
@@ -251,7 +252,7 @@ def act_step(session_id: str, iteration: int, calls: list[dict[str, Any]]) -> di
     crash_point("act.after_snapshot")
     return ActOutput(
         results=results, snapshot_id=snapshot_id, phase=phase, asked=asked, events=feed.pending
-    ).model_dump(mode="json")
+    )
 
 
 class _BatchFeed:

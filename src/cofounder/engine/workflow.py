@@ -17,16 +17,12 @@ from cofounder.agent.guards import GuardConfig, GuardState, plan_batch, wall_clo
 from cofounder.agent.healing import (
     HealingConfig,
     HealingState,
-    observations,
-    plan_healing,
 )
 from cofounder.engine import runtime, steplog
-from cofounder.engine.commit_step import CommitInput, CommitOutput, GuardNote, commit_step
-from cofounder.engine.escalate import from_draft, from_question
+from cofounder.engine.commit_step import CommitOutput, GuardNote
+from cofounder.engine.iteration_step import IterationInput, iteration_step
 from cofounder.engine.steplog import logged_step
 from cofounder.engine.steps import (
-    ActOutput,
-    act_step,
     finish_step,
     pause_step,
     sleep_step,
@@ -34,7 +30,6 @@ from cofounder.engine.steps import (
     wait_step,
 )
 from cofounder.llm import AssistantTurn
-from cofounder.tools import ToolResult
 
 WORKFLOW_NAME = "cofounder.build_session"
 log = structlog.get_logger(__name__)
@@ -122,45 +117,25 @@ def _iterate(session_id: str) -> str:
         stops_to_sleep = winding_down and not turn.tool_uses and not _was_cut_off(turn)
         calls = turn.tool_uses
         plan = plan_batch(guard, config, calls)
-        to_run = [c for c, d in zip(calls, plan.decisions, strict=True) if d.action == "run"]
-        acted = (
-            ActOutput.model_validate(
-                act_step(session_id, iteration, [c.model_dump(mode="json") for c in to_run])
-            )
-            if to_run
-            else None
-        )
-        results = _results_in_order(calls, plan.decisions, acted)
         guard = plan.state
-        # Only calls that ran count: a steered or skipped call's "not run" is not a failure.
-        healed = (
-            plan_healing(
-                healing, healing_config, observations(to_run, acted.results if acted else [])
-            )
-            if to_run
-            else None
-        )
-        if healed is not None:
-            healing = healed.state
-        questions = [from_draft(d) for d in healed.escalations] if healed else []
-        questions += [
-            from_question(
-                q, iteration=iteration, index=n, deadline_s=healing_config.escalation_deadline_s
-            )
-            for n, q in enumerate(acted.asked if acted else [])
-        ]
         committed = CommitOutput.model_validate(
-            commit_step(
+            iteration_step(
                 session_id,
                 iteration,
-                CommitInput(
+                IterationInput(
                     turn=turn,
-                    results=results,
+                    to_run=[
+                        c for c, d in zip(calls, plan.decisions, strict=True) if d.action == "run"
+                    ],
+                    guard_notes=[
+                        GuardNote(tool_use_id=c.id, name=c.name, action=d.action, message=d.message)
+                        for c, d in zip(calls, plan.decisions, strict=True)
+                        if d.action != "run"
+                    ],
                     guard_state=guard.model_dump(mode="json"),
                     tool_calls=guard.tool_calls,
-                    snapshot_id=acted.snapshot_id if acted else None,
-                    events=acted.events if acted else [],
-                    phase=acted.phase if acted else None,
+                    healing_state=healing.model_dump(mode="json"),
+                    healing_config=healing_config,
                     followup=(
                         CUT_OFF_FOLLOWUP
                         if _was_cut_off(turn)
@@ -168,18 +143,10 @@ def _iterate(session_id: str) -> str:
                         if stops_to_sleep
                         else None
                     ),
-                    healing_state=healing.model_dump(mode="json"),
-                    healing_text=(healed.text or None) if healed else None,
-                    healing_notes=list(healed.notes) if healed else [],
-                    questions=questions,
-                    guard_notes=[
-                        GuardNote(tool_use_id=c.id, name=c.name, action=d.action, message=d.message)
-                        for c, d in zip(calls, plan.decisions, strict=True)
-                        if d.action != "run"
-                    ],
                 ).model_dump(mode="json"),
             )
         )
+        healing = HealingState.model_validate(committed.healing_state or {})
         winding_down = committed.wind_down
         if plan.stop is not None:
             return finish_step(session_id, plan.stop, plan.stop_reason or plan.stop)
@@ -191,8 +158,8 @@ def _iterate(session_id: str) -> str:
             )
         if committed.waiting:
             return wait_step(session_id)
-        if healed is not None and healed.retry_after_s:
-            DBOS.sleep(healed.retry_after_s)  # the environment may recover: back off, durably
+        if committed.retry_after_s:
+            DBOS.sleep(committed.retry_after_s)  # the environment may recover: back off, durably
         if stops_to_sleep:
             return sleep_step(
                 session_id, committed.window_end, "the agent wound down as the budget ran low"
@@ -220,19 +187,3 @@ CUT_OFF_FOLLOWUP = (
 def _was_cut_off(turn: AssistantTurn) -> bool:
     """A reply truncated by max_tokens with no tool call is not a finish: ask it to go on."""
     return turn.stop_reason == "max_tokens" and not turn.tool_uses
-
-
-def _results_in_order(
-    calls: list[Any], decisions: list[Any], acted: ActOutput | None
-) -> list[ToolResult]:
-    """Exactly one result per tool_use, in the order the model asked for them."""
-    executed = iter(acted.results if acted else [])
-    results: list[ToolResult] = []
-    for call, decision in zip(calls, decisions, strict=True):
-        if decision.action == "run":
-            result = next(executed)
-            assert result.tool_use_id == call.id
-            results.append(result)
-        else:
-            results.append(ToolResult(tool_use_id=call.id, ok=False, content=decision.message))
-    return results

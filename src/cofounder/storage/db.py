@@ -71,6 +71,19 @@ def dbos_system_engine(url: str) -> Engine | None:
     return engine
 
 
+# A write that matches nothing: it takes SQLite's one writer lock without changing a row.
+_TAKE_WRITER = text("UPDATE budget_topups SET id = id WHERE 1 = 0")
+
+
+def hold_sqlite_writer(session: Session) -> None:
+    """Take SQLite's writer lock now, once per transaction. A transaction takes it only at its
+    first write; one that reads first (a `max(seq)`, a budget) must not decide on what another
+    writer may change before it writes."""
+    if not session.info.get("cofounder_sqlite_writer"):
+        session.execute(_TAKE_WRITER)
+        session.info["cofounder_sqlite_writer"] = True
+
+
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     database = sqlite_file(url)

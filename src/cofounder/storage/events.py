@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cofounder.redaction import redact_value
-from cofounder.storage.db import Database
+from cofounder.storage.db import Database, hold_sqlite_writer
 from cofounder.storage.tables import EventRow
 
 
@@ -39,6 +39,11 @@ class Event(BaseModel):
         )
 
 
+_EVENTS = cast(Table, EventRow.__table__)
+_LAST_SEQ = select(func.coalesce(func.max(EventRow.seq), 0)).where(
+    EventRow.session_id == bindparam("session_id")
+)
+
 # First key of the PostgreSQL advisory locks that serialise one session's appenders ("CFEV").
 _EVENT_LOCK_CLASS = 0x43464556
 
@@ -57,8 +62,8 @@ def _lock_session_events(session: Session, session_id: str) -> None:
         )
     elif dialect == "sqlite":
         # SQLite has one writer at a time, but a transaction only takes that lock at its first
-        # write; a write statement (even one matching nothing) takes it before the read below.
-        session.execute(text("UPDATE events SET seq = seq WHERE 1 = 0"))
+        # write: take it before the read below.
+        hold_sqlite_writer(session)
 
 
 class NewEvent(BaseModel):
@@ -81,23 +86,28 @@ def append_all_in(session: Session, session_id: str, events: Sequence[NewEvent])
     if not events:
         return []
     _lock_session_events(session, session_id)
-    last = session.scalar(
-        select(func.coalesce(func.max(EventRow.seq), 0)).where(EventRow.session_id == session_id)
-    )
+    last = session.scalar(_LAST_SEQ, {"session_id": session_id})
     assert last is not None
-    rows = [
-        EventRow(
+    texts = [json.dumps(redact_value(e.payload), ensure_ascii=False) for e in events]
+    appended = [
+        Event(
             session_id=session_id,
             seq=int(last) + n,
             type=event.type,
             ts=datetime.now(UTC),
-            payload_json=json.dumps(redact_value(event.payload), ensure_ascii=False),
+            payload=json.loads(text),  # as stored: redacted, through JSON
         )
-        for n, event in enumerate(events, start=1)
+        for n, (event, text) in enumerate(zip(events, texts, strict=True), start=1)
     ]
-    session.add_all(rows)
-    session.flush()
-    return [_to_event(row) for row in rows]
+    # A plain INSERT (no ORM unit of work): nothing in the transaction reads these rows back.
+    session.execute(
+        insert(_EVENTS),
+        [
+            {"session_id": session_id, "seq": e.seq, "type": e.type, "ts": e.ts, "payload_json": t}
+            for e, t in zip(appended, texts, strict=True)
+        ],
+    )
+    return appended
 
 
 class EventLog:

@@ -8,14 +8,15 @@ owner reserving at once see each other's reservations and cannot overshoot the a
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from cofounder.budget import BudgetStatus, BudgetWindow
 from cofounder.llm.messages import Usage
+from cofounder.storage.db import hold_sqlite_writer
 from cofounder.storage.tables import LedgerRow, ReservationRow, TopUpRow
 
 # First key of the PostgreSQL advisory locks that serialise one owner's budget ("CFBU").
@@ -40,32 +41,33 @@ def lock_owner(session: Session, owner: str) -> None:
             select(func.pg_advisory_xact_lock(_BUDGET_LOCK_CLASS, func.hashtext(owner)))
         )
     elif dialect == "sqlite":
-        # A write takes SQLite's one writer lock now rather than at the first real write.
-        session.execute(text("UPDATE budget_topups SET id = id WHERE 1 = 0"))
+        hold_sqlite_writer(session)  # SQLite's one writer lock, now rather than at a write
+
+
+def _window_total(amount: Any, owner: Any, window_start: Any) -> Any:
+    return (
+        select(func.coalesce(func.sum(amount), 0))
+        .where(owner == bindparam("owner"), window_start == bindparam("window_start"))
+        .scalar_subquery()
+    )
+
+
+# Built once (this runs twice per iteration): spent, reserved and topped up, in one round trip.
+_STANDING = select(
+    _window_total(LedgerRow.cost_microdollars, LedgerRow.owner, LedgerRow.window_start),
+    _window_total(
+        ReservationRow.amount_microdollars, ReservationRow.owner, ReservationRow.window_start
+    ),
+    _window_total(TopUpRow.amount_microdollars, TopUpRow.owner, TopUpRow.window_start),
+)
 
 
 def status_in(
     session: Session, owner: str, window: BudgetWindow, base_allowance: int
 ) -> BudgetStatus:
-    """The owner's standing in `window`: spent, reserved and topped up, in one round trip."""
-
-    def total(amount: Any, owner_col: Any, window_col: Any) -> Any:
-        return (
-            select(func.coalesce(func.sum(amount), 0))
-            .where(owner_col == owner, window_col == window.start)
-            .scalar_subquery()
-        )
-
+    """The owner's standing in `window`."""
     spent, reserved, topped = session.execute(
-        select(
-            total(LedgerRow.cost_microdollars, LedgerRow.owner, LedgerRow.window_start),
-            total(
-                ReservationRow.amount_microdollars,
-                ReservationRow.owner,
-                ReservationRow.window_start,
-            ),
-            total(TopUpRow.amount_microdollars, TopUpRow.owner, TopUpRow.window_start),
-        )
+        _STANDING, {"owner": owner, "window_start": window.start}
     ).one()
     return BudgetStatus(
         owner=owner,
@@ -113,20 +115,25 @@ def record_spend_in(
 
     The cost counts in the window its reservation was made in (where the call was allowed).
     """
-    if session.get(LedgerRow, (key.session_id, key.iteration, key.purpose)) is not None:
+    # Plain statements, not the ORM unit of work: this runs in every iteration's commit.
+    ledger, reservations = _LEDGER, _RESERVATIONS
+    if session.execute(select(ledger.c.iteration).where(*_key_is(ledger, key))).first():
         return None
-    held = reservation_in(session, key)
-    window_start = held.window_start if held is not None else window.start
+    held = session.execute(
+        select(reservations.c.window_start, reservations.c.amount_microdollars).where(
+            *_key_is(reservations, key)
+        )
+    ).first()
     if held is not None:
-        session.delete(held)
-    session.add(
-        LedgerRow(
+        session.execute(delete(reservations).where(*_key_is(reservations, key)))
+    session.execute(
+        insert(ledger).values(
             session_id=key.session_id,
             iteration=key.iteration,
             purpose=key.purpose,
             owner=owner,
             model_spec=model_spec,
-            window_start=window_start,
+            window_start=held.window_start if held is not None else window.start,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cache_read_tokens=usage.cache_read_tokens,
@@ -135,8 +142,19 @@ def record_spend_in(
             created_at=datetime.now(UTC),
         )
     )
-    session.flush()
-    return held.amount_microdollars if held is not None else 0
+    return int(held.amount_microdollars) if held is not None else 0
+
+
+_LEDGER = cast(Table, LedgerRow.__table__)
+_RESERVATIONS = cast(Table, ReservationRow.__table__)
+
+
+def _key_is(table: Table, key: CallKey) -> tuple[ColumnElement[bool], ...]:
+    return (
+        table.c.session_id == key.session_id,
+        table.c.iteration == key.iteration,
+        table.c.purpose == key.purpose,
+    )
 
 
 def release_session_in(session: Session, session_id: str) -> int:

@@ -7,10 +7,10 @@ import json
 import threading
 from collections import OrderedDict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from sqlalchemy import select
+from sqlalchemy import Row, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from cofounder.llm.messages import ContentBlock, Message
@@ -18,6 +18,14 @@ from cofounder.storage.db import Database
 from cofounder.storage.tables import CheckpointRow, ContextSummaryRow, MessageRow
 
 _BLOCKS = TypeAdapter(list[ContentBlock])
+_MESSAGES = cast(Table, MessageRow.__table__)
+_CHECKPOINTS = cast(Table, CheckpointRow.__table__)
+_LATEST_CHECKPOINT = (  # built once: every iteration reads it
+    select(_CHECKPOINTS)
+    .where(_CHECKPOINTS.c.session_id == bindparam("session_id"))
+    .order_by(_CHECKPOINTS.c.iteration.desc())
+    .limit(1)
+)
 
 
 class Checkpoint(BaseModel):
@@ -37,21 +45,23 @@ class Checkpoint(BaseModel):
 def append_messages_in(
     session: Session, session_id: str, iteration: int, start_idx: int, messages: list[Message]
 ) -> None:
-    for offset, message in enumerate(messages):
-        session.add(
-            MessageRow(
-                session_id=session_id,
-                idx=start_idx + offset,
-                iteration=iteration,
-                role=message.role,
-                content_json=_BLOCKS.dump_json(message.content).decode(),
-            )
-        )
+    rows = [
+        {
+            "session_id": session_id,
+            "idx": start_idx + offset,
+            "iteration": iteration,
+            "role": message.role,
+            "content_json": _BLOCKS.dump_json(message.content).decode(),
+        }
+        for offset, message in enumerate(messages)
+    ]
+    if rows:  # plain INSERTs: the hot path of every commit needs no ORM unit of work
+        session.execute(insert(_MESSAGES), rows)
 
 
 def save_checkpoint_in(session: Session, checkpoint: Checkpoint) -> None:
-    session.add(
-        CheckpointRow(
+    session.execute(
+        insert(_CHECKPOINTS).values(
             session_id=checkpoint.session_id,
             iteration=checkpoint.iteration,
             message_count=checkpoint.message_count,
@@ -63,7 +73,6 @@ def save_checkpoint_in(session: Session, checkpoint: Checkpoint) -> None:
             created_at=checkpoint.created_at,
         )
     )
-    session.flush()
 
 
 def checkpoint_in(session: Session, session_id: str, iteration: int) -> Checkpoint | None:
@@ -72,16 +81,11 @@ def checkpoint_in(session: Session, session_id: str, iteration: int) -> Checkpoi
 
 
 def latest_checkpoint_in(session: Session, session_id: str) -> Checkpoint | None:
-    row = session.scalars(
-        select(CheckpointRow)
-        .where(CheckpointRow.session_id == session_id)
-        .order_by(CheckpointRow.iteration.desc())
-        .limit(1)
-    ).first()
+    row = session.execute(_LATEST_CHECKPOINT, {"session_id": session_id}).first()
     return _to_checkpoint(row) if row else None
 
 
-def _to_checkpoint(row: CheckpointRow) -> Checkpoint:
+def _to_checkpoint(row: CheckpointRow | Row[Any]) -> Checkpoint:
     return Checkpoint(
         session_id=row.session_id,
         iteration=row.iteration,
