@@ -23,6 +23,7 @@ Used by the E2B backend's own tests (tests/integration/sandbox/e2b/) and by the 
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import inspect
 import io
@@ -33,6 +34,7 @@ import shutil
 import signal
 import subprocess
 import tarfile
+import time
 import types
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -152,27 +154,57 @@ class FakeCloud:
         if background:
             assert on_stdout is None and on_stderr is None  # the sync SDK would ignore them
             return self._handle(proc, retain_output)
-        try:
-            raw_out, raw_err = proc.communicate(timeout=timeout or None)
-        except subprocess.TimeoutExpired:
-            self._abandoned.append(proc)  # a dropped stream does not kill the process
-            exc = e2b.TimeoutException("context deadline exceeded")
-            self.raised.append(exc)
-            raise exc from None
-        out = raw_out.decode("utf-8", "replace")
-        err = raw_err.decode("utf-8", "replace")
-        for text, callback in ((out, on_stdout), (err, on_stderr)):
-            for i in range(0, len(text), 4096):
-                if callback is not None:
-                    callback(text[i : i + 4096])
+        out, err = self._stream(proc, timeout, on_stdout, on_stderr)
         kept_out, kept_err = (out, err) if retain_output else (None, None)
-        if proc.returncode != 0:
+        rc = proc.wait()
+        if rc != 0:
+            code, error = (rc, None) if rc > 0 else (-1, _go_signal_error(rc))
             exit_exc = e2b.CommandExitException(
-                stderr=kept_err, stdout=kept_out, exit_code=proc.returncode, error=None
+                stderr=kept_err, stdout=kept_out, exit_code=code, error=error
             )
             self.raised.append(exit_exc)
             raise exit_exc
         return e2b.CommandResult(stderr=kept_err, stdout=kept_out, exit_code=0, error=None)
+
+    def _stream(
+        self,
+        proc: subprocess.Popen[bytes],
+        timeout: float | None,
+        on_stdout: Callable[[str], None] | None,
+        on_stderr: Callable[[str], None] | None,
+    ) -> tuple[str, str]:
+        """Output as envd streams it: each chunk to its callback as it comes; at the deadline
+        the SDK's TimeoutException, with what came before it already delivered."""
+        assert proc.stdout is not None and proc.stderr is not None
+        streams = {
+            proc.stdout.fileno(): (on_stdout, codecs.getincrementaldecoder("utf-8")("replace"), []),
+            proc.stderr.fileno(): (on_stderr, codecs.getincrementaldecoder("utf-8")("replace"), []),
+        }
+        deadline = time.monotonic() + timeout if timeout else None
+        with selectors.DefaultSelector() as sel:
+            for fd in streams:
+                sel.register(fd, selectors.EVENT_READ)
+            while sel.get_map():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    self._abandoned.append(proc)  # a dropped stream does not kill the process
+                    exc = e2b.TimeoutException("context deadline exceeded")
+                    self.raised.append(exc)
+                    raise exc
+                for key, _ in sel.select(timeout=left):
+                    callback, decoder, kept = streams[int(key.fd)]
+                    chunk = os.read(int(key.fd), 4096)
+                    if not chunk:
+                        sel.unregister(key.fd)
+                    text = decoder.decode(chunk, final=not chunk)
+                    if text:
+                        kept.append(text)
+                        if callback is not None:
+                            callback(text)
+        (_, _, out), (_, _, err) = streams.values()
+        proc.stdout.close()
+        proc.stderr.close()
+        return "".join(out), "".join(err)
 
     def _handle(self, proc: subprocess.Popen[bytes], retain_output: bool) -> Any:
         """What `Commands._start` returns: a real CommandHandle past the start event."""
@@ -222,7 +254,7 @@ class FakeCloud:
             raise e2b.SandboxNotRunningException("sandbox was not found")
         error = None if rc == 0 else f"exit status {rc}"
         if rc < 0:
-            error = f"signal: {_GO_SIGNAL_NAMES.get(signal.Signals(-rc), 'unknown')}"
+            error = _go_signal_error(rc)
         end = event.EndEvent(exit_code=max(rc, -1), exited=rc >= 0, status=error or "", error=error)
         yield _response("end", end)
 
@@ -252,12 +284,15 @@ class FakeCloud:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _go_signal_error(returncode: int) -> str:
+    """envd's error for a process a signal ended (Go's `signal: killed`); its exit code is -1."""
+    return f"signal: {_GO_SIGNAL_NAMES.get(signal.Signals(-returncode), 'unknown')}"
+
+
 def _response(field: str, value: Any) -> process_pb.StartResponse:
     """One message of envd's process stream: a ProcessEvent with its `field` oneof set."""
     oneof: Any = Oneof(field, value)
     return process_pb.StartResponse(event=process_pb.ProcessEvent(event=oneof))
-
-
 
 
 @contextlib.contextmanager
@@ -278,7 +313,6 @@ def options(cloud: FakeCloud, **over: Any) -> E2BOptions:
         "user": ME,
     }
     return E2BOptions(**(base | over))
-
 
 
 def pids_with(token: str) -> list[int]:

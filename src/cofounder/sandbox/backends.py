@@ -32,6 +32,7 @@ class Backend:
 class _BackendConfig(BaseModel, ABC):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
     chromium: str | None = Field(default=None, description="Chromium for screenshots")
     ready_timeout_s: float = Field(default=30.0, gt=0, description="how long a preview may take")
 
@@ -61,7 +62,6 @@ class LocalSandboxConfig(_BackendConfig):
     """Bubblewrap on this host (`cofounder.sandbox.local`)."""
 
     type: Literal["bwrap"] = "bwrap"
-    limits: SandboxLimits = Field(default_factory=SandboxLimits)
 
     def open_sandbox(
         self, workspace: Path, network: NetworkMode, log_dir: Path | None = None
@@ -82,8 +82,9 @@ class LocalSandboxConfig(_BackendConfig):
 class E2BSandboxConfig(_BackendConfig):
     """An E2B cloud microVM over a mirrored host workspace (`cofounder.sandbox.e2b`).
 
-    `api_key` falls back to E2B_API_KEY; the remote paths and user are E2B's defaults and
-    change only for a stand-in cloud (the tests' fake)."""
+    Of `limits` it honours the timeouts and the output cap (the VM sets its own memory and
+    process limits). `api_key` falls back to E2B_API_KEY; the remote paths and user are E2B's
+    defaults and change only for a stand-in cloud (the tests' fake)."""
 
     type: Literal["e2b"] = "e2b"
     template: str | None = None
@@ -103,6 +104,9 @@ class E2BSandboxConfig(_BackendConfig):
             api_key=self.api_key,
             internet=network == "egress",
             max_ttl_s=self.max_ttl_s,
+            default_timeout_s=self.limits.default_timeout_s,
+            max_timeout_s=self.limits.max_timeout_s,
+            output_limit_bytes=self.limits.output_limit_bytes,
             remote_workspace=self.remote_workspace,
             remote_scratch=self.remote_scratch,
             user=self.user,

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from cofounder.sandbox.e2b.mirror import WorkspaceMirror
-from cofounder.sandbox.e2b.processes import RemoteProcessTable, reap_command
+from cofounder.sandbox.e2b.processes import RemoteProcessTable, exit_status, reap_command
 from cofounder.sandbox.e2b.processes import sdk_error as _sdk_error
 from cofounder.sandbox.e2b.remote import (
     API_KEY_ENV,
@@ -293,8 +293,8 @@ class E2BSandbox:
                 retain_output=False,
             )
             exit_code = done.exit_code
-        except CommandExitException as exc:
-            exit_code = exc.exit_code
+        except CommandExitException as exc:  # envd: -1 and `signal: killed` for a signal
+            exit_code = exit_status(exc.exit_code, exc.error)
         except (SandboxNotRunningException, SandboxUnreachableException) as exc:
             if not self._closed:
                 self._lost(remote, "running the command", exc)
