@@ -20,7 +20,7 @@ OpenBackend = Callable[..., Backend]  # the `open_backend` fixture (see conftest
 
 
 def token() -> str:
-    return f"4343.{uuid.uuid4().int % 10**9}"  # a sleep length that names one test's processes
+    return f"4747.{uuid.uuid4().int % 10**9}"  # a sleep length that names one test's processes
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
