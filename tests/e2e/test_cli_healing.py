@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from cf_support import Backend, app_db_url, session_id_from
-from cofounder.agent.conversation_check import conversation_problems
+from cofounder.agent.context.conversation_check import conversation_problems
 from cofounder.storage import Database, EventLog, Transcript
 
 CHECK = "import streaklib\nprint('streak', streaklib.streak([1, 1, 0]))\n"

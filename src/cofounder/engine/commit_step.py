@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from cofounder.agent.healing import HealingNote
+from cofounder.agent.healing.policy import HealingNote
 from cofounder.budget import wind_down_due
 from cofounder.engine import runtime
 from cofounder.engine.budget import budget_note, owner_status_in, settle_in

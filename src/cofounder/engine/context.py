@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 import structlog
 from pydantic import BaseModel, ConfigDict
 
-from cofounder.agent.context_size import chars_to_tokens
-from cofounder.agent.context_view import (
+from cofounder.agent.context.conversation_check import conversation_problems
+from cofounder.agent.context.size import chars_to_tokens
+from cofounder.agent.context.summarizer import PinnedFacts, summary_request
+from cofounder.agent.context.view import (
     CompactionDecision,
     ContextPolicy,
     ContextState,
@@ -23,9 +25,7 @@ from cofounder.agent.context_view import (
     decide,
     render_view,
 )
-from cofounder.agent.conversation_check import conversation_problems
 from cofounder.agent.prompt import build_system_prompt
-from cofounder.agent.summarizer import PinnedFacts, summary_request
 from cofounder.engine.budget import reserve_in, settle_in
 from cofounder.engine.faults import crash_point
 from cofounder.engine.feed import EventType

@@ -16,8 +16,8 @@ from dbos import DBOS
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from cofounder.agent.escalation import EscalationDraft, reply_text
-from cofounder.agent.healing import HealingState, resolved
+from cofounder.agent.healing.escalation import EscalationDraft, reply_text
+from cofounder.agent.healing.policy import HealingState, resolved
 from cofounder.engine import runtime
 from cofounder.engine.faults import crash_point
 from cofounder.engine.feed import EventType

@@ -13,7 +13,7 @@ from typing import Any
 from dbos import DBOS
 from pydantic import BaseModel, ConfigDict
 
-from cofounder.agent.healing import (
+from cofounder.agent.healing.policy import (
     HealingConfig,
     HealingState,
     observations,

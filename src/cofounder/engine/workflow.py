@@ -14,7 +14,7 @@ from dbos._error import DBOSException
 from pydantic import BaseModel, ConfigDict
 
 from cofounder.agent.guards import GuardConfig, GuardState, plan_batch, wall_clock_exceeded
-from cofounder.agent.healing import (
+from cofounder.agent.healing.policy import (
     HealingConfig,
     HealingState,
 )

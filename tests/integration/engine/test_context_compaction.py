@@ -13,7 +13,7 @@ import yaml
 from crash_support import requested_turns, transcript_of
 
 from cf_support import Backend, app_db_url, session_id_from
-from cofounder.agent.conversation_check import conversation_problems
+from cofounder.agent.context.conversation_check import conversation_problems
 from cofounder.storage import Database, EventLog, Transcript
 
 TURNS = 24

@@ -12,7 +12,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cofounder.agent.error_signature import analyse
+from cofounder.agent.healing.signature import analyse
 from cofounder.sandbox import ExecResult, OutputCapture
 from cofounder.sandbox.output import Elision
 from cofounder.tools import ToolResult

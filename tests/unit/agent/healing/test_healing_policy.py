@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cofounder.agent.healing import (
+from cofounder.agent.healing.policy import (
     LOOP_KEY,
     NO_PROGRESS_KEY,
     HealingConfig,

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from tree_sitter import Node
 
-from cofounder.agent.shell_parse import literal, parse_tree
+from cofounder.agent.commands.shell_parse import literal, parse_tree
 
 # Directories a leading `cd` may name without changing where the rest runs.
 _HOME_DIRS = frozenset({".", "./", "/workspace", "/workspace/"})

@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from cofounder.agent.command_head import command_head, is_local_check, is_probe, reset_key
-from cofounder.agent.command_spelling import canonical_command
-from cofounder.agent.error_class import ErrorCategory, classify_text
+from cofounder.agent.commands.head import command_head, is_local_check, is_probe, reset_key
+from cofounder.agent.commands.spelling import canonical_command
+from cofounder.agent.healing.error_class import ErrorCategory, classify_text
 from cofounder.tools.exec_report import parse_exec_report
 from cofounder.tools.types import ToolResult
 

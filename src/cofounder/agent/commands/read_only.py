@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from cofounder.agent.shell_parse import parse_shell
+from cofounder.agent.commands.shell_parse import parse_shell
 
 Words = Sequence[str | None]
 

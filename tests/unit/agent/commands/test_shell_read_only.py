@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cofounder.agent.command_head import is_read_only
-from cofounder.agent.shell_parse import Redirect, parse_shell
-from cofounder.agent.shell_read_only import is_read_only_shell
+from cofounder.agent.commands.head import is_read_only
+from cofounder.agent.commands.read_only import is_read_only_shell
+from cofounder.agent.commands.shell_parse import Redirect, parse_shell
 
 READ_ONLY = [
     "ls",

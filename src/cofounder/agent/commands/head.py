@@ -11,8 +11,8 @@ import re
 import shlex
 from typing import Any
 
-from cofounder.agent.command_spelling import canonical_command
-from cofounder.agent.shell_read_only import is_read_only_shell
+from cofounder.agent.commands.read_only import is_read_only_shell
+from cofounder.agent.commands.spelling import canonical_command
 
 # Segments that only set the scene for the real command (`cd app && npm test`).
 _TRIVIAL = frozenset(

@@ -7,11 +7,11 @@ import random
 
 import pytest
 
-from cofounder.agent.compaction import apply, plan_compaction, tail_start, to_summarize
-from cofounder.agent.context_size import estimate_conversation, estimate_tokens
-from cofounder.agent.context_trim import elide_old_images, shrink_tool_results
-from cofounder.agent.conversation_check import conversation_problems
-from cofounder.agent.summarizer import PinnedFacts, is_summary_block, summary_request
+from cofounder.agent.context.compaction import apply, plan_compaction, tail_start, to_summarize
+from cofounder.agent.context.conversation_check import conversation_problems
+from cofounder.agent.context.size import estimate_conversation, estimate_tokens
+from cofounder.agent.context.summarizer import PinnedFacts, is_summary_block, summary_request
+from cofounder.agent.context.trim import elide_old_images, shrink_tool_results
 from cofounder.llm.messages import (
     SUMMARY_MARKER,
     ContentBlock,

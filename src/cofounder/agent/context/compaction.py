@@ -32,8 +32,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from cofounder.agent.context_size import TokenEstimator, chars_to_tokens, estimate_tokens
-from cofounder.agent.summarizer import (
+from cofounder.agent.context.size import TokenEstimator, chars_to_tokens, estimate_tokens
+from cofounder.agent.context.summarizer import (
     DEFAULT_SUMMARY_TOKENS,
     PinnedFacts,
     is_summary_block,

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cofounder.agent.command_head import NOTE_TOOLS, describe, is_read_only, success_keys
-from cofounder.agent.error_signature import Failure, action_key, analyse
-from cofounder.agent.escalation import (
+from cofounder.agent.commands.head import NOTE_TOOLS, describe, is_read_only, success_keys
+from cofounder.agent.healing.escalation import (
     EscalationDraft,
     EscalationReason,
     draft_escalation,
@@ -30,7 +29,8 @@ from cofounder.agent.escalation import (
     steer_text,
     waiting_text,
 )
-from cofounder.agent.healing_state import (
+from cofounder.agent.healing.signature import Failure, action_key, analyse
+from cofounder.agent.healing.state import (
     LOOP_KEY,
     NO_PROGRESS_KEY,
     FailureRecord,

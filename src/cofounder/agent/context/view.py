@@ -17,10 +17,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from cofounder.agent.compaction import CompactionPlan, plan_compaction, tail_start, to_summarize
-from cofounder.agent.context_size import estimate_conversation
-from cofounder.agent.context_trim import elide_old_images, shrink_tool_results
-from cofounder.agent.summarizer import DEFAULT_SUMMARY_TOKENS, PinnedFacts, summary_block
+from cofounder.agent.context.compaction import (
+    CompactionPlan,
+    plan_compaction,
+    tail_start,
+    to_summarize,
+)
+from cofounder.agent.context.size import estimate_conversation
+from cofounder.agent.context.summarizer import DEFAULT_SUMMARY_TOKENS, PinnedFacts, summary_block
+from cofounder.agent.context.trim import elide_old_images, shrink_tool_results
 from cofounder.llm.messages import Message, TextBlock
 
 

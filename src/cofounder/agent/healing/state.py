@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cofounder.agent.error_class import ErrorCategory
-from cofounder.agent.escalation import EscalationDraft
+from cofounder.agent.healing.error_class import ErrorCategory
+from cofounder.agent.healing.escalation import EscalationDraft
 from cofounder.llm.messages import ToolUseBlock
 from cofounder.tools.types import ToolResult
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cofounder.agent.command_head import command_head, is_read_only, segment_heads
-from cofounder.agent.error_class import RULES, classify, classify_text
-from cofounder.agent.error_signature import (
+from cofounder.agent.commands.head import command_head, is_read_only, segment_heads
+from cofounder.agent.healing.error_class import RULES, classify, classify_text
+from cofounder.agent.healing.signature import (
     action_key,
     analyse,
     error_signature,

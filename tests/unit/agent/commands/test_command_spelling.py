@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cofounder.agent.command_head import command_head, describe
-from cofounder.agent.command_spelling import canonical_command
-from cofounder.agent.error_signature import action_key
+from cofounder.agent.commands.head import command_head, describe
+from cofounder.agent.commands.spelling import canonical_command
+from cofounder.agent.healing.signature import action_key
 
 SAME = [
     ("python3 x.py", "python x.py"),

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from cofounder.agent.error_class import ErrorCategory
+from cofounder.agent.healing.error_class import ErrorCategory
 
 EscalationReason = Literal["attempts_exhausted", "never_retry", "loop", "no_progress"]
 

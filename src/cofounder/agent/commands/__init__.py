@@ -1,0 +1,2 @@
+"""What a tool call is, whatever its spelling: shell parsing, the canonical command, its head,
+and whether it only reads."""
