@@ -33,7 +33,7 @@ __all__ = [
     "ToolResult",
     "ToolRun",
     "WorkspacePath",
-    "resolve",
     "changes_workspace",
+    "resolve",
     "tool_specs",
 ]
