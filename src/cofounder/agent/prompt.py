@@ -10,7 +10,6 @@ import json
 from collections.abc import Collection
 
 from cofounder.project import ProjectSpec
-from cofounder.storage.snapshots.manifest import DEFAULT_EXCLUDES
 
 PERSONA = """\
 You are the technical co-founder of a non-technical founder: a senior software engineer who \
@@ -71,8 +70,8 @@ NO_QNA = (
 def build_system_prompt(
     spec: ProjectSpec,
     *,
+    not_saved: Collection[str],
     workspace_note: str = "",
-    not_saved: Collection[str] = DEFAULT_EXCLUDES,
     network: str = "none",
 ) -> str:
     """The whole system prompt for one build session of `spec`; `not_saved` are the folder

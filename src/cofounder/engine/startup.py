@@ -7,7 +7,6 @@ disk; `Engine.create_session` runs them again (the API and tests call it directl
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +16,8 @@ from cofounder.llm import ModelError, canonical_model_spec, load_model
 from cofounder.llm.pricing import PriceBook
 from cofounder.llm.tiers import ModelChoice, TierModels, choose_model
 from cofounder.project import ProjectSpec
-
-E2B_API_KEY_ENV = "E2B_API_KEY"  # as cofounder.sandbox.e2b_remote reads it
+from cofounder.sandbox import SandboxError
+from cofounder.sandbox.backends import E2BSandboxConfig
 
 
 @dataclass(frozen=True)
@@ -84,21 +83,13 @@ def check_start(
 
 
 def check_sandbox_backend(settings: Settings) -> None:
-    """The configured backend can be opened: for E2B, the SDK is installed and a key is set."""
+    """The configured backend can be opened here (for E2B: the SDK and a key)."""
     if settings.sandbox != "e2b":
         return
-    from cofounder.sandbox.e2b.remote import load_sdk
-    from cofounder.sandbox.protocol import SandboxError
-
     try:
-        load_sdk()
+        E2BSandboxConfig().check()
     except SandboxError as exc:
         raise BadInputError(f"COFOUNDER_SANDBOX=e2b: {exc}") from exc
-    if not os.environ.get(E2B_API_KEY_ENV, "").strip():
-        raise BadInputError(
-            f"COFOUNDER_SANDBOX=e2b needs {E2B_API_KEY_ENV} (your E2B API key) in the"
-            " environment; set it, or use the local sandbox (COFOUNDER_SANDBOX=bwrap)"
-        )
 
 
 def _usable(

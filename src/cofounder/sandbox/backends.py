@@ -9,6 +9,7 @@ asks which backend it got.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,10 @@ class _BackendConfig(BaseModel, ABC):
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
     chromium: str | None = Field(default=None, description="Chromium for screenshots")
     ready_timeout_s: float = Field(default=30.0, gt=0, description="how long a preview may take")
+
+    def check(self) -> None:
+        """Refuse early (SandboxError, saying what to do) when this backend cannot be opened
+        here, before a session is created; opening checks again."""
 
     @abstractmethod
     def open_sandbox(
@@ -93,6 +98,18 @@ class E2BSandboxConfig(_BackendConfig):
     remote_workspace: str = "/workspace"
     remote_scratch: str = "/tmp"
     user: str = "user"
+
+    def check(self) -> None:
+        """The SDK is installed and an API key is given or in E2B_API_KEY."""
+        from cofounder.sandbox.e2b.remote import API_KEY_ENV, load_sdk
+
+        load_sdk()
+        key = self.api_key.get_secret_value() if self.api_key else os.environ.get(API_KEY_ENV)
+        if not (key or "").strip():
+            raise SandboxError(
+                f"it needs {API_KEY_ENV} (your E2B API key) in the environment; set it, or "
+                "use the local sandbox (COFOUNDER_SANDBOX=bwrap)"
+            )
 
     def open_sandbox(
         self, workspace: Path, network: NetworkMode, log_dir: Path | None = None

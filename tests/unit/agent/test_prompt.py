@@ -8,6 +8,7 @@ from pydantic import JsonValue
 
 from cofounder.agent.prompt import build_system_prompt
 from cofounder.project import ProjectSpec, QnA
+from cofounder.storage import DEFAULT_EXCLUDES
 
 BRIEF: dict[str, JsonValue] = {
     "problem": "People drop habits — fast.",
@@ -26,7 +27,7 @@ def make_spec(qna: list[QnA] | None = None) -> ProjectSpec:
 
 def test_contains_the_project() -> None:
     spec = make_spec([QnA(question="Who is it for?", answer="Busy adults.")])
-    prompt = build_system_prompt(spec)
+    prompt = build_system_prompt(spec, not_saved=DEFAULT_EXCLUDES)
     assert "Habit Tracker" in prompt
     assert "A web app that shows streaks." in prompt
     assert json.dumps(BRIEF, indent=2, ensure_ascii=False) in prompt  # verbatim, in order
@@ -35,13 +36,13 @@ def test_contains_the_project() -> None:
 
 
 def test_empty_qna_has_a_placeholder() -> None:
-    prompt = build_system_prompt(make_spec())
+    prompt = build_system_prompt(make_spec(), not_saved=DEFAULT_EXCLUDES)
     assert "(No interview answers were given." in prompt
     assert "Q1:" not in prompt
 
 
 def test_working_rules() -> None:
-    prompt = build_system_prompt(make_spec())
+    prompt = build_system_prompt(make_spec(), not_saved=DEFAULT_EXCLUDES)
     for needle in (
         "co-founder",
         "non-technical founder",
@@ -65,14 +66,19 @@ def test_working_rules() -> None:
 
 
 def test_deterministic() -> None:
-    a = build_system_prompt(make_spec([QnA(question="q", answer="a")]), workspace_note="Py 3.11")
-    b = build_system_prompt(make_spec([QnA(question="q", answer="a")]), workspace_note="Py 3.11")
+    spec = make_spec([QnA(question="q", answer="a")])
+    a = build_system_prompt(spec, workspace_note="Py 3.11", not_saved=DEFAULT_EXCLUDES)
+    b = build_system_prompt(spec, workspace_note="Py 3.11", not_saved=DEFAULT_EXCLUDES)
     assert a == b
 
 
 def test_workspace_note_is_included_only_when_given() -> None:
-    assert "# Workspace" not in build_system_prompt(make_spec())
-    prompt = build_system_prompt(make_spec(), workspace_note="Python 3.11 and Flask are installed.")
+    assert "# Workspace" not in build_system_prompt(make_spec(), not_saved=DEFAULT_EXCLUDES)
+    prompt = build_system_prompt(
+        make_spec(),
+        workspace_note="Python 3.11 and Flask are installed.",
+        not_saved=DEFAULT_EXCLUDES,
+    )
     assert "# Workspace\n\nPython 3.11 and Flask are installed." in prompt
     # the project comes last, after the rules and the workspace
     assert prompt.index("# Workspace") < prompt.index("# The project")

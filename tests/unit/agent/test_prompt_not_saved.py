@@ -13,7 +13,7 @@ def _spec() -> ProjectSpec:
 
 
 def test_default_prompt_names_every_default_exclude_and_how_to_rebuild() -> None:
-    prompt = build_system_prompt(_spec())
+    prompt = build_system_prompt(_spec(), not_saved=DEFAULT_EXCLUDES)
     for name in DEFAULT_EXCLUDES:
         assert f"`{name}`" in prompt
     assert "not saved with your work" in prompt
