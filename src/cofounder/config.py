@@ -256,18 +256,20 @@ class Settings(BaseSettings):
     @field_validator("object_store")
     @classmethod
     def _check_object_store(cls, value: str | None) -> str | None:
-        from cofounder.storage.objectstore import parse_location
+        if value is not None:  # defaults are validated too: no object-store client for them
+            from cofounder.storage.objectstore import parse_location
 
-        if value is not None:
             parse_location(value)  # ObjectStoreConfigError is a ValueError: a precise message
         return value
 
     @field_validator("s3_endpoint")
     @classmethod
     def _check_s3_endpoint(cls, value: str | None) -> str | None:
+        if not value:
+            return None
         from cofounder.storage.objectstore import check_endpoint
 
-        return check_endpoint(value) if value else None
+        return check_endpoint(value)
 
     @field_validator("snapshot_excludes", mode="before")
     @classmethod

@@ -15,9 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
-
 from cofounder.textfile import FileRefused, read_limited
 
 CONFIG_FILE = Path("cofounder.toml")
@@ -37,11 +34,16 @@ class ConfigError(ValueError):
 
 def sqlite_url(path: Path) -> str:
     """A SQLite URL for `path`, escaped: a data dir holding `?`, `#` or `%` stays one file."""
+    from sqlalchemy.engine import URL  # here: commands that open no database skip SQLAlchemy
+
     return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
 
 
 def check_database_url(url: str) -> None:
     """ValueError unless `url` is a SQLite or PostgreSQL URL this build can open."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):

@@ -398,7 +398,7 @@ def test_cancelling_an_interrupted_session_ends_it_without_another_model_call(
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"COFOUNDER_DATABASE_URL": "foo://bar"}, "cannot open the database"),
+        ({"COFOUNDER_DATABASE_URL": "foo://bar"}, "COFOUNDER_DATABASE_URL: unsupported database"),
         ({"COFOUNDER_MAX_TOOL_CALLS": "lots"}, "COFOUNDER_MAX_TOOL_CALLS"),
         ({"COFOUNDER_DATABASE_URL": "postgresql://u:pw@127.0.0.1:1/x"}, "u:***@"),
     ],

@@ -8,110 +8,108 @@ build within a second; a build nobody runs continues with `cofounder resume`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
-from cofounder.cli.inert import inert
-from cofounder.cli.render import resolve_command
-from cofounder.engine import BadInputError, Catalog
-from cofounder.engine.catalog import by_prefix
-from cofounder.storage.escalations import Escalation, EscalationError
+from cofounder.cli.common import (
+    EXIT_BAD_INPUT,
+    DataDir,
+    fail,
+    open_catalog,
+    out,
+    resolve_or_fail,
+)
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-OpenCatalog = Callable[[Path | None], Catalog]
-Fail = Callable[[str, int], NoReturn]
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data dir (default $COFOUNDER_HOME).")
-]
+if TYPE_CHECKING:
+    from cofounder.storage.escalations import Escalation
 
 
-def register(app: typer.Typer, open_catalog: OpenCatalog, fail: Fail, out: Console) -> None:
-    @app.command()
-    def escalations(
-        session_id: Annotated[
-            str | None, typer.Argument(help="Session id (prefix); every session if omitted.")
-        ] = None,
-        data_dir: DataDir = None,
-        as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-        open_only: Annotated[bool, typer.Option("--open", help="Only unanswered ones.")] = False,
-    ) -> None:
-        """List the questions the builds asked their founders, and their answers."""
-        catalog = open_catalog(data_dir)
-        sid = None
-        if session_id is not None:
-            try:
-                sid = catalog.resolve_session(session_id).id
-            except BadInputError as exc:
-                fail(str(exc), EXIT_BAD_INPUT)
-        found = [
-            e for e in catalog.rt.escalations.for_session(sid) if not open_only or e.state == "open"
-        ]
-        if as_json:
-            for escalation in found:
-                print(escalation.model_dump_json())
-            return
-        if not found:
-            out.print("no escalations")
+def escalations(
+    session_id: Annotated[
+        str | None, typer.Argument(help="Session id (prefix); every session if omitted.")
+    ] = None,
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    open_only: Annotated[bool, typer.Option("--open", help="Only unanswered ones.")] = False,
+) -> None:
+    """List the questions the builds asked their founders, and their answers."""
+    catalog = open_catalog(data_dir)
+    sid = resolve_or_fail(catalog, session_id).id if session_id is not None else None
+    found = [
+        e for e in catalog.rt.escalations.for_session(sid) if not open_only or e.state == "open"
+    ]
+    if as_json:
         for escalation in found:
-            record = catalog.rt.sessions.get(escalation.session_id)
-            _show(out, escalation, record.owner if record is not None else None)
-
-    @app.command()
-    def resolve(
-        escalation_id: Annotated[str, typer.Argument(help="Escalation id (a unique prefix).")],
-        choice: Annotated[str, typer.Option("--choice", help="The option key you choose.")],
-        guidance: Annotated[
-            str | None, typer.Option("--guidance", help="Free text for the agent.")
-        ] = None,
-        as_owner: Annotated[
-            str | None,
-            typer.Option("--as", help="Who you are (default $COFOUNDER_USER); must be the owner."),
-        ] = None,
-        data_dir: DataDir = None,
-    ) -> None:
-        """Answer a question: the build continues with your choice (and guidance)."""
-        catalog = open_catalog(data_dir)
-        who = as_owner or os.environ.get("COFOUNDER_USER")
-        if not who:
-            fail("say who you are with --as OWNER (or set COFOUNDER_USER)", EXIT_BAD_INPUT)
-        try:
-            escalation = by_prefix(
-                catalog.rt.escalations.find(escalation_id), escalation_id, "escalation"
-            )
-        except BadInputError as exc:
-            fail(str(exc), EXIT_BAD_INPUT)
+            print(escalation.model_dump_json())
+        return
+    if not found:
+        out().print("no escalations")
+    for escalation in found:
         record = catalog.rt.sessions.get(escalation.session_id)
-        assert record is not None
-        if who != record.owner:
-            fail(
-                f"only the session's owner may answer; {who!r} is not the owner of session "
-                f"{record.id}",
-                EXIT_BAD_INPUT,
-            )
-        try:
-            done = catalog.rt.escalations.resolve(
-                escalation.id, choice=choice, guidance=guidance, by=who
-            )
-        except EscalationError as exc:
-            fail(str(exc), EXIT_BAD_INPUT)
-        running = catalog.is_active(record.id)
-        then = (
-            "the build picks it up now"
-            if running
-            else f"`cofounder resume {record.id}` continues the build with it"
+        _show(escalation, record.owner if record is not None else None)
+
+
+def resolve(
+    escalation_id: Annotated[str, typer.Argument(help="Escalation id (a unique prefix).")],
+    choice: Annotated[str, typer.Option("--choice", help="The option key you choose.")],
+    guidance: Annotated[
+        str | None, typer.Option("--guidance", help="Free text for the agent.")
+    ] = None,
+    as_owner: Annotated[
+        str | None,
+        typer.Option("--as", help="Who you are (default $COFOUNDER_USER); must be the owner."),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Answer a question: the build continues with your choice (and guidance)."""
+    from rich.text import Text
+
+    from cofounder.cli.inert import inert
+    from cofounder.engine.catalog import by_prefix
+    from cofounder.engine.errors import BadInputError
+    from cofounder.storage.escalations import EscalationError
+
+    catalog = open_catalog(data_dir)
+    who = as_owner or os.environ.get("COFOUNDER_USER")
+    if not who:
+        fail("say who you are with --as OWNER (or set COFOUNDER_USER)", EXIT_BAD_INPUT)
+    try:
+        escalation = by_prefix(
+            catalog.rt.escalations.find(escalation_id), escalation_id, "escalation"
         )
-        out.print(Text(f"answered {inert(escalation.id)} with {inert(repr(done.choice))}; {then}"))
+    except BadInputError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    record = catalog.rt.sessions.get(escalation.session_id)
+    assert record is not None
+    if who != record.owner:
+        fail(
+            f"only the session's owner may answer; {who!r} is not the owner of session {record.id}",
+            EXIT_BAD_INPUT,
+        )
+    try:
+        done = catalog.rt.escalations.resolve(
+            escalation.id, choice=choice, guidance=guidance, by=who
+        )
+    except EscalationError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    running = catalog.is_active(record.id)
+    then = (
+        "the build picks it up now"
+        if running
+        else f"`cofounder resume {record.id}` continues the build with it"
+    )
+    out().print(Text(f"answered {inert(escalation.id)} with {inert(repr(done.choice))}; {then}"))
 
 
-def _show(out: Console, e: Escalation, owner: str | None) -> None:
+def _show(e: Escalation, owner: str | None) -> None:
+    from rich.text import Text
+
+    from cofounder.cli.inert import inert
+    from cofounder.cli.render import resolve_command
+
     status = e.state if e.state != "open" else f"open until {e.deadline:%Y-%m-%d %H:%M} UTC"
-    out.print(Text.assemble((inert(e.id), "bold"), f"  ({status})"))
+    out().print(Text.assemble((inert(e.id), "bold"), f"  ({status})"))
     lines = [inert(e.problem, multiline=True)]
     lines += [f"tried: {inert(line)}" for line in e.tried]
     lines.append(f"recommendation: {inert(e.recommendation, multiline=True)}")
@@ -126,4 +124,9 @@ def _show(out: Console, e: Escalation, owner: str | None) -> None:
     if e.can_continue:
         lines.append("(the build keeps working on other tasks meanwhile)")
     for line in lines:
-        out.print(Text(f"  {line}"))
+        out().print(Text(f"  {line}"))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(escalations)
+    app.command()(resolve)

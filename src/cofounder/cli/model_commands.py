@@ -6,25 +6,18 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from cofounder.config import Settings
-from cofounder.llm.pricing import MICRO_PER_DOLLAR, Price, PriceBook
-from cofounder.llm.protocol import ModelError
-from cofounder.llm.tiers import PROVIDER_BASE_URL_ENV, PROVIDER_KEY_ENV, ModelChoice
-from cofounder.project.spec import OWNER_PATTERN, TIERS
+from cofounder.cli.common import EXIT_BAD_INPUT, JsonFlag, fail, open_settings, out
+from cofounder.llm.tiers import TIER_NAMES
 
-EXIT_BAD_INPUT = 2
-
-OpenSettings = Callable[[Path | None], Settings]
-Fail = Callable[[str, int], NoReturn]
+if TYPE_CHECKING:
+    from cofounder.config import Settings
+    from cofounder.llm.pricing import Price, PriceBook
+    from cofounder.llm.tiers import ModelChoice
 
 
 def _env_set(name: str) -> bool:
@@ -32,6 +25,8 @@ def _env_set(name: str) -> bool:
 
 
 def _usd(microdollars: int) -> str:
+    from cofounder.llm.pricing import MICRO_PER_DOLLAR
+
     return format((Decimal(microdollars) / MICRO_PER_DOLLAR).normalize(), "f")
 
 
@@ -49,6 +44,9 @@ def _price_row(spec: str, price: Price, source: str) -> dict[str, Any]:
 
 
 def _choice_row(choice: ModelChoice, book: PriceBook) -> dict[str, Any]:
+    from cofounder.llm.protocol import ModelError
+    from cofounder.llm.tiers import PROVIDER_KEY_ENV
+
     provider = choice.spec.partition(":")[0]
     key_env = PROVIDER_KEY_ENV.get(provider)
     try:
@@ -70,6 +68,8 @@ def _choice_row(choice: ModelChoice, book: PriceBook) -> dict[str, Any]:
 
 def models_payload(settings: Settings, *, tier: str | None, owner: str | None) -> dict[str, Any]:
     """Everything `cofounder models` shows, as plain JSON-able data."""
+    from cofounder.llm.tiers import PROVIDER_BASE_URL_ENV, PROVIDER_KEY_ENV
+
     tiers = settings.tier_models()
     book = settings.price_book()
     rows = [
@@ -104,29 +104,31 @@ def models_payload(settings: Settings, *, tier: str | None, owner: str | None) -
     }
 
 
-def register(app: typer.Typer, open_settings: OpenSettings, fail: Fail, out: Console) -> None:
-    """Add `models` to the main app (which owns settings loading and error output)."""
+def models(
+    as_json: JsonFlag = False,
+    tier: Annotated[
+        str | None, typer.Option("--tier", help=f"Only this tier ({' | '.join(TIER_NAMES)}).")
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="Resolve with this owner's overrides.")
+    ] = None,
+) -> None:
+    """List the models per tier and role, the price table, and which API keys are set."""
+    from cofounder.project.spec import OWNER_PATTERN, TIERS
 
-    @app.command()
-    def models(
-        as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-        tier: Annotated[
-            str | None, typer.Option("--tier", help=f"Only this tier ({' | '.join(TIERS)}).")
-        ] = None,
-        owner: Annotated[
-            str | None, typer.Option("--owner", help="Resolve with this owner's overrides.")
-        ] = None,
-    ) -> None:
-        """List the models per tier and role, the price table, and which API keys are set."""
-        if tier is not None and tier not in TIERS:
-            fail(escape(f"unknown tier {tier!r}; known tiers: {', '.join(TIERS)}"), EXIT_BAD_INPUT)
-        if owner is not None and not re.match(OWNER_PATTERN, owner):
-            fail(escape(f"not an owner id: {owner!r}"), EXIT_BAD_INPUT)
-        payload = models_payload(open_settings(None), tier=tier, owner=owner)
-        if as_json:
-            print(json.dumps(payload))
-            return
-        _render(payload, out)
+    if tier is not None and tier not in TIERS:
+        fail(f"unknown tier {tier!r}; known tiers: {', '.join(TIERS)}", EXIT_BAD_INPUT)
+    if owner is not None and not re.match(OWNER_PATTERN, owner):
+        fail(f"not an owner id: {owner!r}", EXIT_BAD_INPUT)
+    payload = models_payload(open_settings(None), tier=tier, owner=owner)
+    if as_json:
+        print(json.dumps(payload))
+        return
+    _render(payload)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(models)
 
 
 def _columns(rows: list[list[str]], right: frozenset[int] = frozenset()) -> list[str]:
@@ -141,9 +143,11 @@ def _columns(rows: list[list[str]], right: frozenset[int] = frozenset()) -> list
     ]
 
 
-def _render(payload: dict[str, Any], out: Console) -> None:
+def _render(payload: dict[str, Any]) -> None:
+    from rich.markup import escape
+
     def say(line: str = "") -> None:
-        out.print(escape(line), soft_wrap=True)
+        out().print(escape(line), soft_wrap=True)
 
     owner = payload["owner"]
     say("models by tier" + (f" (owner {owner})" if owner else "") + ":")

@@ -13,143 +13,141 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from cofounder.engine import BadInputError, Catalog, ConfigurationError
-from cofounder.engine import workspace as workspace_state
-from cofounder.engine.errors import SessionBusyError
-from cofounder.engine.feed import EventType
-from cofounder.engine.live import make_preview, stored_preview
-from cofounder.engine.locks import SessionLock
-from cofounder.engine.runtime import Runtime
-from cofounder.sandbox import BackgroundInfo, SandboxError
-from cofounder.storage import SessionRecord, SnapshotError
-from cofounder.storage.images import ImageStoreError
+from cofounder.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    DataDir,
+    SessionId,
+    fail,
+    open_catalog,
+    out,
+    resolve_or_fail,
+)
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Data dir (default $COFOUNDER_HOME, else ./.cofounder)."),
-]
-SessionId = Annotated[str, typer.Argument(help="Session id (a unique prefix is enough).")]
-
-OpenCatalog = Callable[[Path | None], Catalog]
-Fail = Callable[[str, int], NoReturn]
+if TYPE_CHECKING:
+    from cofounder.engine.runtime import Runtime
+    from cofounder.sandbox import BackgroundInfo
+    from cofounder.storage import SessionRecord
 
 
-def register(app: typer.Typer, open_catalog: OpenCatalog, fail: Fail, out: Console) -> None:
-    def fail_plain(message: str, code: int) -> NoReturn:
-        fail(escape(message), code)
+def preview(
+    session_id: SessionId,
+    data_dir: DataDir = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="Host port (default: as before)."),
+    ] = None,
+) -> None:
+    """Serve a session's app on host loopback until interrupted (Ctrl-C)."""
+    from rich.markup import escape
 
-    def resolve(catalog: Catalog, session_id: str) -> SessionRecord:
+    from cofounder.engine.errors import SessionBusyError
+    from cofounder.engine.live import make_preview, stored_preview
+    from cofounder.engine.locks import SessionLock
+    from cofounder.sandbox import SandboxError
+
+    catalog = open_catalog(data_dir)
+    record = resolve_or_fail(catalog, session_id)
+    stored = stored_preview(record.preview_spec_json)
+    if stored is None:
+        fail(
+            f"session {record.id} never started a preview (the agent starts one with its "
+            "`preview` tool)",
+            EXIT_BAD_INPUT,
+        )
+    rt = catalog.rt
+    lock = SessionLock(rt.session_dir(record.id) / "lock")
+    try:
+        lock.acquire()
+    except SessionBusyError:
+        where = f" at {record.preview_url}" if record.preview_url else ""
+        out().print(f"session {record.id} is running now; its preview is live{escape(where)}")
+        raise typer.Exit(EXIT_OK) from None
+    try:
+        _ensure_workspace(rt, record)
         try:
-            return catalog.resolve_session(session_id)
-        except BadInputError as exc:
-            fail_plain(str(exc), EXIT_BAD_INPUT)
-
-    @app.command()
-    def preview(
-        session_id: SessionId,
-        data_dir: DataDir = None,
-        port: Annotated[
-            int | None,
-            typer.Option("--port", min=1, max=65535, help="Host port (default: as before)."),
-        ] = None,
-    ) -> None:
-        """Serve a session's app on host loopback until interrupted (Ctrl-C)."""
-        catalog = open_catalog(data_dir)
-        record = resolve(catalog, session_id)
-        stored = stored_preview(record.preview_spec_json)
-        if stored is None:
-            fail_plain(
-                f"session {record.id} never started a preview (the agent starts one with its "
-                "`preview` tool)",
-                EXIT_BAD_INPUT,
+            sandbox = rt.open_sandbox(
+                rt.workspace_path(record.id),
+                record.network_mode,
+                log_dir=rt.session_dir(record.id) / "processes",
             )
-        rt = catalog.rt
-        lock = SessionLock(rt.session_dir(record.id) / "lock")
+        except SandboxError as exc:
+            fail(f"cannot open a sandbox: {exc}", EXIT_FAILED)
         try:
-            lock.acquire()
-        except SessionBusyError:
-            where = f" at {record.preview_url}" if record.preview_url else ""
-            out.print(f"session {record.id} is running now; its preview is live{escape(where)}")
-            raise typer.Exit(EXIT_OK) from None
-        try:
-            _ensure_workspace(rt, record, fail_plain)
-            try:
-                sandbox = rt.open_sandbox(
-                    rt.workspace_path(record.id),
-                    record.network_mode,
-                    log_dir=rt.session_dir(record.id) / "processes",
-                )
-            except SandboxError as exc:
-                fail_plain(f"cannot open a sandbox: {exc}", EXIT_FAILED)
-            try:
-                host = make_preview(rt, sandbox)
-                if host is None:
-                    fail_plain("this sandbox backend has no preview", EXIT_FAILED)
-                outcome = host.start(stored.spec, host_port=port or stored.host_port)
-                if not outcome.ok:
-                    tail = outcome.output_tail.rstrip() or "(no output)"
-                    fail_plain(f"the app did not start: {outcome.hint}\n{tail}", EXIT_FAILED)
-                out.print(
-                    f"Serving [bold]{escape(record.name)}[/] at [bold green]{outcome.url}[/]"
-                    f"  ({escape(stored.spec.command)}, HTTP {outcome.http_status}); "
-                    "Ctrl-C to stop",
-                    highlight=False,
-                )
-                _wait_for_interrupt(sandbox.list_background, out)
-            finally:
-                sandbox.close()
+            host = make_preview(rt, sandbox)
+            if host is None:
+                fail("this sandbox backend has no preview", EXIT_FAILED)
+            outcome = host.start(stored.spec, host_port=port or stored.host_port)
+            if not outcome.ok:
+                tail = outcome.output_tail.rstrip() or "(no output)"
+                fail(f"the app did not start: {outcome.hint}\n{tail}", EXIT_FAILED)
+            out().print(
+                f"Serving [bold]{escape(record.name)}[/] at [bold green]{outcome.url}[/]"
+                f"  ({escape(stored.spec.command)}, HTTP {outcome.http_status}); "
+                "Ctrl-C to stop",
+                highlight=False,
+            )
+            _wait_for_interrupt(sandbox.list_background)
         finally:
-            lock.release()
-        out.print("preview stopped")
-
-    @app.command()
-    def screenshots(
-        session_id: SessionId,
-        data_dir: DataDir = None,
-        out_dir: Annotated[
-            Path | None,
-            typer.Option("--out", help="Write the PNG files into this folder."),
-        ] = None,
-    ) -> None:
-        """List the screenshots the agent took; with --out, save them as PNG files."""
-        catalog = open_catalog(data_dir)
-        record = resolve(catalog, session_id)
-        shots = [
-            (event.payload.get("iteration", 0), event.seq, event.payload.get("path", "/"), shot)
-            for event in catalog.rt.events.read(record.id, limit=100_000)
-            if event.type == EventType.SCREENSHOT_TAKEN
-            for shot in event.payload.get("screenshots", [])
-        ]
-        if not shots:
-            out.print(f"session {record.id} has no screenshots yet")
-            return
-        table = Table("iteration", "page", "viewport", "size", "file" if out_dir else "ref")
-        for iteration, seq, page, shot in shots:
-            # The event's seq keeps two screenshots of one iteration (two pages) apart.
-            name = f"{int(iteration):03d}-{seq}-{shot['viewport']}.png"
-            if out_dir is not None:
-                try:
-                    out_dir.mkdir(parents=True, exist_ok=True)
-                    (out_dir / name).write_bytes(catalog.rt.images.get(str(shot["ref"])))
-                except (ImageStoreError, ConfigurationError, OSError) as exc:
-                    fail_plain(f"cannot save {name}: {exc}", EXIT_FAILED)
-            size = f"{shot['width']}x{shot['height']}"
-            where = str(out_dir / name) if out_dir else str(shot["ref"])
-            table.add_row(str(iteration), str(page), str(shot["viewport"]), size, where)
-        out.print(table)
+            sandbox.close()
+    finally:
+        lock.release()
+    out().print("preview stopped")
 
 
-def _ensure_workspace(rt: Runtime, record: SessionRecord, fail: Fail) -> None:
+def screenshots(
+    session_id: SessionId,
+    data_dir: DataDir = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the PNG files into this folder."),
+    ] = None,
+) -> None:
+    """List the screenshots the agent took; with --out, save them as PNG files."""
+    from rich.table import Table
+
+    from cofounder.engine.errors import ConfigurationError
+    from cofounder.engine.feed import EventType
+    from cofounder.storage.images import ImageStoreError
+
+    catalog = open_catalog(data_dir)
+    record = resolve_or_fail(catalog, session_id)
+    shots = [
+        (event.payload.get("iteration", 0), event.seq, event.payload.get("path", "/"), shot)
+        for event in catalog.rt.events.read(record.id, limit=100_000)
+        if event.type == EventType.SCREENSHOT_TAKEN
+        for shot in event.payload.get("screenshots", [])
+    ]
+    if not shots:
+        out().print(f"session {record.id} has no screenshots yet")
+        return
+    table = Table("iteration", "page", "viewport", "size", "file" if out_dir else "ref")
+    for iteration, seq, page, shot in shots:
+        # The event's seq keeps two screenshots of one iteration (two pages) apart.
+        name = f"{int(iteration):03d}-{seq}-{shot['viewport']}.png"
+        if out_dir is not None:
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                (out_dir / name).write_bytes(catalog.rt.images.get(str(shot["ref"])))
+            except (ImageStoreError, ConfigurationError, OSError) as exc:
+                fail(f"cannot save {name}: {exc}", EXIT_FAILED)
+        size = f"{shot['width']}x{shot['height']}"
+        where = str(out_dir / name) if out_dir else str(shot["ref"])
+        table.add_row(str(iteration), str(page), str(shot["viewport"]), size, where)
+    out().print(table)
+
+
+def _ensure_workspace(rt: Runtime, record: SessionRecord) -> None:
     """The workspace as the last committed iteration left it (restored if need be)."""
+    from cofounder.engine import workspace as workspace_state
+    from cofounder.engine.errors import ConfigurationError
+    from cofounder.storage import SnapshotError
+
     last = rt.transcript.latest_checkpoint(record.id)
     if last is None:
         fail(f"session {record.id} has no recorded iteration yet", EXIT_BAD_INPUT)
@@ -165,7 +163,7 @@ def _ensure_workspace(rt: Runtime, record: SessionRecord, fail: Fail) -> None:
         fail(f"cannot restore the workspace: {exc}", EXIT_FAILED)
 
 
-def _wait_for_interrupt(processes: Callable[[], list[BackgroundInfo]], out: Console) -> None:
+def _wait_for_interrupt(processes: Callable[[], list[BackgroundInfo]]) -> None:
     """Block until SIGINT/SIGTERM, or until the app exits by itself."""
     stop = threading.Event()
 
@@ -176,8 +174,13 @@ def _wait_for_interrupt(processes: Callable[[], list[BackgroundInfo]], out: Cons
     try:
         while not stop.wait(0.5):
             if not any(p.running for p in processes()):
-                out.print("[yellow]the app exited by itself[/]")
+                out().print("[yellow]the app exited by itself[/]")
                 raise typer.Exit(EXIT_FAILED)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(preview)
+    app.command()(screenshots)

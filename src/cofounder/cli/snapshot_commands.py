@@ -10,38 +10,27 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from cofounder.engine import BadInputError, Catalog, ConfigurationError, EventType
-from cofounder.storage import Checkpoint, SnapshotError, SnapshotStore
-from cofounder.storage.snapshots.export import (
-    ExtraFile,
-    ExtraTree,
-    doc_files,
-    docs_folder,
-    write_tar,
+from cofounder.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    DataDir,
+    SessionId,
+    fail,
+    open_catalog,
+    out,
+    resolve_or_fail,
 )
-from cofounder.storage.snapshots.history import (
-    HistoryError,
-    IterationRecord,
-    build_history,
-    git_program,
-)
-from cofounder.storage.snapshots.manifest import decode_name
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+if TYPE_CHECKING:
+    from cofounder.engine import Catalog
+    from cofounder.storage import Checkpoint, SnapshotStore
+    from cofounder.storage.snapshots.history import IterationRecord
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Data dir (default $COFOUNDER_HOME, else ./.cofounder)."),
-]
-SessionId = Annotated[str, typer.Argument(help="Session id (a unique prefix is enough).")]
 Iteration = Annotated[
     int | None,
     typer.Option("--iteration", "-i", min=0, help="Which iteration (default: the last committed)."),
@@ -62,170 +51,174 @@ GitHistory = Annotated[
     ),
 ]
 
-OpenCatalog = Callable[[Path | None], Catalog]
-Fail = Callable[[str, int], NoReturn]
 
-
-def register(app: typer.Typer, open_catalog: OpenCatalog, fail: Fail, out: Console) -> None:
-    """Add `restore` and `export` to the main app (which owns settings and error output)."""
-
-    def fail_plain(message: str, code: int) -> NoReturn:
-        fail(escape(message), code)  # paths and store errors may hold [brackets]
-
-    def checkpoint_of(catalog: Catalog, session_id: str, iteration: int | None) -> Checkpoint:
-        try:
-            record = catalog.resolve_session(session_id)
-        except BadInputError as exc:
-            fail_plain(str(exc), EXIT_BAD_INPUT)
-        transcript = catalog.rt.transcript
-        latest = transcript.latest_checkpoint(record.id)
-        if latest is None:
-            fail_plain(f"session {record.id} has no recorded iteration yet", EXIT_BAD_INPUT)
-        if iteration is None:
-            return latest
-        found = transcript.checkpoint(record.id, iteration)
-        if found is None:
-            fail_plain(
-                f"session {record.id} has no iteration {iteration} "
-                f"(recorded: 0 to {latest.iteration})",
-                EXIT_BAD_INPUT,
-            )
-        return found
-
-    def store_of(catalog: Catalog) -> SnapshotStore:
-        try:
-            return catalog.rt.snapshots
-        except ConfigurationError as exc:
-            fail_plain(f"bad configuration: {exc}", EXIT_BAD_INPUT)
-
-    def excluded_note(store: SnapshotStore, snapshot_id: str) -> str:
-        names = sorted(
-            {
-                decode_name(e.path).rsplit("/", 1)[-1]
-                for e in store.load(snapshot_id).entries
-                if e.kind == "excluded"
-            }
+def _checkpoint_of(catalog: Catalog, session_id: str, iteration: int | None) -> Checkpoint:
+    record = resolve_or_fail(catalog, session_id)
+    transcript = catalog.rt.transcript
+    latest = transcript.latest_checkpoint(record.id)
+    if latest is None:
+        fail(f"session {record.id} has no recorded iteration yet", EXIT_BAD_INPUT)
+    if iteration is None:
+        return latest
+    found = transcript.checkpoint(record.id, iteration)
+    if found is None:
+        fail(
+            f"session {record.id} has no iteration {iteration} (recorded: 0 to {latest.iteration})",
+            EXIT_BAD_INPUT,
         )
-        if not names:
-            return ""
-        return (
-            f"not included (rebuildable, regenerate with the project's install step): "
-            f"{', '.join(names)}"
-        )
+    return found
 
-    @app.command()
-    def restore(
-        session_id: SessionId,
-        directory: Annotated[Path, typer.Argument(help="An empty or new directory.")],
-        iteration: Iteration = None,
-        data_dir: DataDir = None,
-    ) -> None:
-        """Materialise a recorded workspace snapshot, verifying every file's hash."""
-        catalog = open_catalog(data_dir)
-        checkpoint = checkpoint_of(catalog, session_id, iteration)
-        target = directory.expanduser().absolute()
-        if target.exists() and (not target.is_dir() or any(target.iterdir())):
-            fail_plain(f"{directory} must be an empty or new directory", EXIT_BAD_INPUT)
-        created = not target.exists()
-        store = store_of(catalog)
-        try:
-            store.restore(checkpoint.snapshot_id, target)
-            note = excluded_note(store, checkpoint.snapshot_id)
-        except SnapshotError as exc:
-            if created and target.is_dir() and not any(target.iterdir()):
-                target.rmdir()
-            fail_plain(f"cannot restore iteration {checkpoint.iteration}: {exc}", EXIT_FAILED)
-        except OSError as exc:
-            fail_plain(f"cannot write to {directory}: {exc}", EXIT_FAILED)
-        out.print(
-            f"restored iteration {checkpoint.iteration} of session {checkpoint.session_id} "
-            f"to {target} (snapshot {checkpoint.snapshot_id[:12]}, every hash verified)"
-        )
-        if note:
-            out.print(note)
 
-    @app.command()
-    def export(
-        session_id: SessionId,
-        out_file: Annotated[Path, typer.Argument(help="Where to write the .tar.gz.")],
-        iteration: Iteration = None,
-        git_history: GitHistory = False,
-        data_dir: DataDir = None,
-    ) -> None:
-        """Write a session's code as a .tar.gz, with the documentation the agent wrote (as last
-        written) as Markdown files in COFOUNDER_DOCS/ (COFOUNDER_DOCS-2/ if the code has a path
-        by that name). Without --git-history a .git the agent made itself is included as is."""
-        catalog = open_catalog(data_dir)
-        checkpoint = checkpoint_of(catalog, session_id, iteration)
-        if out_file.exists():
-            fail_plain(f"{out_file} already exists; give a new file name", EXIT_BAD_INPUT)
-        if not out_file.parent.is_dir():
-            fail_plain(f"folder {out_file.parent} does not exist", EXIT_BAD_INPUT)
-        if git_history:
-            try:
-                git_program()
-            except HistoryError as exc:
-                fail_plain(str(exc), EXIT_BAD_INPUT)
-        record = catalog.rt.sessions.get(checkpoint.session_id)
-        root = _slug(record.name if record else "") or checkpoint.session_id
-        store = store_of(catalog)
-        failed = f"cannot export iteration {checkpoint.iteration}"
+def _store_of(catalog: Catalog) -> SnapshotStore:
+    from cofounder.engine.errors import ConfigurationError
+
+    try:
+        return catalog.rt.snapshots
+    except ConfigurationError as exc:
+        fail(f"bad configuration: {exc}", EXIT_BAD_INPUT)
+
+
+def _excluded_note(store: SnapshotStore, snapshot_id: str) -> str:
+    from cofounder.storage.snapshots.manifest import decode_name
+
+    names = sorted(
+        {
+            decode_name(e.path).rsplit("/", 1)[-1]
+            for e in store.load(snapshot_id).entries
+            if e.kind == "excluded"
+        }
+    )
+    if not names:
+        return ""
+    return (
+        f"not included (rebuildable, regenerate with the project's install step): "
+        f"{', '.join(names)}"
+    )
+
+
+def restore(
+    session_id: SessionId,
+    directory: Annotated[Path, typer.Argument(help="An empty or new directory.")],
+    iteration: Iteration = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Materialise a recorded workspace snapshot, verifying every file's hash."""
+    from cofounder.storage import SnapshotError
+
+    catalog = open_catalog(data_dir)
+    checkpoint = _checkpoint_of(catalog, session_id, iteration)
+    target = directory.expanduser().absolute()
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        fail(f"{directory} must be an empty or new directory", EXIT_BAD_INPUT)
+    created = not target.exists()
+    store = _store_of(catalog)
+    try:
+        store.restore(checkpoint.snapshot_id, target)
+        note = _excluded_note(store, checkpoint.snapshot_id)
+    except SnapshotError as exc:
+        if created and target.is_dir() and not any(target.iterdir()):
+            target.rmdir()
+        fail(f"cannot restore iteration {checkpoint.iteration}: {exc}", EXIT_FAILED)
+    except OSError as exc:
+        fail(f"cannot write to {directory}: {exc}", EXIT_FAILED)
+    out().print(
+        f"restored iteration {checkpoint.iteration} of session {checkpoint.session_id} "
+        f"to {target} (snapshot {checkpoint.snapshot_id[:12]}, every hash verified)"
+    )
+    if note:
+        out().print(note)
+
+
+def export(
+    session_id: SessionId,
+    out_file: Annotated[Path, typer.Argument(help="Where to write the .tar.gz.")],
+    iteration: Iteration = None,
+    git_history: GitHistory = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Write a session's code as a .tar.gz, with the documentation the agent wrote (as last
+    written) as Markdown files in COFOUNDER_DOCS/ (COFOUNDER_DOCS-2/ if the code has a path
+    by that name). Without --git-history a .git the agent made itself is included as is."""
+    from cofounder.storage import SnapshotError
+    from cofounder.storage.snapshots.export import (
+        ExtraFile,
+        ExtraTree,
+        doc_files,
+        docs_folder,
+        write_tar,
+    )
+    from cofounder.storage.snapshots.history import HistoryError, build_history, git_program
+    from cofounder.storage.snapshots.manifest import decode_name
+
+    catalog = open_catalog(data_dir)
+    checkpoint = _checkpoint_of(catalog, session_id, iteration)
+    if out_file.exists():
+        fail(f"{out_file} already exists; give a new file name", EXIT_BAD_INPUT)
+    if not out_file.parent.is_dir():
+        fail(f"folder {out_file.parent} does not exist", EXIT_BAD_INPUT)
+    if git_history:
         try:
-            manifest = store.load(checkpoint.snapshot_id)
-        except SnapshotError as exc:
-            fail_plain(f"{failed}: {exc}", EXIT_FAILED)
-        if git_history and any(
-            decode_name(e.path).split("/")[0] == ".git" for e in manifest.entries
-        ):
-            fail_plain(
-                f"iteration {checkpoint.iteration}'s code has its own .git (a repository the "
-                "agent made); --git-history would replace it, so it is refused: export without "
-                "--git-history to get the code with that repository",
-                EXIT_BAD_INPUT,
-            )
-        sections = catalog.rt.documents.all(checkpoint.session_id)
-        folder = docs_folder(manifest)
-        extras: list[ExtraFile | ExtraTree] = list(doc_files(folder, sections))
-        records: list[IterationRecord] = []
-        skipped: list[int] = []
-        try:
-            with tempfile.TemporaryDirectory(prefix="cofounder-export-") as work:
-                if git_history:
-                    records, skipped = iteration_records(catalog, checkpoint)
-                    history = build_history(
-                        records,
-                        store.load,
-                        store.fetch_verified,
-                        Path(work),
-                        ignore=[folder] if extras else [],
-                    )
-                    extras.append(ExtraTree(history.git_dir, ".git"))
-                count = write_tar(manifest, store.fetch_verified, out_file, root, extras)
-            note = excluded_note(store, checkpoint.snapshot_id)
-        except (SnapshotError, HistoryError) as exc:
-            fail_plain(f"{failed}: {exc}", EXIT_FAILED)
-        except OSError as exc:
-            fail_plain(f"cannot write {out_file}: {exc}", EXIT_FAILED)
-        out.print(
-            f"wrote {out_file}: {count} files of iteration {checkpoint.iteration} "
-            f"under {root}/ (every hash verified)"
+            git_program()
+        except HistoryError as exc:
+            fail(str(exc), EXIT_BAD_INPUT)
+    record = catalog.rt.sessions.get(checkpoint.session_id)
+    root = _slug(record.name if record else "") or checkpoint.session_id
+    store = _store_of(catalog)
+    failed = f"cannot export iteration {checkpoint.iteration}"
+    try:
+        manifest = store.load(checkpoint.snapshot_id)
+    except SnapshotError as exc:
+        fail(f"{failed}: {exc}", EXIT_FAILED)
+    if git_history and any(decode_name(e.path).split("/")[0] == ".git" for e in manifest.entries):
+        fail(
+            f"iteration {checkpoint.iteration}'s code has its own .git (a repository the "
+            "agent made); --git-history would replace it, so it is refused: export without "
+            "--git-history to get the code with that repository",
+            EXIT_BAD_INPUT,
         )
-        if sections:
-            out.print(f"documentation: {len(sections)} Markdown files in {root}/{folder}/")
-        else:
-            out.print("documentation: none written yet")
-        if git_history:
-            out.print(
-                f"history: {len(records)} commits in {root}/.git "
-                f"(one per iteration, 0 to {checkpoint.iteration})"
-            )
-        if skipped:
-            out.print(
-                f"no commit for iteration(s) {', '.join(map(str, skipped))}: no snapshot was "
-                "stored for them (the object store failed then)"
-            )
-        if note:
-            out.print(note)
+    sections = catalog.rt.documents.all(checkpoint.session_id)
+    folder = docs_folder(manifest)
+    extras: list[ExtraFile | ExtraTree] = list(doc_files(folder, sections))
+    records: list[IterationRecord] = []
+    skipped: list[int] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="cofounder-export-") as work:
+            if git_history:
+                records, skipped = iteration_records(catalog, checkpoint)
+                history = build_history(
+                    records,
+                    store.load,
+                    store.fetch_verified,
+                    Path(work),
+                    ignore=[folder] if extras else [],
+                )
+                extras.append(ExtraTree(history.git_dir, ".git"))
+            count = write_tar(manifest, store.fetch_verified, out_file, root, extras)
+        note = _excluded_note(store, checkpoint.snapshot_id)
+    except (SnapshotError, HistoryError) as exc:
+        fail(f"{failed}: {exc}", EXIT_FAILED)
+    except OSError as exc:
+        fail(f"cannot write {out_file}: {exc}", EXIT_FAILED)
+    out().print(
+        f"wrote {out_file}: {count} files of iteration {checkpoint.iteration} "
+        f"under {root}/ (every hash verified)"
+    )
+    if sections:
+        out().print(f"documentation: {len(sections)} Markdown files in {root}/{folder}/")
+    else:
+        out().print("documentation: none written yet")
+    if git_history:
+        out().print(
+            f"history: {len(records)} commits in {root}/.git "
+            f"(one per iteration, 0 to {checkpoint.iteration})"
+        )
+    if skipped:
+        out().print(
+            f"no commit for iteration(s) {', '.join(map(str, skipped))}: no snapshot was "
+            "stored for them (the object store failed then)"
+        )
+    if note:
+        out().print(note)
 
 
 def iteration_records(
@@ -233,6 +226,9 @@ def iteration_records(
 ) -> tuple[list[IterationRecord], list[int]]:
     """Every committed iteration up to `last`, with its narration; and the iterations left out
     because their snapshot could not be stored at the time (their checkpoint says so)."""
+    from cofounder.engine.feed import EventType
+    from cofounder.storage.snapshots.history import IterationRecord
+
     narration: dict[int, list[str]] = {}
     after = 0
     while batch := catalog.rt.events.read(last.session_id, after_seq=after):
@@ -263,3 +259,9 @@ def iteration_records(
 
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `restore` and `export` to the main app."""
+    app.command()(restore)
+    app.command()(export)

@@ -1,15 +1,38 @@
 """The durable build session. `Engine` (in `cofounder.engine.service`) runs sessions on DBOS;
-`Catalog` reads and steers them without importing DBOS, so read-only faces start fast."""
+`Catalog` reads and steers them without importing DBOS, so read-only faces start fast.
 
-from cofounder.engine.catalog import Catalog
-from cofounder.engine.errors import (
-    BadInputError,
-    ConfigurationError,
-    EngineError,
-    SessionBusyError,
-    SessionFinishedError,
+The names below load on first use (`cofounder.lazy`): catching `BadInputError` does not open
+the catalog's imports (settings, SQLAlchemy)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cofounder.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from cofounder.engine.catalog import Catalog
+    from cofounder.engine.errors import (
+        BadInputError,
+        ConfigurationError,
+        EngineError,
+        SessionBusyError,
+        SessionFinishedError,
+    )
+    from cofounder.engine.feed import EventType
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "Catalog": "catalog",
+        "BadInputError": "errors",
+        "ConfigurationError": "errors",
+        "EngineError": "errors",
+        "SessionBusyError": "errors",
+        "SessionFinishedError": "errors",
+        "EventType": "feed",
+    },
 )
-from cofounder.engine.feed import EventType
 
 __all__ = [
     "BadInputError",

@@ -25,24 +25,16 @@ from cofounder.sandbox import (
     SandboxLimits,
     parse_network_mode,
 )
-from cofounder.storage import (
-    Database,
-    Documents,
-    EventLog,
-    ObjectStoreConfigError,
-    SessionStore,
-    SnapshotStore,
-    Transcript,
-    open_object_store,
-)
+from cofounder.storage import Database, Documents, EventLog, SessionStore, Transcript
 from cofounder.storage.db import dbos_system_engine
 from cofounder.storage.escalations import Escalations
-from cofounder.storage.images import ImageStore
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the stores load on first use: read-only commands never touch them
     from obstore.store import ObjectStore
 
     from cofounder.engine.live import LiveSession
+    from cofounder.storage import SnapshotStore
+    from cofounder.storage.images import ImageStore
 
 
 @dataclass
@@ -95,6 +87,8 @@ class Runtime:
 
         Raises ConfigurationError naming the setting when the object store cannot be opened."""
         if self._snapshots is None:
+            from cofounder.storage import SnapshotStore
+
             # Rebuildable folders (COFOUNDER_SNAPSHOT_EXCLUDES) are never uploaded or restored.
             self._snapshots = SnapshotStore(
                 self._object_store(), frozenset(self.settings.snapshot_excludes)
@@ -105,11 +99,15 @@ class Runtime:
     def images(self) -> ImageStore:
         """Screenshots, by content, in the same object store as the snapshots."""
         if self._images is None:
+            from cofounder.storage.images import ImageStore
+
             self._images = ImageStore(self._object_store(), self.snapshots.location)
         return self._images
 
     def _object_store(self) -> ObjectStore:
         if self._store is None:
+            from cofounder.storage import ObjectStoreConfigError, open_object_store
+
             try:
                 self._store = open_object_store(
                     self.settings.object_store,

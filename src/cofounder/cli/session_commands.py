@@ -1,0 +1,160 @@
+"""The read-only views of sessions: `sessions`, `status`, `events`, `workspace`, `docs`; and
+`init`, which writes a project file to start from.
+
+Each opens the catalog (no DBOS) and imports its renderers when it runs, so a command pays only
+for what it shows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cofounder.cli.common import (
+    EXIT_BAD_INPUT,
+    MAX_SEQ,
+    DataDir,
+    JsonFlag,
+    SessionId,
+    err,
+    fail,
+    open_catalog,
+    out,
+    resolve_or_fail,
+)
+
+
+def sessions(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
+    """List sessions."""
+    from cofounder.cli.render import status_payload
+
+    catalog = open_catalog(data_dir)
+    records = catalog.rt.sessions.list()
+    if as_json:
+        for record in records:
+            workspace = str(catalog.rt.workspace_path(record.id))
+            print(json.dumps(status_payload(record, catalog.is_active(record.id), workspace)))
+        return
+    if not records:
+        out().print("no sessions yet — start one with `cofounder build PROJECT_FILE`")
+        return
+    from cofounder.cli.session_views import sessions_table
+
+    out().print(sessions_table(records, catalog.is_active, out().width))
+
+
+def status(session_id: SessionId, data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
+    """Show where a session stands."""
+    from cofounder.cli.render import status_payload
+    from cofounder.engine.budget import owner_status
+    from cofounder.sandbox import parse_network_mode, probe_active_limits
+
+    catalog = open_catalog(data_dir)
+    record = resolve_or_fail(catalog, session_id)
+    payload = status_payload(
+        record,
+        catalog.is_active(record.id),
+        str(catalog.rt.workspace_path(record.id)),
+        budget=owner_status(catalog.rt, record.owner, record.tier),
+    )
+    payload["sandbox_limits"] = probe_active_limits(
+        catalog.rt.sandbox_limits, parse_network_mode(record.network_mode)
+    ).summary
+    if as_json:
+        print(json.dumps(payload))
+        return
+    from rich.text import Text
+
+    from cofounder.cli.inert import inert
+    from cofounder.cli.session_views import held_by
+
+    for key, value in payload.items():
+        shown = "—" if value is None else inert(str(value))
+        out().print(Text.assemble((f"{key:>18}", "bold"), "  ", shown))
+    held = held_by(catalog, record)
+    if held is not None:
+        out().print(held, soft_wrap=True)
+
+
+def events(
+    session_id: SessionId,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events.")
+    ] = False,
+    after: Annotated[
+        int, typer.Option("--after", min=0, max=MAX_SEQ, help="Only events with seq above this.")
+    ] = 0,
+) -> None:
+    """Print a session's events (JSON lines with --json)."""
+    from cofounder.cli.render import event_line
+
+    catalog = open_catalog(data_dir)
+    record = resolve_or_fail(catalog, session_id)
+    seq = after
+    if follow and record.state == "running" and not catalog.is_active(record.id):
+        err().print(f"{record.id} is interrupted; waiting for `cofounder resume {record.id}`...")
+    while True:
+        for event in catalog.rt.events.read(record.id, after_seq=seq):
+            seq = event.seq
+            if as_json:
+                print(event.to_json_line(), flush=True)
+            else:
+                line = event_line(event, owner=record.owner)
+                if line is not None:
+                    out().print(f"[dim]{event.seq:>5}[/] ", line, soft_wrap=True)
+        if not follow:
+            return
+        current = catalog.rt.sessions.get(record.id)
+        if (
+            current is not None
+            and current.state == "finished"
+            and not catalog.rt.events.read(record.id, after_seq=seq, limit=1)
+        ):
+            return
+        time.sleep(0.2)
+
+
+def workspace(session_id: SessionId, data_dir: DataDir = None) -> None:
+    """Print the host path of a session's workspace."""
+    catalog = open_catalog(data_dir)
+    record = resolve_or_fail(catalog, session_id)
+    print(catalog.rt.workspace_path(record.id))
+
+
+def docs(session_id: SessionId, data_dir: DataDir = None) -> None:
+    """Print the documentation the agent wrote for the founder."""
+    from rich.text import Text
+
+    from cofounder.cli.inert import inert
+
+    catalog = open_catalog(data_dir)
+    record = resolve_or_fail(catalog, session_id)
+    sections = catalog.rt.documents.all(record.id)
+    if not sections:
+        out().print("no documentation yet")
+    for section in ("overview", "features", "getting_started", "faq"):
+        if section in sections:
+            out().rule(section.replace("_", " "))
+            out().print(Text(inert(sections[section], multiline=True)))
+
+
+def init(directory: Annotated[Path, typer.Argument(help="Where to write cofounder.yaml.")]) -> None:
+    """Write a commented example project file to start from."""
+    from cofounder.project import ProjectBaseError, write_example
+
+    try:
+        path = write_example(directory)
+    except ProjectBaseError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    out().print(f"wrote {path} — edit it, then run `cofounder build {path}`")
+
+
+def register(app: typer.Typer) -> None:
+    for command in (sessions, status, events, workspace, docs, init):
+        app.command()(command)
