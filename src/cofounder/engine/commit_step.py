@@ -13,19 +13,26 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from cofounder.agent.healing.policy import HealingNote
+from cofounder.agent.loop import CommitOutput
 from cofounder.budget import wind_down_due
 from cofounder.engine import runtime
 from cofounder.engine.budget import budget_note, owner_status_in, settle_in
 from cofounder.engine.escalate import NewEscalation, record_in
 from cofounder.engine.faults import crash_point
-from cofounder.engine.feed import EventType
 from cofounder.engine.images import image_blocks
 from cofounder.engine.steplog import logged_step
+from cofounder.events import (
+    AnyEvent,
+    BudgetUpdated,
+    IterationCommitted,
+    Retrying,
+    ToolSteered,
+)
 from cofounder.llm import AssistantTurn, Message
 from cofounder.llm.messages import ContentBlock, TextBlock, ToolResultBlock
 from cofounder.storage import Checkpoint
 from cofounder.storage.escalations import count_in, undelivered_in
-from cofounder.storage.events import NewEvent, append_all_in
+from cofounder.storage.events import append_all_in
 from cofounder.storage.ledger import CallKey
 from cofounder.storage.sessions import row_in
 from cofounder.storage.transcript import (
@@ -62,20 +69,7 @@ class CommitInput(BaseModel):
     healing_text: str | None = None  # steering after the results; never replaces a result
     healing_notes: list[HealingNote] = []
     questions: list[NewEscalation] = []
-    events: list[NewEvent] = []  # the batch's, not yet appended
-
-
-class CommitOutput(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    elapsed_seconds: float
-    cancel_requested: bool
-    waiting: bool = False  # an open question the build must wait for
-    escalation_ceiling: bool = False
-    wind_down: bool = False
-    window_end: str = ""
-    healing_state: dict[str, Any] = {}  # the healing state to go on with
-    retry_after_s: float | None = None  # back off this long before the next model call
+    events: list[AnyEvent] = []  # the batch's, not yet appended
 
 
 @logged_step("commit")
@@ -161,10 +155,7 @@ def commit(
             before = [
                 *data.events,
                 *(
-                    NewEvent(
-                        type=EventType.RETRYING,
-                        payload={"iteration": iteration, **note.model_dump(mode="json")},
-                    )
+                    Retrying(iteration=iteration, **note.model_dump(mode="json"))
                     for note in data.healing_notes
                     if note.kind in ("steer", "retry", "nudge")
                 ),
@@ -173,35 +164,24 @@ def commit(
                 append_all_in(session, session_id, before)
                 record_in(session, session_id, iteration, data.questions)
                 before = []
-            steered = [
-                NewEvent(
-                    type=EventType.TOOL_STEERED, payload={"iteration": iteration, **n.model_dump()}
-                )
-                for n in data.guard_notes
-            ]
-            committed = NewEvent(
-                type=EventType.ITERATION_COMMITTED,
-                payload={
-                    "iteration": iteration,
-                    "tool_calls": data.tool_calls,
-                    "input_tokens": usage.input_tokens,
-                    "output_tokens": usage.output_tokens,
-                    "cache_read_tokens": usage.cache_read_tokens,
-                    "cache_write_tokens": usage.cache_write_tokens,
-                    "cost_microdollars": cost,
-                },
+            steered = [ToolSteered(iteration=iteration, **n.model_dump()) for n in data.guard_notes]
+            committed = IterationCommitted(
+                iteration=iteration,
+                tool_calls=data.tool_calls,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_read_tokens=usage.cache_read_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+                cost_microdollars=cost,
             )
-            budget_event = NewEvent(
-                type=EventType.BUDGET_UPDATED,
-                payload={
-                    "iteration": iteration,
-                    "percent": budget.percent,
-                    "spent_microdollars": budget.spent,
-                    "allowance_microdollars": budget.allowance,
-                    "remaining_microdollars": budget.remaining,
-                    "window_end": budget.window_end.isoformat(),
-                    "wind_down": wind_down,
-                },
+            budget_event = BudgetUpdated(
+                iteration=iteration,
+                percent=budget.percent,
+                spent_microdollars=budget.spent,
+                allowance_microdollars=budget.allowance,
+                remaining_microdollars=budget.remaining,
+                window_end=budget.window_end,
+                wind_down=wind_down,
             )
             append_all_in(session, session_id, [*before, *steered, committed, budget_event])
         else:

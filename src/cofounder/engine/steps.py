@@ -15,13 +15,13 @@ import structlog
 from dbos import DBOS
 from pydantic import BaseModel, ConfigDict
 
+from cofounder.agent.loop import Asleep, Cancelled, Failed, TooBig, Turn, Unavailable
 from cofounder.engine import runtime, steplog
 from cofounder.engine import workspace as workspace_state
 from cofounder.engine.budget import BudgetBlocked, reserve_in
 from cofounder.engine.context import prepare_request
 from cofounder.engine.escalate import deliver_step
 from cofounder.engine.faults import crash_point
-from cofounder.engine.feed import EventType
 from cofounder.engine.images import store_images
 from cofounder.engine.live import LiveSession, close_live, open_live, record_preview
 from cofounder.engine.outcomes import (
@@ -31,6 +31,20 @@ from cofounder.engine.outcomes import (
     record_waiting,
 )
 from cofounder.engine.steplog import logged_step
+from cofounder.events import (
+    AnyEvent,
+    AssistantText,
+    BudgetExhausted,
+    DocumentationUpdated,
+    ModelFailed,
+    ModelUnavailable,
+    Narration,
+    PhaseCompleted,
+    PhaseStarted,
+    Thinking,
+    ToolCalled,
+    ToolStarted,
+)
 from cofounder.llm import (
     AssistantTurn,
     ModelError,
@@ -41,7 +55,7 @@ from cofounder.llm.protocol import ModelUnavailableError
 from cofounder.project import ProjectSpec
 from cofounder.redaction import redact, redact_env_secrets, redact_value
 from cofounder.storage import Checkpoint
-from cofounder.storage.events import NewEvent, append_all_in, append_in
+from cofounder.storage.events import append_all_in, append_in
 from cofounder.storage.ledger import CallKey
 from cofounder.tools import (
     DocumentEffect,
@@ -64,7 +78,7 @@ class ActOutput(BaseModel):
     snapshot_id: str | None  # None: the batch could not change the workspace
     phase: str | None
     asked: list[EscalationEffect] = []
-    events: list[NewEvent] = []  # not yet appended: the commit appends them
+    events: list[AnyEvent] = []  # not yet appended: the commit appends them
 
 
 def toolbox_for(live: LiveSession) -> ToolBox:
@@ -81,26 +95,26 @@ def think_step(session_id: str) -> dict[str, Any]:
     """Deliver the founder's answers, then ask the model for the next turn.
 
     Answered (or timed-out) questions join first as their own iteration (`deliver_step`, run
-    here as a plain function: one recorded step less per iteration). Every answer carries
-    "iteration" (the one this turn is for) and "healing_state" (the last committed one), and
-    one of {"turn": ...}, {"error": ...} (the model refused for good), {"unavailable": ...}
-    (the provider is down past its retries: pause, resumable), {"sleep": {wake_at, reason}}
-    (the allowance is spent until the window ends), {"too_big": reason} (no window can pay
-    for one call) or {"cancelled": True}.
+    here as a plain function: one recorded step less per iteration). The answer is one of the
+    `agent.loop.Thought` models, recorded as JSON: it carries the iteration this turn is for
+    and the last committed healing state.
     """
     delivered = deliver_step(session_id)
     iteration = int(delivered["iteration"]) + 1
     steplog.set_iteration(iteration)
-    thought = _think(session_id, iteration)
-    return {**thought, "iteration": iteration, "healing_state": delivered["healing_state"]}
+    thought = _think(session_id, iteration, delivered["healing_state"])
+    return thought.model_dump(mode="json")
 
 
-def _think(session_id: str, iteration: int) -> dict[str, Any]:
+def _think(
+    session_id: str, iteration: int, healing: dict[str, Any] | None
+) -> Turn | Cancelled | Unavailable | Failed | TooBig | Asleep:
+    at = {"iteration": iteration, "healing_state": healing}
     rt = runtime.current()
     record = rt.sessions.get(session_id)
     assert record is not None
     if record.cancel_requested:
-        return {"cancelled": True}  # checked before paying for another turn
+        return Cancelled(**at)  # checked before paying for another turn
     spec = ProjectSpec.model_validate_json(record.project_json)
     try:
         prepared = prepare_request(rt, record, spec, iteration)
@@ -117,53 +131,48 @@ def _think(session_id: str, iteration: int) -> dict[str, Any]:
             append_in(
                 session,
                 session_id,
-                EventType.THINKING,
-                {"iteration": iteration, "context_tokens": prepared.context_tokens},
+                Thinking(iteration=iteration, context_tokens=prepared.context_tokens),
             )
         crash_point("think.before_model")
         turn = rt.model(session_id, record.model_spec).complete(prepared.request)
     except BudgetBlocked as blocked:
-        return _blocked(session_id, iteration, blocked)
+        return _blocked(session_id, iteration, blocked, healing)
     except ModelUnavailableError as exc:
         log.warning("model_unavailable", session_id=session_id, iteration=iteration, error=str(exc))
-        rt.events.append(
-            session_id, EventType.MODEL_UNAVAILABLE, {"iteration": iteration, "error": str(exc)}
-        )
-        return {"unavailable": str(exc)}
+        rt.events.append(session_id, ModelUnavailable(iteration=iteration, error=str(exc)))
+        return Unavailable(**at, error=str(exc))
     except ModelError as exc:
         log.error("model_failed", session_id=session_id, iteration=iteration, error=str(exc))
-        rt.events.append(
-            session_id, EventType.MODEL_FAILED, {"iteration": iteration, "error": str(exc)}
-        )
-        return {"error": str(exc)}
+        rt.events.append(session_id, ModelFailed(iteration=iteration, error=str(exc)))
+        return Failed(**at, error=str(exc))
     crash_point("think.after_model")
     turn = _redacted_turn(turn)
     if turn.text:
-        rt.events.append(
-            session_id, EventType.ASSISTANT_TEXT, {"iteration": iteration, "text": turn.text}
-        )
-    return {"turn": turn.model_dump(mode="json")}
+        rt.events.append(session_id, AssistantText(iteration=iteration, text=turn.text))
+    return Turn(**at, turn=turn)
 
 
-def _blocked(session_id: str, iteration: int, blocked: BudgetBlocked) -> dict[str, Any]:
+def _blocked(
+    session_id: str, iteration: int, blocked: BudgetBlocked, healing: dict[str, Any] | None
+) -> TooBig | Asleep:
     decision = blocked.decision
     status = decision.status
     runtime.current().events.append(
         session_id,
-        EventType.BUDGET_EXHAUSTED,
-        {
-            "iteration": iteration,
-            "reason": decision.reason,
-            "percent": status.percent,
-            "spent_microdollars": status.spent,
-            "allowance_microdollars": status.allowance,
-            "window_end": status.window_end.isoformat(),
-            "fatal": decision.kind == "too_big",
-        },
+        BudgetExhausted(
+            iteration=iteration,
+            reason=decision.reason,
+            percent=status.percent,
+            spent_microdollars=status.spent,
+            allowance_microdollars=status.allowance,
+            window_end=status.window_end,
+            fatal=decision.kind == "too_big",
+        ),
     )
+    at = {"iteration": iteration, "healing_state": healing}
     if decision.kind == "too_big":
-        return {"too_big": decision.reason}
-    return {"sleep": {"wake_at": status.window_end.isoformat(), "reason": decision.reason}}
+        return TooBig(**at, reason=decision.reason)
+    return Asleep(**at, wake_at=status.window_end.isoformat(), reason=decision.reason)
 
 
 def _redacted_turn(turn: AssistantTurn) -> AssistantTurn:
@@ -213,12 +222,7 @@ def run_batch(
     results: list[ToolResult] = []
     asked: list[EscalationEffect] = []
     for call in calls:
-        feed.flush(
-            NewEvent(
-                type=EventType.TOOL_STARTED,
-                payload={"iteration": iteration, "tool_use_id": call.id, "name": call.name},
-            )
-        )
+        feed.flush(ToolStarted(iteration=iteration, tool_use_id=call.id, name=call.name))
         run = toolbox.run(call)
         result = run.result.model_copy(update={"content": redact(run.result.content)})
         if run.images:
@@ -233,17 +237,16 @@ def run_batch(
             else:
                 phase = feed.apply(effect, phase)
         feed.add(
-            EventType.TOOL_CALLED,
-            {
-                "iteration": iteration,
-                "tool_use_id": call.id,
-                "name": call.name,
-                "label": run.label,
-                "summary": run.summary,
-                "ok": result.ok,
-                "exit_code": result.exit_code,
-                "duration_ms": result.duration_ms,
-            },
+            ToolCalled(
+                iteration=iteration,
+                tool_use_id=call.id,
+                name=call.name,
+                label=run.label,
+                summary=run.summary,
+                ok=result.ok,
+                exit_code=result.exit_code,
+                duration_ms=result.duration_ms,
+            )
         )
         results.append(result)
         crash_point("act.after_tool")
@@ -263,12 +266,12 @@ class _BatchFeed:
     def __init__(self, session_id: str, iteration: int) -> None:
         self.session_id = session_id
         self.iteration = iteration
-        self.pending: list[NewEvent] = []
+        self.pending: list[AnyEvent] = []
 
-    def add(self, type_: str, payload: dict[str, Any]) -> None:
-        self.pending.append(NewEvent(type=type_, payload=payload))
+    def add(self, event: AnyEvent) -> None:
+        self.pending.append(event)
 
-    def flush(self, *now: NewEvent) -> None:
+    def flush(self, *now: AnyEvent) -> None:
         batch, self.pending = [*self.pending, *now], []
         if batch:
             runtime.current().events.append_all(self.session_id, batch)
@@ -280,18 +283,19 @@ class _BatchFeed:
         after it."""
         iteration = self.iteration
         if isinstance(effect, NarrationEffect):
-            self.add(EventType.NARRATION, {"iteration": iteration, "message": effect.message})
+            self.add(Narration(iteration=iteration, message=effect.message))
         elif isinstance(effect, PhaseEffect):
             if phase is not None:
-                self.add(EventType.PHASE_COMPLETED, {"iteration": iteration, "phase": phase})
+                self.add(PhaseCompleted(iteration=iteration, phase=phase))
             phase = effect.phase_name
-            self.add(EventType.PHASE_STARTED, {"iteration": iteration, "phase": phase})
+            self.add(PhaseStarted(iteration=iteration, phase=phase))
         else:
             from cofounder.storage.documents import upsert_document_in
 
             self.add(
-                EventType.DOCUMENTATION_UPDATED,
-                {"iteration": iteration, "section": effect.section, "chars": len(effect.content)},
+                DocumentationUpdated(
+                    iteration=iteration, section=effect.section, chars=len(effect.content)
+                )
             )
             batch, self.pending = self.pending, []
             with runtime.current().db.transaction() as session:

@@ -11,15 +11,30 @@ from typing import Any
 import structlog
 from dbos import DBOS
 from dbos._error import DBOSException
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from cofounder.agent.guards import GuardConfig, GuardState, plan_batch, wall_clock_exceeded
+from cofounder.agent.guards import BatchPlan, GuardConfig, GuardState, plan_batch
 from cofounder.agent.healing.policy import (
     HealingConfig,
     HealingState,
 )
+from cofounder.agent.loop import (
+    CommitOutput,
+    Continue,
+    Finish,
+    Next,
+    Pause,
+    Sleep,
+    Thought,
+    Turn,
+    Wait,
+    after_commit,
+    after_think,
+    stops_to_sleep,
+    was_cut_off,
+)
 from cofounder.engine import runtime, steplog
-from cofounder.engine.commit_step import CommitOutput, GuardNote
+from cofounder.engine.commit_step import GuardNote
 from cofounder.engine.iteration_step import IterationInput, iteration_step
 from cofounder.engine.steplog import logged_step
 from cofounder.engine.steps import (
@@ -89,88 +104,90 @@ def build_session(session_id: str) -> str:
 
 
 def _iterate(session_id: str) -> str:
+    """deliver → think → guards → act → heal → commit → next, until `agent.loop` says how the
+    run ends. Every decision reads recorded step outputs only."""
     start = StartPoint.model_validate(start_step(session_id))
     config, guard, iteration = start.config, start.guard, start.iteration
     healing_config, healing = start.healing_config, start.healing
     winding_down = False
     steplog.set_iteration(iteration)
     while True:
-        # Answers from the founder (or defaults at a deadline) join first, as their own turn.
-        thought = think_step(session_id)
-        if thought["iteration"] != iteration + 1:  # an iteration of answers came in between
-            healing = HealingState.model_validate(thought["healing_state"] or {})
-        iteration = thought["iteration"]
+        thought: Thought = _THOUGHT.validate_python(think_step(session_id))
+        if thought.iteration != iteration + 1:  # an iteration of answers came in between
+            healing = HealingState.model_validate(thought.healing_state or {})
+        iteration = thought.iteration
         steplog.set_iteration(iteration)
-        if thought.get("cancelled"):
-            return finish_step(session_id, "cancelled", "cancelled by request")
-        if "unavailable" in thought:
-            return pause_step(session_id, f"the model is unavailable: {thought['unavailable']}")
-        if "error" in thought:
-            return finish_step(session_id, "failed", f"the model failed: {thought['error']}")
-        if "too_big" in thought:
-            return finish_step(session_id, "budget_too_small", thought["too_big"])
-        if "sleep" in thought:
-            return sleep_step(session_id, thought["sleep"]["wake_at"], thought["sleep"]["reason"])
-        turn = AssistantTurn.model_validate(thought["turn"])
-        # Told to wind down, the model replies without tools at a safe stopping point: that is
-        # a pause until the allowance refreshes, not the end of the build.
-        stops_to_sleep = winding_down and not turn.tool_uses and not _was_cut_off(turn)
-        calls = turn.tool_uses
-        plan = plan_batch(guard, config, calls)
+        if not isinstance(thought, Turn):
+            return _end(session_id, after_think(thought))
+        turn = thought.turn
+        plan = plan_batch(guard, config, turn.tool_uses)
         guard = plan.state
         committed = CommitOutput.model_validate(
             iteration_step(
                 session_id,
                 iteration,
-                IterationInput(
-                    turn=turn,
-                    to_run=[
-                        c for c, d in zip(calls, plan.decisions, strict=True) if d.action == "run"
-                    ],
-                    guard_notes=[
-                        GuardNote(tool_use_id=c.id, name=c.name, action=d.action, message=d.message)
-                        for c, d in zip(calls, plan.decisions, strict=True)
-                        if d.action != "run"
-                    ],
-                    guard_state=guard.model_dump(mode="json"),
-                    tool_calls=guard.tool_calls,
-                    healing_state=healing.model_dump(mode="json"),
-                    healing_config=healing_config,
-                    followup=(
-                        CUT_OFF_FOLLOWUP
-                        if _was_cut_off(turn)
-                        else WAKE_FOLLOWUP
-                        if stops_to_sleep
-                        else None
-                    ),
-                ).model_dump(mode="json"),
+                _iteration_input(turn, plan, guard, healing, healing_config, winding_down),
             )
         )
         healing = HealingState.model_validate(committed.healing_state or {})
+        guard_stop = None if plan.stop is None else (plan.stop, plan.stop_reason or plan.stop)
+        next_move = after_commit(
+            turn, committed, guard_stop=guard_stop, winding_down=winding_down, config=config
+        )
         winding_down = committed.wind_down
-        if plan.stop is not None:
-            return finish_step(session_id, plan.stop, plan.stop_reason or plan.stop)
-        if committed.escalation_ceiling:
-            return pause_step(
-                session_id,
-                "the build has asked the founder as many questions as it may; it continues "
-                "once they are answered (`cofounder escalations`, then `cofounder resume`)",
-            )
-        if committed.waiting:
+        if not isinstance(next_move, Continue):
+            return _end(session_id, next_move)
+        if next_move.backoff_s:
+            DBOS.sleep(next_move.backoff_s)  # the environment may recover: back off, durably
+
+
+def _end(session_id: str, move: Next) -> str:
+    """Carry out how the run ends; returns the session's state or outcome."""
+    match move:
+        case Finish(outcome=outcome, reason=reason):
+            return finish_step(session_id, outcome, reason)
+        case Pause(reason=reason):
+            return pause_step(session_id, reason)
+        case Wait():
             return wait_step(session_id)
-        if committed.retry_after_s:
-            DBOS.sleep(committed.retry_after_s)  # the environment may recover: back off, durably
-        if stops_to_sleep:
-            return sleep_step(
-                session_id, committed.window_end, "the agent wound down as the budget ran low"
-            )
-        if not calls and not _was_cut_off(turn):
-            return finish_step(session_id, "completed", "the agent reported the build finished")
-        if committed.cancel_requested:
-            return finish_step(session_id, "cancelled", "cancelled by request")
-        over = wall_clock_exceeded(committed.elapsed_seconds, config)
-        if over:
-            return finish_step(session_id, "iteration_limit", over)
+        case Sleep(wake_at=wake_at, reason=reason):
+            return sleep_step(session_id, wake_at, reason)
+    raise AssertionError(f"not an end: {move!r}")
+
+
+def _iteration_input(
+    turn: AssistantTurn,
+    plan: BatchPlan,
+    guard: GuardState,
+    healing: HealingState,
+    healing_config: HealingConfig,
+    winding_down: bool,
+) -> dict[str, Any]:
+    """The recorded input of the act-and-commit step for this turn."""
+    calls = turn.tool_uses
+    decided = list(zip(calls, plan.decisions, strict=True))
+    followup = None
+    if was_cut_off(turn):
+        followup = CUT_OFF_FOLLOWUP
+    elif stops_to_sleep(turn, winding_down=winding_down):
+        followup = WAKE_FOLLOWUP
+    return IterationInput(
+        turn=turn,
+        to_run=[c for c, d in decided if d.action == "run"],
+        guard_notes=[
+            GuardNote(tool_use_id=c.id, name=c.name, action=d.action, message=d.message)
+            for c, d in decided
+            if d.action != "run"
+        ],
+        guard_state=guard.model_dump(mode="json"),
+        tool_calls=guard.tool_calls,
+        healing_state=healing.model_dump(mode="json"),
+        healing_config=healing_config,
+        followup=followup,
+    ).model_dump(mode="json")
+
+
+_THOUGHT: TypeAdapter[Thought] = TypeAdapter(Thought)
 
 
 WAKE_FOLLOWUP = (
@@ -182,8 +199,3 @@ CUT_OFF_FOLLOWUP = (
     "Your last reply hit the output limit and was cut off. Continue from where you stopped, "
     "in smaller pieces (for a big file, write it in parts)."
 )
-
-
-def _was_cut_off(turn: AssistantTurn) -> bool:
-    """A reply truncated by max_tokens with no tool call is not a finish: ask it to go on."""
-    return turn.stop_reason == "max_tokens" and not turn.tool_uses
