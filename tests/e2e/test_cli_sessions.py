@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from cf_support import EXAMPLE, Backend, app_db_url, session_id_from
+from cofounder.events import event_payload, parse_event
 from cofounder.storage import Database, EventLog, Transcript
 
 
@@ -101,6 +102,9 @@ def test_example_build_completes_with_status_events_and_docs(backend: Backend) -
     assert phases == ["Plan", "Build", "Verify", "Document"]
     tool_event = next(e for e in events if e["type"] == "tool_called")
     assert {"name", "label", "summary", "ok", "duration_ms"} <= set(tool_event["payload"])
+    # Every printed line is one of the typed events, field for field (a client can parse it).
+    for event in events:
+        assert event_payload(parse_event(event["type"], event["payload"])) == event["payload"]
 
     workspace = Path(backend.cli("workspace", session_id).stdout.strip())
     assert (workspace / "habits" / "server.py").is_file()

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from cofounder.cli.inert import inert
 from cofounder.cli.render import elapsed_since, event_line, money, utc_time
-from cofounder.engine.feed import EventType
+from cofounder.events import IterationCommitted, Thinking, ToolCalled, ToolStarted
 from cofounder.storage import Event
 
 if TYPE_CHECKING:
@@ -52,12 +52,13 @@ def _status_bar(engine: Engine, session_id: str, bar: _Bar) -> Text:
 
 
 def _track(bar: _Bar, event: Event) -> None:
-    if event.type == EventType.TOOL_STARTED:
-        bar.current_tool = str(event.payload.get("name", ""))
-    elif event.type == EventType.THINKING:
-        bar.current_tool = "thinking"
-    elif event.type in (EventType.TOOL_CALLED, EventType.ITERATION_COMMITTED):
-        bar.current_tool = ""
+    match event.body:
+        case ToolStarted(name=name):
+            bar.current_tool = name
+        case Thinking():
+            bar.current_tool = "thinking"
+        case ToolCalled() | IterationCommitted():
+            bar.current_tool = ""
 
 
 def run_with_live_view(

@@ -112,16 +112,16 @@ def screenshots(
     from rich.table import Table
 
     from cofounder.engine.errors import ConfigurationError
-    from cofounder.engine.feed import EventType
+    from cofounder.events import ScreenshotTaken
     from cofounder.storage.images import ImageStoreError
 
     catalog = open_catalog(data_dir)
     record = resolve_or_fail(catalog, session_id)
     shots = [
-        (event.payload.get("iteration", 0), event.seq, event.payload.get("path", "/"), shot)
+        (event.body.iteration, event.seq, event.body.path, shot)
         for event in catalog.rt.events.read(record.id, limit=100_000)
-        if event.type == EventType.SCREENSHOT_TAKEN
-        for shot in event.payload.get("screenshots", [])
+        if isinstance(event.body, ScreenshotTaken)
+        for shot in event.body.screenshots
     ]
     if not shots:
         out().print(f"session {record.id} has no screenshots yet")
@@ -129,16 +129,16 @@ def screenshots(
     table = Table("iteration", "page", "viewport", "size", "file" if out_dir else "ref")
     for iteration, seq, page, shot in shots:
         # The event's seq keeps two screenshots of one iteration (two pages) apart.
-        name = f"{int(iteration):03d}-{seq}-{shot['viewport']}.png"
+        name = f"{iteration:03d}-{seq}-{shot.viewport}.png"
         if out_dir is not None:
             try:
                 out_dir.mkdir(parents=True, exist_ok=True)
-                (out_dir / name).write_bytes(catalog.rt.images.get(str(shot["ref"])))
+                (out_dir / name).write_bytes(catalog.rt.images.get(shot.ref))
             except (ImageStoreError, ConfigurationError, OSError) as exc:
                 fail(f"cannot save {name}: {exc}", EXIT_FAILED)
-        size = f"{shot['width']}x{shot['height']}"
-        where = str(out_dir / name) if out_dir else str(shot["ref"])
-        table.add_row(str(iteration), str(page), str(shot["viewport"]), size, where)
+        size = f"{shot.width}x{shot.height}"
+        where = str(out_dir / name) if out_dir else shot.ref
+        table.add_row(str(iteration), page, shot.viewport, size, where)
     out().print(table)
 
 

@@ -6,13 +6,48 @@ import json
 import shlex
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from rich.text import Text
 
 from cofounder.budget import BudgetStatus
 from cofounder.cli.inert import inert
-from cofounder.engine.feed import EventType
+from cofounder.events import (
+    AssistantText,
+    BaseEvent,
+    BudgetExhausted,
+    BudgetUpdated,
+    CancelRequested,
+    Choice,
+    ContextCompacted,
+    DocumentationUpdated,
+    Escalated,
+    IterationCommitted,
+    ModelFailed,
+    ModelUnavailable,
+    Narration,
+    PhaseCompleted,
+    PhaseStarted,
+    PreviewFailed,
+    PreviewReady,
+    PreviewStopped,
+    ProcessesStopped,
+    Resolved,
+    Retrying,
+    ScreenshotTaken,
+    SessionFinished,
+    SessionPaused,
+    SessionResumed,
+    SessionStarted,
+    Sleeping,
+    SnapshotFailed,
+    Thinking,
+    ToolCalled,
+    ToolStarted,
+    ToolSteered,
+    WaitingForInput,
+    Waking,
+    WorkspaceRestored,
+)
 from cofounder.storage import Event, SessionRecord
 from cofounder.storage.escalations import EscalationChoice
 
@@ -22,25 +57,22 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _s(payload: dict[str, Any], key: str, *, clip: int | None = None) -> str:
-    """One payload field as inert one-line text ("" when absent)."""
-    value = payload.get(key)
+def _s(value: object, *, clip: int | None = None) -> str:
+    """A field as inert one-line text ("" when absent)."""
     text = "" if value is None else str(value)
     return inert(_clip(text, clip) if clip else text)
 
 
-def _n(payload: dict[str, Any], key: str) -> str:
-    """A numeric payload field: `12,345`; anything else (never expected) shown inert."""
-    value = payload.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return inert(str(value)) if value is not None else "?"
+def _n(value: float | None) -> str:
+    """A number: `12,345` for a count; "?" when absent."""
+    if value is None:
+        return "?"
+    return f"{value:,}" if isinstance(value, int) else inert(str(value))
 
 
-def _prose(payload: dict[str, Any], key: str) -> str:
-    """A payload field the founder reads in full (the agent's messages): lines kept."""
-    value = payload.get(key)
-    return inert(("" if value is None else str(value)).strip(), multiline=True)
+def _prose(text: str) -> str:
+    """A field the founder reads in full (the agent's messages): lines kept."""
+    return inert(text.strip(), multiline=True)
 
 
 def utc_time(when: datetime, now: datetime | None = None) -> str:
@@ -48,13 +80,6 @@ def utc_time(when: datetime, now: datetime | None = None) -> str:
     when = when.astimezone(UTC)
     today = (now or datetime.now(UTC)).astimezone(UTC).date()
     return f"{when:%H:%M} UTC" if when.date() == today else f"{when:%Y-%m-%d %H:%M} UTC"
-
-
-def _when(payload: dict[str, Any], key: str, now: datetime) -> str:
-    try:
-        return utc_time(datetime.fromisoformat(str(payload[key])), now)
-    except (KeyError, ValueError):
-        return "an unknown time"
 
 
 def resolve_command(escalation_id: str, key: str, owner: str | None = None) -> str:
@@ -66,7 +91,7 @@ def resolve_command(escalation_id: str, key: str, owner: str | None = None) -> s
 def question_text(
     escalation_id: str,
     problem: str,
-    options: Sequence[EscalationChoice],
+    options: Sequence[EscalationChoice | Choice],
     default: str,
     *,
     owner: str | None,
@@ -97,24 +122,13 @@ def sleeping_text(
     )
 
 
-def _options(payload: dict[str, Any]) -> list[EscalationChoice]:
-    options = payload.get("options")
-    if not isinstance(options, list):
-        return []
-    return [
-        EscalationChoice(key=str(o.get("key", "?")), label=str(o.get("label", "")))
-        for o in options
-        if isinstance(o, dict)
-    ]
-
-
-def _retrying(p: dict[str, Any]) -> Text:
-    label, error = _s(p, "label", clip=120), _s(p, "error", clip=200)
-    attempt = f"attempt {_n(p, 'attempt')} of {_n(p, 'max_attempts')}"
-    match p.get("kind"):
+def _retrying(e: Retrying) -> Text:
+    label, error = _s(e.label, clip=120), _s(e.error, clip=200)
+    attempt = f"attempt {_n(e.attempt)} of {_n(e.max_attempts)}"
+    match e.kind:
         case "retry":
             text = f"  ↻ {label} hit an environment error ({error}); retrying in "
-            text += f"{_n(p, 'retry_after_s')}s ({attempt})"
+            text += f"{_n(e.retry_after_s)}s ({attempt})"
         case "nudge":
             text = f"  ↻ no progress ({label}); the agent is nudged to change course"
         case _:
@@ -122,13 +136,13 @@ def _retrying(p: dict[str, Any]) -> Text:
     return Text(text, style="yellow")
 
 
-def _snapshot_failed(p: dict[str, Any]) -> Text:
+def _snapshot_failed(e: SnapshotFailed) -> Text:
     line = Text(
-        f"  ✗ workspace snapshot failed (attempt {_n(p, 'attempt')} of {_n(p, 'of')}): "
-        f"{_s(p, 'error', clip=200)}",
+        f"  ✗ workspace snapshot failed (attempt {_n(e.attempt)} of {_n(e.of)}): "
+        f"{_s(e.error, clip=200)}",
         style="yellow",
     )
-    if p.get("attempt") == p.get("of"):
+    if e.attempt == e.of:
         line.append(
             "; giving up: this iteration's files are not saved, so a restart elsewhere "
             "cannot restore them",
@@ -137,152 +151,136 @@ def _snapshot_failed(p: dict[str, Any]) -> Text:
     return line
 
 
-def _resolved(p: dict[str, Any]) -> Text:
-    eid, choice = _s(p, "escalation_id"), _s(p, "choice")
-    if p.get("defaulted"):
+def _resolved(e: Resolved) -> Text:
+    eid, choice = _s(e.escalation_id), _s(e.choice)
+    if e.defaulted:
         return Text(
             f"  ⌛ no answer to {eid} in time: the default {choice} applies", style="yellow"
         )
-    line = Text(f"  ✓ {eid} answered by {_s(p, 'by')}: {choice}", style="green")
-    if p.get("guidance"):
-        line.append(f" — {_s(p, 'guidance', clip=200)}", style="dim")
+    line = Text(f"  ✓ {eid} answered by {_s(e.by)}: {choice}", style="green")
+    if e.guidance:
+        line.append(f" — {_s(e.guidance, clip=200)}", style="dim")
+    return line
+
+
+def _waiting(e: WaitingForInput, now: datetime) -> Text:
+    eid, until = _s(e.escalation_id), utc_time(e.deadline, now)
+    if not e.blocking:
+        return Text(
+            f"  … {eid} is open until {until}; the build keeps working meanwhile", style="yellow"
+        )
+    return Text(
+        f"⏸ Waiting for your answer to {eid} until {until} (then the default applies)"
+        "; `cofounder escalations --open` shows what is asked",
+        style="bold yellow",
+    )
+
+
+def _tool_called(e: ToolCalled) -> Text | None:
+    if e.name in ("narrate", "document") and e.ok:
+        return None  # their narration / documentation events already say it
+    mark, style = ("✓", "green") if e.ok else ("✗", "red")
+    line = Text(f"  {mark} ", style=style)
+    line.append(_s(e.label) or _s(e.name))
+    line.append(f" — {_s(e.summary)}", style="dim")
     return line
 
 
 # Events the feed leaves to the status bar (or that another event already says).
-QUIET_EVENTS = frozenset(
-    {
-        EventType.THINKING,
-        EventType.TOOL_STARTED,
-        EventType.PHASE_COMPLETED,
-        EventType.ITERATION_COMMITTED,
-        EventType.BUDGET_UPDATED,  # the status bar shows spend; a sleep says it when it matters
-        EventType.BUDGET_EXHAUSTED,  # followed by `sleeping` or a finished `budget_too_small`
-    }
+QUIET_EVENTS: tuple[type[BaseEvent], ...] = (
+    Thinking,
+    ToolStarted,
+    PhaseCompleted,
+    IterationCommitted,
+    BudgetUpdated,  # the status bar shows spend; a sleep says it when it matters
+    BudgetExhausted,  # followed by `sleeping` or a finished `budget_too_small`
 )
 
 
 def event_line(event: Event, *, owner: str | None = None) -> Text | None:
     """One line per event a founder cares about, with the next action where one is needed;
-    None for events only the status bar uses. Every payload value is shown inert."""
-    p, sid, now = event.payload, inert(event.session_id), event.ts
-    match event.type:
-        case EventType.SESSION_STARTED:
-            return Text(f"▶ started “{_s(p, 'name')}” with {_s(p, 'model')}", style="bold")
-        case EventType.SESSION_RESUMED:
-            return Text(f"▶ resumed at iteration {_n(p, 'iteration')}", style="bold")
-        case EventType.ASSISTANT_TEXT:
-            return Text(f"  {_prose(p, 'text')}", style="cyan")
-        case EventType.TOOL_CALLED if p.get("name") in ("narrate", "document") and p.get("ok"):
-            return None  # their narration / documentation events already say it
-        case EventType.TOOL_CALLED:
-            mark, style = ("✓", "green") if p.get("ok") else ("✗", "red")
-            line = Text(f"  {mark} ", style=style)
-            line.append(_s(p, "label") or _s(p, "name"))
-            line.append(f" — {_s(p, 'summary')}", style="dim")
-            return line
-        case EventType.TOOL_STEERED:
+    None for events only the status bar uses. Every value from the event is shown inert."""
+    now = event.ts
+    match event.body:
+        case SessionStarted(name=name, model=model):
+            return Text(f"▶ started “{_s(name)}” with {_s(model)}", style="bold")
+        case SessionResumed(iteration=iteration):
+            return Text(f"▶ resumed at iteration {_n(iteration)}", style="bold")
+        case AssistantText(text=text):
+            return Text(f"  {_prose(text)}", style="cyan")
+        case ToolCalled() as e:
+            return _tool_called(e)
+        case ToolSteered(name=name, action=action, message=message):
+            return Text(f"  ⚠ {_s(name)} {_s(action)}: {_s(message, clip=160)}", style="yellow")
+        case Narration(message=message):
+            return Text(f"» {_prose(message)}", style="magenta")
+        case PhaseStarted(phase=phase):
+            return Text(f"━━ {_s(phase)} ━━", style="bold blue")
+        case DocumentationUpdated(section=section):
+            return Text(f"  📄 documented {_s(section)}", style="dim")
+        case WorkspaceRestored(to_iteration=to_iteration):
             return Text(
-                f"  ⚠ {_s(p, 'name')} {_s(p, 'action')}: {_s(p, 'message', clip=160)}",
-                style="yellow",
-            )
-        case EventType.NARRATION:
-            return Text(f"» {_prose(p, 'message')}", style="magenta")
-        case EventType.PHASE_STARTED:
-            return Text(f"━━ {_s(p, 'phase')} ━━", style="bold blue")
-        case EventType.DOCUMENTATION_UPDATED:
-            return Text(f"  📄 documented {_s(p, 'section')}", style="dim")
-        case EventType.WORKSPACE_RESTORED:
-            return Text(
-                f"  ↺ workspace restored to iteration {_n(p, 'to_iteration')} "
+                f"  ↺ workspace restored to iteration {_n(to_iteration)} "
                 "to redo an interrupted batch",
                 style="yellow",
             )
-        case EventType.SNAPSHOT_FAILED:
-            return _snapshot_failed(p)
-        case EventType.CONTEXT_COMPACTED:
+        case SnapshotFailed() as e:
+            return _snapshot_failed(e)
+        case ContextCompacted() as e:
             return Text(
-                f"  ⇣ conversation compacted ({_s(p, 'kind')}): "
-                f"{_n(p, 'tokens_before')} → {_n(p, 'tokens_after')} tokens",
+                f"  ⇣ conversation compacted ({_s(e.kind)}): "
+                f"{_n(e.tokens_before)} → {_n(e.tokens_after)} tokens",
                 style="dim",
             )
-        case EventType.RETRYING:
-            return _retrying(p)
-        case EventType.ESCALATED:
-            return question_text(
-                str(p.get("id", "")),
-                str(p.get("problem", "")),
-                _options(p),
-                str(p.get("default", "")),
-                owner=owner,
-            )
-        case EventType.WAITING_FOR_INPUT:
-            eid, until = _s(p, "escalation_id"), _when(p, "deadline", now)
-            if not p.get("blocking", True):
-                return Text(
-                    f"  … {eid} is open until {until}; the build keeps working meanwhile",
-                    style="yellow",
-                )
-            return Text(
-                f"⏸ Waiting for your answer to {eid} until {until} (then the default applies)"
-                "; `cofounder escalations --open` shows what is asked",
-                style="bold yellow",
-            )
-        case EventType.RESOLVED:
-            return _resolved(p)
-        case EventType.SLEEPING:
-            try:
-                wake_at: datetime | None = datetime.fromisoformat(str(p.get("wake_at")))
-            except ValueError:
-                wake_at = None
-            return sleeping_text(event.session_id, wake_at, str(p.get("reason", "")), owner, now)
-        case EventType.WAKING:
-            why = "woken on request" if p.get("on_request") else "the allowance window refreshed"
+        case Retrying() as e:
+            return _retrying(e)
+        case Escalated() as e:
+            return question_text(e.id, e.problem, e.options, e.default, owner=owner)
+        case WaitingForInput() as e:
+            return _waiting(e, now)
+        case Resolved() as e:
+            return _resolved(e)
+        case Sleeping(wake_at=wake_at, reason=reason):
+            return sleeping_text(event.session_id, wake_at, reason, owner, now)
+        case Waking(on_request=on_request):
+            why = "woken on request" if on_request else "the allowance window refreshed"
             return Text(f"☀ Waking: {why}", style="bold")
-        case EventType.SESSION_PAUSED:
+        case SessionPaused(reason=reason):
             return Text(
-                f"‖ paused: {_s(p, 'reason')} — `cofounder resume {sid}` continues it",
+                f"‖ paused: {_s(reason)} — `cofounder resume {inert(event.session_id)}` "
+                "continues it",
                 style="bold yellow",
             )
-        case EventType.MODEL_UNAVAILABLE:
-            return Text(f"  ✗ model unavailable: {_s(p, 'error', clip=300)}", style="yellow")
-        case EventType.MODEL_FAILED:
-            return Text(f"✗ model failed: {_s(p, 'error')}", style="bold red")
-        case EventType.CANCEL_REQUESTED:
+        case ModelUnavailable(error=error):
+            return Text(f"  ✗ model unavailable: {_s(error, clip=300)}", style="yellow")
+        case ModelFailed(error=error):
+            return Text(f"✗ model failed: {_s(error)}", style="bold red")
+        case CancelRequested():
             return Text("■ cancel requested; stopping after the current iteration", style="yellow")
-        case EventType.PREVIEW_READY:
+        case PreviewReady(url=url, http_status=http_status):
             return Text(
-                f"  ◉ preview ready: open {_s(p, 'url')} in your browser "
-                f"(HTTP {_n(p, 'http_status')})",
+                f"  ◉ preview ready: open {_s(url)} in your browser (HTTP {_n(http_status)})",
                 style="bold green",
             )
-        case EventType.PREVIEW_FAILED:
-            return Text(f"  ✗ preview failed: {_s(p, 'hint', clip=200)}", style="yellow")
-        case EventType.PREVIEW_STOPPED:
-            return Text(f"  ○ preview stopped ({_s(p, 'reason')})", style="dim")
-        case EventType.PROCESSES_STOPPED:
-            names = ", ".join(
-                inert(str(proc.get("name", proc.get("id"))))
-                for proc in p.get("processes", [])
-                if isinstance(proc, dict)
-            )
-            return Text(f"  ○ background processes stopped ({_s(p, 'reason')}): {names}", "dim")
-        case EventType.SCREENSHOT_TAKEN:
-            shots = ", ".join(
-                inert(f"{s.get('viewport')} {s.get('width')}x{s.get('height')}")
-                for s in p.get("screenshots", [])
-                if isinstance(s, dict)
-            )
-            return Text(f"  📷 screenshot {_s(p, 'path')}: {shots}", style="dim")
-        case EventType.SESSION_FINISHED:
-            style = "bold green" if p.get("outcome") == "completed" else "bold red"
+        case PreviewFailed(hint=hint):
+            return Text(f"  ✗ preview failed: {_s(hint, clip=200)}", style="yellow")
+        case PreviewStopped(reason=reason):
+            return Text(f"  ○ preview stopped ({_s(reason)})", style="dim")
+        case ProcessesStopped(reason=reason, processes=processes):
+            names = ", ".join(inert(p.name or p.id) for p in processes)
+            return Text(f"  ○ background processes stopped ({_s(reason)}): {names}", "dim")
+        case ScreenshotTaken(path=path, screenshots=screenshots):
+            shots = ", ".join(inert(f"{s.viewport} {s.width}x{s.height}") for s in screenshots)
+            return Text(f"  📷 screenshot {_s(path)}: {shots}", style="dim")
+        case SessionFinished() as e:
+            style = "bold green" if e.outcome == "completed" else "bold red"
             return Text(
-                f"■ {_s(p, 'outcome')}: {_s(p, 'reason')} "
-                f"({_n(p, 'iterations')} iterations, {_n(p, 'tool_calls')} tool calls, "
-                f"{_n(p, 'elapsed_seconds')}s)",
+                f"■ {_s(e.outcome)}: {_s(e.reason)} "
+                f"({_n(e.iterations)} iterations, {_n(e.tool_calls)} tool calls, "
+                f"{_n(e.elapsed_seconds)}s)",
                 style=style,
             )
-        case _:
+        case _:  # QUIET_EVENTS: the status bar shows them
             return None
 
 

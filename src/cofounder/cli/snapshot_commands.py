@@ -226,7 +226,7 @@ def iteration_records(
 ) -> tuple[list[IterationRecord], list[int]]:
     """Every committed iteration up to `last`, with its narration; and the iterations left out
     because their snapshot could not be stored at the time (their checkpoint says so)."""
-    from cofounder.engine.feed import EventType
+    from cofounder.events import Narration
     from cofounder.storage.snapshots.history import IterationRecord
 
     narration: dict[int, list[str]] = {}
@@ -234,9 +234,8 @@ def iteration_records(
     while batch := catalog.rt.events.read(last.session_id, after_seq=after):
         after = batch[-1].seq
         for event in batch:
-            index, message = event.payload.get("iteration"), event.payload.get("message")
-            if event.type == EventType.NARRATION and isinstance(index, int) and message:
-                narration.setdefault(index, []).append(str(message))
+            if isinstance(event.body, Narration) and event.body.message:
+                narration.setdefault(event.body.iteration, []).append(event.body.message)
     records: list[IterationRecord] = []
     skipped: list[int] = []
     for number in range(last.iteration + 1):

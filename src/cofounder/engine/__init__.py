@@ -19,7 +19,6 @@ if TYPE_CHECKING:
         SessionBusyError,
         SessionFinishedError,
     )
-    from cofounder.engine.feed import EventType
 
 __getattr__ = lazy_exports(
     __name__,
@@ -30,7 +29,6 @@ __getattr__ = lazy_exports(
         "EngineError": "errors",
         "SessionBusyError": "errors",
         "SessionFinishedError": "errors",
-        "EventType": "feed",
     },
 )
 
@@ -39,7 +37,6 @@ __all__ = [
     "Catalog",
     "ConfigurationError",
     "EngineError",
-    "EventType",
     "SessionBusyError",
     "SessionFinishedError",
 ]

@@ -11,10 +11,10 @@ from typing import Protocol, TypeVar
 from cofounder.config import Settings
 from cofounder.engine import runtime
 from cofounder.engine.errors import BadInputError, SessionBusyError, SessionFinishedError
-from cofounder.engine.feed import EventType
 from cofounder.engine.locks import SessionLock, is_held
 from cofounder.engine.outcomes import record_outcome
 from cofounder.engine.runtime import Runtime
+from cofounder.events import CancelRequested
 from cofounder.storage import SessionRecord
 
 
@@ -59,7 +59,7 @@ class Catalog:
         """
         self.unfinished(session_id)
         self.rt.sessions.request_cancel(session_id)
-        self.rt.events.append(session_id, EventType.CANCEL_REQUESTED, {})
+        self.rt.events.append(session_id, CancelRequested())
         lock = SessionLock(self.rt.session_dir(session_id) / "lock")
         try:
             lock.acquire()  # nobody runs it: no runner will ever see the request

@@ -28,10 +28,10 @@ from cofounder.agent.context.view import (
 from cofounder.agent.prompt import build_system_prompt
 from cofounder.engine.budget import reserve_in, settle_in
 from cofounder.engine.faults import crash_point
-from cofounder.engine.feed import EventType
 from cofounder.engine.images import with_image_data
 from cofounder.engine.runtime import Runtime
 from cofounder.engine.startup import summarizer_for
+from cofounder.events import ContextCompacted
 from cofounder.llm import ModelError, ModelRequest, Usage
 from cofounder.llm.tiers import context_window
 from cofounder.project import ProjectSpec
@@ -213,17 +213,16 @@ def _record(
         append_in(
             session,
             record.id,
-            EventType.CONTEXT_COMPACTED,
-            {
-                "iteration": iteration,
-                "kind": decision.kind,
-                "reason": decision.reason,
-                "tokens_before": decision.tokens_before,
-                "tokens_after": decision.tokens_after,
-                "summarized_turns": state.summarized_turns,
-                "summary_model": summarizer or None,
-                "cost_microdollars": cost,
-            },
+            ContextCompacted(
+                iteration=iteration,
+                kind=decision.kind,
+                reason=decision.reason,
+                tokens_before=decision.tokens_before,
+                tokens_after=decision.tokens_after,
+                summarized_turns=state.summarized_turns,
+                summary_model=summarizer or None,
+                cost_microdollars=cost,
+            ),
         )
     crash_point("context.after_compaction")
     log.info(

@@ -20,7 +20,7 @@ from cofounder.agent.healing.escalation import EscalationDraft, reply_text
 from cofounder.agent.healing.policy import HealingState, resolved
 from cofounder.engine import runtime
 from cofounder.engine.faults import crash_point
-from cofounder.engine.feed import EventType
+from cofounder.events import Choice, Escalated, Resolved, WaitingForInput
 from cofounder.llm import Message, TextBlock
 from cofounder.storage import Checkpoint
 from cofounder.storage.escalations import (
@@ -116,31 +116,31 @@ def record_in(
         )
         if not insert_in(session, escalation):
             continue
-        payload = escalation.model_dump(
-            mode="json", include={"id", "reason", "problem", "error", "tried", "recommendation"}
+        append_in(
+            session,
+            session_id,
+            Escalated(
+                iteration=iteration,
+                id=escalation.id,
+                reason=escalation.reason,
+                problem=escalation.problem,
+                error=escalation.error,
+                tried=escalation.tried,
+                recommendation=escalation.recommendation,
+                options=[Choice(**o.model_dump()) for o in escalation.options],
+                default=escalation.default_option,
+                deadline=escalation.deadline,
+                can_continue=escalation.can_continue,
+            ),
         )
         append_in(
             session,
             session_id,
-            EventType.ESCALATED,
-            {
-                **payload,
-                "iteration": iteration,
-                "options": [o.model_dump() for o in escalation.options],
-                "default": escalation.default_option,
-                "deadline": escalation.deadline.isoformat(),
-                "can_continue": escalation.can_continue,
-            },
-        )
-        append_in(
-            session,
-            session_id,
-            EventType.WAITING_FOR_INPUT,
-            {
-                "escalation_id": escalation.id,
-                "deadline": escalation.deadline.isoformat(),
-                "blocking": not escalation.can_continue,
-            },
+            WaitingForInput(
+                escalation_id=escalation.id,
+                deadline=escalation.deadline,
+                blocking=not escalation.can_continue,
+            ),
         )
 
 
@@ -194,15 +194,14 @@ def deliver_step(session_id: str) -> dict[str, Any]:
                 append_in(
                     session,
                     session_id,
-                    EventType.RESOLVED,
-                    {
-                        "escalation_id": escalation.id,
-                        "iteration": iteration,
-                        "choice": escalation.choice,
-                        "guidance": escalation.guidance,
-                        "defaulted": escalation.state == "defaulted",
-                        "by": escalation.resolved_by,
-                    },
+                    Resolved(
+                        escalation_id=escalation.id,
+                        iteration=iteration,
+                        choice=escalation.choice,
+                        guidance=escalation.guidance,
+                        defaulted=escalation.state == "defaulted",
+                        by=escalation.resolved_by,
+                    ),
                 )
     if answered:
         crash_point("deliver.after")

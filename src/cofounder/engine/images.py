@@ -12,8 +12,8 @@ import base64
 
 import structlog
 
-from cofounder.engine.feed import EventType
 from cofounder.engine.runtime import Runtime
+from cofounder.events import Screenshot, ScreenshotTaken
 from cofounder.llm.messages import ContentBlock, ImageBlock, Message, TextBlock, ToolUseBlock
 from cofounder.storage.images import ImageStoreError
 from cofounder.tools import ImageRef, ToolImage, ToolResult
@@ -50,22 +50,21 @@ def store_images(
         )
     rt.events.append(
         session_id,
-        EventType.SCREENSHOT_TAKEN,
-        {
-            "iteration": iteration,
-            "tool_use_id": call.id,
-            "path": call.input.get("path") or "/",
-            "screenshots": [
-                {
-                    "viewport": r.label.split(" ")[0],
-                    "width": r.width,
-                    "height": r.height,
-                    "ref": r.ref,
-                    "bytes": len(i.data),
-                }
+        ScreenshotTaken(
+            iteration=iteration,
+            tool_use_id=call.id,
+            path=str(call.input.get("path") or "/"),
+            screenshots=[
+                Screenshot(
+                    viewport=r.label.split(" ")[0],
+                    width=r.width,
+                    height=r.height,
+                    ref=r.ref,
+                    bytes=len(i.data),
+                )
                 for r, i in zip(refs, images, strict=True)
             ],
-        },
+        ),
     )
     return result.model_copy(update={"images": refs})
 

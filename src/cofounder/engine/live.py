@@ -17,8 +17,14 @@ import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cofounder.engine import workspace as workspace_state
-from cofounder.engine.feed import EventType
 from cofounder.engine.runtime import Runtime
+from cofounder.events import (
+    PreviewFailed,
+    PreviewReady,
+    PreviewStopped,
+    ProcessesStopped,
+    StoppedProcess,
+)
 from cofounder.sandbox import Sandbox, SandboxError
 from cofounder.sandbox.preview_types import PreviewHost, PreviewOutcome, PreviewSpec
 
@@ -83,8 +89,7 @@ def bring_back_preview(rt: Runtime, session_id: str) -> None:
         log.warning("preview_not_restored", session_id=session_id, error=str(exc))
         rt.events.append(
             session_id,
-            EventType.PREVIEW_FAILED,
-            {"iteration": record.iteration, "restarted": True, "hint": f"sandbox error: {exc}"},
+            PreviewFailed(iteration=record.iteration, restarted=True, hint=f"sandbox error: {exc}"),
         )
 
 
@@ -114,30 +119,28 @@ def record_preview(
         rt.sessions.set_preview(session_id, spec_json=stored.model_dump_json(), url=outcome.url)
         rt.events.append(
             session_id,
-            EventType.PREVIEW_READY,
-            {
-                "iteration": iteration,
-                "url": outcome.url,
-                "command": outcome.spec.command,
-                "port": outcome.spec.port,
-                "http_status": outcome.http_status,
-                "waited_s": outcome.waited_s,
-                "restarted": restarted,
-            },
+            PreviewReady(
+                iteration=iteration,
+                url=outcome.url,
+                command=outcome.spec.command,
+                port=outcome.spec.port,
+                http_status=outcome.http_status,
+                waited_s=outcome.waited_s,
+                restarted=restarted,
+            ),
         )
         return
     rt.sessions.set_preview(session_id, spec_json=None, url=None)
     rt.events.append(
         session_id,
-        EventType.PREVIEW_FAILED,
-        {
-            "iteration": iteration,
-            "command": outcome.spec.command,
-            "port": outcome.spec.port,
-            "hint": outcome.hint,
-            "output_tail": outcome.output_tail[-2000:],
-            "restarted": restarted,
-        },
+        PreviewFailed(
+            iteration=iteration,
+            command=outcome.spec.command,
+            port=outcome.spec.port,
+            hint=outcome.hint,
+            output_tail=outcome.output_tail[-2000:],
+            restarted=restarted,
+        ),
     )
 
 
@@ -159,16 +162,14 @@ def close_live(rt: Runtime, session_id: str, reason: str) -> None:
         rt.sessions.set_preview(session_id, spec_json=None, url=None)
         rt.events.append(
             session_id,
-            EventType.PREVIEW_STOPPED,
-            {"iteration": iteration, "url": stopped_preview.url, "reason": reason},
+            PreviewStopped(iteration=iteration, url=stopped_preview.url, reason=reason),
         )
     if running:
         rt.events.append(
             session_id,
-            EventType.PROCESSES_STOPPED,
-            {
-                "iteration": iteration,
-                "reason": reason,
-                "processes": [{"id": p.id, "name": p.name} for p in running],
-            },
+            ProcessesStopped(
+                iteration=iteration,
+                reason=reason,
+                processes=[StoppedProcess(id=p.id, name=p.name) for p in running],
+            ),
         )

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from cofounder.engine.feed import EventType
 from cofounder.engine.runtime import Runtime
+from cofounder.events import PhaseCompleted, SessionFinished, SessionPaused, Sleeping
 from cofounder.storage.events import append_in
 from cofounder.storage.ledger import release_session_in
 from cofounder.storage.sessions import row_in
@@ -21,12 +21,7 @@ def record_outcome(rt: Runtime, session_id: str, outcome: str, reason: str) -> s
             assert row.outcome is not None
             return row.outcome
         if row.phase is not None:
-            append_in(
-                session,
-                session_id,
-                EventType.PHASE_COMPLETED,
-                {"iteration": row.iteration, "phase": row.phase},
-            )
+            append_in(session, session_id, PhaseCompleted(iteration=row.iteration, phase=row.phase))
         release_session_in(session, session_id)  # a finished session holds no reservation
         now = datetime.now(UTC)
         row.wake_at = None
@@ -38,14 +33,13 @@ def record_outcome(rt: Runtime, session_id: str, outcome: str, reason: str) -> s
         append_in(
             session,
             session_id,
-            EventType.SESSION_FINISHED,
-            {
-                "outcome": outcome,
-                "reason": reason,
-                "iterations": row.iteration,
-                "tool_calls": row.tool_calls,
-                "elapsed_seconds": round((now - row.created_at).total_seconds(), 3),
-            },
+            SessionFinished(
+                outcome=outcome,
+                reason=reason,
+                iterations=row.iteration,
+                tool_calls=row.tool_calls,
+                elapsed_seconds=round((now - row.created_at).total_seconds(), 3),
+            ),
         )
     return outcome
 
@@ -62,8 +56,7 @@ def record_pause(rt: Runtime, session_id: str, reason: str) -> str:
         append_in(
             session,
             session_id,
-            EventType.SESSION_PAUSED,
-            {"reason": reason, "iteration": row.iteration, "run": row.run_number},
+            SessionPaused(reason=reason, iteration=row.iteration, run=row.run_number),
         )
     return "paused"
 
@@ -83,13 +76,7 @@ def record_sleep(rt: Runtime, session_id: str, wake_at: datetime, reason: str) -
         append_in(
             session,
             session_id,
-            EventType.SLEEPING,
-            {
-                "wake_at": wake_at.isoformat(),
-                "reason": reason,
-                "iteration": row.iteration,
-                "run": row.run_number,
-            },
+            Sleeping(wake_at=wake_at, reason=reason, iteration=row.iteration, run=row.run_number),
         )
     return "sleeping"
 

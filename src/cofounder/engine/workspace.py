@@ -19,8 +19,8 @@ import structlog
 from pydantic import BaseModel, ConfigDict
 
 from cofounder.engine.errors import EngineError
-from cofounder.engine.feed import EventType
 from cofounder.engine.runtime import Runtime
+from cofounder.events import SnapshotFailed, WorkspaceRestored
 
 # Recorded as a checkpoint's snapshot id when the store failed past its retries.
 MISSING_SNAPSHOT = ""
@@ -95,8 +95,7 @@ def ensure_at(
     write_state(rt, session_id, WorkspaceState(kind="at", snapshot_id=snapshot_id))
     rt.events.append(
         session_id,
-        EventType.WORKSPACE_RESTORED,
-        {"iteration": for_iteration, "to_iteration": iteration, "reason": why},
+        WorkspaceRestored(iteration=for_iteration, to_iteration=iteration, reason=why),
     )
 
 
@@ -115,13 +114,12 @@ def snapshot(rt: Runtime, session_id: str, iteration: int) -> str:
             log.warning("snapshot_failed", session_id=session_id, attempt=attempt, error=str(exc))
             rt.events.append(
                 session_id,
-                EventType.SNAPSHOT_FAILED,
-                {
-                    "iteration": iteration,
-                    "attempt": attempt,
-                    "of": len(delays),
-                    "error": f"{type(exc).__name__}: {exc}",
-                },
+                SnapshotFailed(
+                    iteration=iteration,
+                    attempt=attempt,
+                    of=len(delays),
+                    error=f"{type(exc).__name__}: {exc}",
+                ),
             )
             if delay is None:
                 # Durable: this file is then the only record of what the workspace holds.

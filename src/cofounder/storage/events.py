@@ -1,8 +1,12 @@
-"""The append-only, per-session event log with a gap-free `seq`."""
+"""The append-only, per-session event log with a gap-free `seq`.
+
+Events go in as their models (`cofounder.events`) and come back as them; the payload is kept
+as stored too, for JSON output that stays what it always was."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -12,22 +16,47 @@ from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cofounder.events import AnyEvent, event_payload, parse_event
 from cofounder.redaction import redact_value
 from cofounder.storage.db import Database, hold_sqlite_writer
 from cofounder.storage.tables import EventRow
 
+# C1 controls, bidi controls and line/paragraph separators: a terminal or editor showing
+# `events --json` would act on them raw. As JSON `\u` escapes the text stays the same.
+_JSON_UNSAFE = re.compile("[\x80-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _json_escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
 
 class Event(BaseModel):
+    """A stored event: `body` is its model, `payload` the JSON object as stored."""
+
     model_config = ConfigDict(frozen=True)
 
     session_id: str
     seq: int
-    type: str
     ts: datetime
+    body: AnyEvent
     payload: dict[str, Any]
 
+    @property
+    def type(self) -> str:
+        return self.body.type
+
+    @classmethod
+    def stored(
+        cls, session_id: str, seq: int, type_: str, ts: datetime, payload: dict[str, Any]
+    ) -> Event:
+        """A row read back: its payload parsed to the event's model (ValidationError if it
+        is not one)."""
+        body = parse_event(type_, payload)
+        return cls(session_id=session_id, seq=seq, ts=ts, body=body, payload=payload)
+
     def to_json_line(self) -> str:
-        return json.dumps(
+        """One JSON object per line; controls a terminal would obey are `\\u` escaped."""
+        line = json.dumps(
             {
                 "session_id": self.session_id,
                 "seq": self.seq,
@@ -37,6 +66,7 @@ class Event(BaseModel):
             },
             ensure_ascii=False,
         )
+        return _JSON_UNSAFE.sub(_json_escaped, line)
 
 
 _EVENTS = cast(Table, EventRow.__table__)
@@ -66,21 +96,12 @@ def _lock_session_events(session: Session, session_id: str) -> None:
         hold_sqlite_writer(session)
 
 
-class NewEvent(BaseModel):
-    """An event not yet appended: one step gathers several and appends them together."""
-
-    model_config = ConfigDict(frozen=True)
-
-    type: str
-    payload: dict[str, Any]
-
-
-def append_in(session: Session, session_id: str, type_: str, payload: dict[str, Any]) -> Event:
+def append_in(session: Session, session_id: str, event: AnyEvent) -> Event:
     """Append inside an open transaction, so an event commits atomically with other writes."""
-    return append_all_in(session, session_id, [NewEvent(type=type_, payload=payload)])[0]
+    return append_all_in(session, session_id, [event])[0]
 
 
-def append_all_in(session: Session, session_id: str, events: Sequence[NewEvent]) -> list[Event]:
+def append_all_in(session: Session, session_id: str, events: Sequence[AnyEvent]) -> list[Event]:
     """Append `events` in order inside an open transaction: one lock and one `max(seq)` for
     all of them."""
     if not events:
@@ -88,15 +109,10 @@ def append_all_in(session: Session, session_id: str, events: Sequence[NewEvent])
     _lock_session_events(session, session_id)
     last = session.scalar(_LAST_SEQ, {"session_id": session_id})
     assert last is not None
-    texts = [json.dumps(redact_value(e.payload), ensure_ascii=False) for e in events]
+    texts = [json.dumps(redact_value(event_payload(e)), ensure_ascii=False) for e in events]
     appended = [
-        Event(
-            session_id=session_id,
-            seq=int(last) + n,
-            type=event.type,
-            ts=datetime.now(UTC),
-            payload=json.loads(text),  # as stored: redacted, through JSON
-        )
+        # As stored: redacted, through JSON, read back as its model.
+        Event.stored(session_id, int(last) + n, event.type, datetime.now(UTC), json.loads(text))
         for n, (event, text) in enumerate(zip(events, texts, strict=True), start=1)
     ]
     # A plain INSERT (no ORM unit of work): nothing in the transaction reads these rows back.
@@ -114,11 +130,11 @@ class EventLog:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def append(self, session_id: str, type_: str, payload: dict[str, Any]) -> Event:
+    def append(self, session_id: str, event: AnyEvent) -> Event:
         """Append in its own transaction; a concurrent writer's seq clash is retried."""
-        return self.append_all(session_id, [NewEvent(type=type_, payload=payload)])[0]
+        return self.append_all(session_id, [event])[0]
 
-    def append_all(self, session_id: str, events: Sequence[NewEvent]) -> list[Event]:
+    def append_all(self, session_id: str, events: Sequence[AnyEvent]) -> list[Event]:
         """`append_all_in`, in a transaction of its own; a seq clash is retried."""
         for attempt in range(20):
             try:
@@ -141,10 +157,4 @@ class EventLog:
 
 
 def _to_event(row: EventRow) -> Event:
-    return Event(
-        session_id=row.session_id,
-        seq=row.seq,
-        type=row.type,
-        ts=row.ts,
-        payload=json.loads(row.payload_json),
-    )
+    return Event.stored(row.session_id, row.seq, row.type, row.ts, json.loads(row.payload_json))

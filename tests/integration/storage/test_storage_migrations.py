@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from cf_support import Backend, app_db_url
+from cofounder.events import Narration
 from cofounder.storage import Database, EventLog, NewSession, SessionStore
 from cofounder.storage import db as db_module
 from cofounder.storage.sessions import insert_in
@@ -43,7 +44,7 @@ def _new_session(session_id: str) -> NewSession:
 
 
 def test_migrate_is_idempotent_and_keeps_data(db: Database, backend: Backend) -> None:
-    EventLog(db).append("s", "kept", {"n": 1})
+    EventLog(db).append("s", Narration(iteration=1, message="kept"))
     db.migrate()
     db.migrate()
     other = Database(app_db_url(backend))  # a second process starting up
@@ -55,7 +56,9 @@ def test_migrate_is_idempotent_and_keeps_data(db: Database, backend: Backend) ->
         versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
         assert versions == [db_module.SCHEMA_HEAD]
         assert set(inspect(conn).get_table_names()) >= TABLES
-    assert [(e.seq, e.type) for e in EventLog(db).read("s")] == [(1, "kept")]
+    assert [(e.seq, e.payload) for e in EventLog(db).read("s")] == [
+        (1, {"iteration": 1, "message": "kept"})
+    ]
 
 
 def test_orm_mappings_match_the_migrated_schema(db: Database) -> None:

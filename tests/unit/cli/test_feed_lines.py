@@ -12,16 +12,35 @@ from rich.console import Console
 from rich.text import Text
 
 from cofounder.cli.render import QUIET_EVENTS, event_line
-from cofounder.engine.feed import EventType
+from cofounder.events import (
+    EVENT_MODELS,
+    AnyEvent,
+    AssistantText,
+    BaseEvent,
+    Choice,
+    ContextCompacted,
+    Escalated,
+    PreviewReady,
+    Resolved,
+    Retrying,
+    SessionPaused,
+    Sleeping,
+    SnapshotFailed,
+    WaitingForInput,
+    Waking,
+)
 from cofounder.storage import Event
+from fakes.event_samples import filled, minimal
 
 HOSTILE = "\x1b]0;pwned\x07\x1b[2J[red]x[/red]\u202e:smile:\x9b1A\r\n"
 TS = datetime(2025, 6, 1, 9, 30, tzinfo=UTC)
 SID = "8f3a9c0d1e2f"
+MODELS = sorted(EVENT_MODELS, key=lambda m: m.__name__)
+SPOKEN = [m for m in MODELS if not issubclass(m, QUIET_EVENTS)]
 
 
-def _event(type_: str, payload: dict[str, Any]) -> Event:
-    return Event(session_id=SID, seq=7, type=type_, ts=TS, payload=payload)
+def _event(body: AnyEvent) -> Event:
+    return Event(session_id=SID, seq=7, ts=TS, body=body, payload={})
 
 
 def _shown(line: Text | None, width: int = 400) -> str:
@@ -31,81 +50,38 @@ def _shown(line: Text | None, width: int = 400) -> str:
     return buffer.getvalue()
 
 
-def _hostile_payload() -> dict[str, Any]:
-    keys = [
-        "name",
-        "model",
-        "text",
-        "label",
-        "summary",
-        "action",
-        "message",
-        "phase",
-        "section",
-        "error",
-        "kind",
-        "id",
-        "problem",
-        "default",
-        "escalation_id",
-        "choice",
-        "by",
-        "guidance",
-        "reason",
-        "url",
-        "hint",
-        "path",
-        "outcome",
-        "wake_at",
-        "deadline",
-        "iteration",
-        "to_iteration",
-        "attempt",
-        "of",
-        "max_attempts",
-        "retry_after_s",
-        "tokens_before",
-        "tokens_after",
-        "http_status",
-        "iterations",
-        "tool_calls",
-        "elapsed_seconds",
-    ]
-    payload: dict[str, Any] = dict.fromkeys(keys, HOSTILE)
-    item = {"key": HOSTILE, "label": HOSTILE, "id": HOSTILE, "viewport": HOSTILE}
-    payload |= {"options": [item], "processes": [item], "screenshots": [item]}
-    return payload
-
-
-@pytest.mark.parametrize("event_type", list(EventType))
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
 def test_every_event_type_is_shown_or_deliberately_quiet_and_always_inert(
-    event_type: EventType,
+    model: type[AnyEvent],
 ) -> None:
-    line = event_line(_event(event_type, _hostile_payload()), owner="alice")
-    assert (line is None) == (event_type in QUIET_EVENTS)
+    body: Any = filled(model, HOSTILE)  # every text field, nested ones too, is hostile
+    line = event_line(_event(body), owner="alice")
+    assert (line is None) == issubclass(model, QUIET_EVENTS)
     if line is not None:
         shown = _shown(line)
         assert not any(c in shown for c in "\x1b\x07\x9b\r\u202e"), repr(shown)
 
 
-@pytest.mark.parametrize("event_type", sorted(set(EventType) - QUIET_EVENTS))
-def test_a_line_survives_a_payload_missing_its_fields(event_type: EventType) -> None:
-    assert event_line(_event(event_type, {}), owner=None) is not None
+@pytest.mark.parametrize("model", SPOKEN, ids=lambda m: m.__name__)
+def test_a_line_survives_an_event_with_only_its_required_fields(model: type[BaseEvent]) -> None:
+    body: Any = minimal(model)
+    assert event_line(_event(body), owner=None) is not None
 
 
 def test_a_question_names_every_option_and_the_exact_command_with_the_whole_id() -> None:
     escalation_id = f"{SID}-14-0"
-    payload = {
-        "id": escalation_id,
-        "problem": "Should streaks count weekends?",
-        "options": [
-            {"key": "simpler", "label": "Every day counts"},
-            {"key": "weekdays", "label": "Only weekdays"},
-        ],
-        "default": "simpler",
-        "deadline": "2025-06-02T09:30:00+00:00",
-    }
-    shown = _shown(event_line(_event(EventType.ESCALATED, payload), owner="alice"), width=60)
+    body = filled(Escalated).model_copy(
+        update={
+            "id": escalation_id,
+            "problem": "Should streaks count weekends?",
+            "options": [
+                Choice(key="simpler", label="Every day counts"),
+                Choice(key="weekdays", label="Only weekdays"),
+            ],
+            "default": "simpler",
+        }
+    )
+    shown = _shown(event_line(_event(body), owner="alice"), width=60)
     flat = " ".join(shown.split())  # wrapped at 60 columns; the id itself is never split
     assert escalation_id in shown
     assert "Question for you" in flat and "Should streaks count weekends?" in flat
@@ -115,85 +91,101 @@ def test_a_question_names_every_option_and_the_exact_command_with_the_whole_id()
 
 
 def test_sleeping_says_until_when_in_utc_why_and_the_commands() -> None:
-    payload = {"wake_at": "2025-06-01T14:00:00+00:00", "reason": "allowance spent"}
-    shown = _shown(event_line(_event(EventType.SLEEPING, payload), owner="alice"))
+    body = Sleeping(
+        iteration=3, wake_at=datetime(2025, 6, 1, 14, tzinfo=UTC), reason="allowance spent"
+    )
+    shown = _shown(event_line(_event(body), owner="alice"))
     assert "Sleeping until 14:00 UTC (allowance spent)" in shown
     assert f"`cofounder budget top-up alice AMOUNT` then `cofounder wake {SID}`" in shown
-    other_day = {**payload, "wake_at": "2025-06-03T00:00:00+00:00"}
-    assert "until 2025-06-03 00:00 UTC" in _shown(
-        event_line(_event(EventType.SLEEPING, other_day), owner="alice")
-    )
+    other_day = body.model_copy(update={"wake_at": datetime(2025, 6, 3, tzinfo=UTC)})
+    assert "until 2025-06-03 00:00 UTC" in _shown(event_line(_event(other_day), owner="alice"))
+
+
+def _at(hour: int, day: int = 1) -> datetime:
+    return datetime(2025, 6, day, hour, 30 if day == 2 else 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
-    ("event_type", "payload", "expected"),
+    ("body", "expected"),
     [
         (
-            EventType.WAITING_FOR_INPUT,
-            {"escalation_id": f"{SID}-3-0", "deadline": "2025-06-02T09:30:00+00:00"},
+            WaitingForInput(escalation_id=f"{SID}-3-0", deadline=_at(9, day=2), blocking=True),
             [f"Waiting for your answer to {SID}-3-0 until 2025-06-02 09:30 UTC", "default"],
         ),
         (
-            EventType.WAITING_FOR_INPUT,
-            {"escalation_id": "e-1", "deadline": "2025-06-01T10:00:00+00:00", "blocking": False},
+            WaitingForInput(escalation_id="e-1", deadline=_at(10), blocking=False),
             ["e-1 is open until 10:00 UTC", "keeps working"],
         ),
-        (EventType.WAKING, {"on_request": True}, ["Waking", "on request"]),
+        (Waking(iteration=4, run=2, on_request=True, wake_at=None), ["Waking", "on request"]),
         (
-            EventType.RETRYING,
-            {
-                "kind": "steer",
-                "label": "bash: pytest",
-                "error": "ModuleNotFoundError: x",
-                "attempt": 1,
-                "max_attempts": 3,
-            },
+            Retrying(
+                iteration=5,
+                kind="steer",
+                key="k",
+                label="bash: pytest",
+                error="ModuleNotFoundError: x",
+                attempt=1,
+                max_attempts=3,
+            ),
             ["bash: pytest failed (ModuleNotFoundError: x)", "attempt 1 of 3"],
         ),
         (
-            EventType.RETRYING,
-            {
-                "kind": "retry",
-                "label": "bash: pip install",
-                "error": "network unreachable",
-                "attempt": 2,
-                "max_attempts": 3,
-                "retry_after_s": 4.0,
-            },
+            Retrying(
+                iteration=5,
+                kind="retry",
+                key="k",
+                label="bash: pip install",
+                error="network unreachable",
+                attempt=2,
+                max_attempts=3,
+                retry_after_s=4.0,
+            ),
             ["environment error (network unreachable)", "retrying in 4.0s", "attempt 2 of 3"],
         ),
         (
-            EventType.CONTEXT_COMPACTED,
-            {"kind": "summarize", "tokens_before": 150000, "tokens_after": 30000},
+            filled(ContextCompacted).model_copy(
+                update={"kind": "summarize", "tokens_before": 150000, "tokens_after": 30000}
+            ),
             ["compacted (summarize): 150,000 → 30,000 tokens"],
         ),
         (
-            EventType.SNAPSHOT_FAILED,
-            {"attempt": 4, "of": 4, "error": "OSError: disk full"},
+            SnapshotFailed(iteration=6, attempt=4, of=4, error="OSError: disk full"),
             ["snapshot failed (attempt 4 of 4): OSError: disk full", "giving up"],
         ),
         (
-            EventType.RESOLVED,
-            {"escalation_id": "e-2", "choice": "simpler", "by": "alice", "defaulted": False},
+            Resolved(
+                iteration=7,
+                escalation_id="e-2",
+                choice="simpler",
+                guidance=None,
+                by="alice",
+                defaulted=False,
+            ),
             ["e-2 answered by alice: simpler"],
         ),
         (
-            EventType.RESOLVED,
-            {"escalation_id": "e-2", "choice": "simpler", "defaulted": True},
+            Resolved(
+                iteration=7,
+                escalation_id="e-2",
+                choice="simpler",
+                guidance=None,
+                by=None,
+                defaulted=True,
+            ),
             ["no answer to e-2 in time: the default simpler applies"],
         ),
         (
-            EventType.PREVIEW_READY,
-            {"url": "http://127.0.0.1:8123/", "http_status": 200},
+            filled(PreviewReady).model_copy(
+                update={"url": "http://127.0.0.1:8123/", "http_status": 200}
+            ),
             ["preview ready: open http://127.0.0.1:8123/", "HTTP 200"],
         ),
-        (EventType.SESSION_PAUSED, {"reason": "provider down"}, [f"`cofounder resume {SID}`"]),
+        (SessionPaused(iteration=2, reason="provider down"), [f"`cofounder resume {SID}`"]),
     ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseEvent) else "",
 )
-def test_each_founder_event_has_a_line_with_its_facts(
-    event_type: EventType, payload: dict[str, Any], expected: list[str]
-) -> None:
-    shown = _shown(event_line(_event(event_type, payload), owner="alice"))
+def test_each_founder_event_has_a_line_with_its_facts(body: AnyEvent, expected: list[str]) -> None:
+    shown = _shown(event_line(_event(body), owner="alice"))
     for fact in expected:
         assert fact in shown
 
@@ -202,7 +194,7 @@ def test_the_closing_summary_is_printed_whole_with_its_lines() -> None:
     summary = "\n".join(
         f"{n}. " + "The app works and here is how to use it. " * 4 for n in range(9)
     )
-    shown = _shown(event_line(_event(EventType.ASSISTANT_TEXT, {"text": summary})), width=1000)
+    shown = _shown(event_line(_event(AssistantText(iteration=9, text=summary))), width=1000)
     assert len(summary) > 1000
     assert [line.strip() for line in shown.splitlines()] == [
         line.strip() for line in summary.splitlines()

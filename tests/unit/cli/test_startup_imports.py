@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from cofounder.cli.main import QUIET_COMMANDS
+from cofounder.events import Narration
 from cofounder.storage import Database, EventLog
 from cofounder.storage.documents import upsert_document_in
 from cofounder.storage.sessions import NewSession, insert_in
@@ -73,7 +74,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
             ),
         )
         upsert_document_in(session, SID, "overview", "A streak counter.")
-    EventLog(db).append(SID, "narration", {"message": "planning", "iteration": 0})
+    EventLog(db).append(SID, Narration(iteration=0, message="planning"))
     db.close()
     return home
 
