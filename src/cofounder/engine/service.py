@@ -14,12 +14,12 @@ from sqlalchemy import Engine as SqlEngine
 from cofounder.config import Settings
 from cofounder.engine import workspace as workspace_state
 from cofounder.engine.catalog import Catalog
-from cofounder.engine.feed import EventType
 from cofounder.engine.live import bring_back_preview, close_live
 from cofounder.engine.locks import SessionLock
 from cofounder.engine.outcomes import record_outcome
 from cofounder.engine.startup import check_start
 from cofounder.engine.workflow import build_session
+from cofounder.events import SessionResumed, SessionStarted, Waking
 from cofounder.llm import Message, TextBlock
 from cofounder.project import ProjectSpec
 from cofounder.storage import Checkpoint, NewSession, SessionRecord
@@ -107,16 +107,15 @@ class Engine(Catalog):
             append_in(
                 session,
                 session_id,
-                EventType.SESSION_STARTED,
-                {
-                    "name": spec.name,
-                    "goal": spec.goal,
-                    "owner": spec.owner,
-                    "model": model_spec,
-                    "workspace": str(workspace),
-                    "max_tool_calls": max_tool_calls or settings.max_tool_calls,
-                    "network": spec.network,
-                },
+                SessionStarted(
+                    name=spec.name,
+                    goal=spec.goal,
+                    owner=spec.owner,
+                    model=model_spec,
+                    workspace=str(workspace),
+                    max_tool_calls=max_tool_calls or settings.max_tool_calls,
+                    network=spec.network,
+                ),
             )
         record = self.rt.sessions.get(session_id)
         assert record is not None
@@ -136,9 +135,7 @@ class Engine(Catalog):
         try:
             if resumed:
                 self.rt.events.append(
-                    session_id,
-                    EventType.SESSION_RESUMED,
-                    {"iteration": record.iteration, "run": record.run_number},
+                    session_id, SessionResumed(iteration=record.iteration, run=record.run_number)
                 )
             while True:
                 outcome = self._run_once(session_id)
@@ -209,13 +206,12 @@ class Engine(Catalog):
             if waking:
                 self.rt.events.append(
                     session_id,
-                    EventType.WAKING,
-                    {
-                        "iteration": record.iteration,
-                        "run": run_number,
-                        "on_request": record.wake_requested,
-                        "wake_at": record.wake_at.isoformat() if record.wake_at else None,
-                    },
+                    Waking(
+                        iteration=record.iteration,
+                        run=run_number,
+                        on_request=record.wake_requested,
+                        wake_at=record.wake_at,
+                    ),
                 )
         else:
             run_number = record.run_number
