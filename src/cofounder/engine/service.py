@@ -137,16 +137,21 @@ class Engine(Catalog):
                 self.rt.events.append(
                     session_id, SessionResumed(iteration=record.iteration, run=record.run_number)
                 )
+            # Resumed asleep or waiting, it runs again only once due: never a model call
+            # before the recorded wake_at or past an unanswered question.
+            state: str = record.state
             while True:
-                outcome = self._run_once(session_id)
-                if outcome == "sleeping":
+                if state == "sleeping":
                     woken = self.wait_for_wake(session_id)
-                elif outcome == "waiting":
+                elif state == "waiting":
                     woken = self.wait_for_answer(session_id)
                 else:
-                    return outcome
+                    woken = "waking"
                 if woken != "waking":
                     return woken
+                state = self._run_once(session_id)
+                if state not in ("sleeping", "waiting"):
+                    return state
         finally:
             lock.release()
 
