@@ -222,6 +222,7 @@ def measure(args: argparse.Namespace, root: Path) -> dict[str, object]:
         "bytecode_present": has_bytecode(setup.env),
         "pythondontwritebytecode": setup.env.get("PYTHONDONTWRITEBYTECODE", ""),
         "runs": args.runs,
+        "loadavg_1m": round(os.getloadavg()[0], 2),  # shared machines: read the figures with it
         "python_pass_s": round(bare, 4),
         "command_median_s": {k: round(v, 4) for k, v in medians.items()},
         "command_ratio": {k: round(v, 2) for k, v in ratios.items()},

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cofounder.llm.protocol import Model, ModelError
-from cofounder.llm.scripted import ScriptedModel
 
 Canonicaliser = Callable[[str, Path], str]
 
@@ -43,6 +42,8 @@ def _scripted_canonical(rest: str, base_dir: Path) -> str:
 
 
 def _scripted_load(rest: str, options: LoadOptions) -> Model:
+    from cofounder.llm.scripted import ScriptedModel  # and its YAML reader: only when loaded
+
     return ScriptedModel(Path(rest), request_log=options.request_log)
 
 

@@ -23,10 +23,11 @@ from cofounder.storage.documents import upsert_document_in
 from cofounder.storage.sessions import NewSession, insert_in
 
 SID = "5e55100c0ffe"
-# Never needed by a command that only reads (the roots of their packages).
-RUNNING_ONLY = ("dbos", "structlog", "alembic", "anthropic", "openai", "obstore", "e2b")
+# Never needed by a command that only reads (the roots of their packages; YAML reads projects
+# and scripted trajectories).
+RUNNING_ONLY = ("dbos", "structlog", "alembic", "anthropic", "openai", "obstore", "e2b", "yaml")
 # Not needed before a command runs at all.
-COMMAND_ONLY = ("sqlalchemy", "pydantic", "pydantic_settings", "yaml", "cofounder.config")
+COMMAND_ONLY = ("sqlalchemy", "pydantic", "pydantic_settings", "cofounder.config")
 QUIET_CASES = {
     "sessions": ["sessions"],
     "status": ["status", SID],
