@@ -42,6 +42,9 @@ QUIET_CASES = {
 _PROBE = """
 import json, os, sys
 sys.argv = ["cofounder", *json.loads(os.environ["PROBE_ARGS"])]
+def leave(code):  # a quiet command's fast exit, made to return here for the record
+    raise SystemExit(code)
+os._exit = leave
 from cofounder.cli import main
 try:
     main()
@@ -122,3 +125,25 @@ def test_any_other_command_configures_logging_first(home: Path, tmp_path: Path) 
     """The other side of QUIET_COMMANDS: `init` is not listed, so structlog is set up for it."""
     modules = _imported(home, ["init", str(tmp_path / "project")], tmp_path)
     assert "cofounder.logs" in modules and "structlog" in modules
+
+
+def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COFOUNDER_")}
+    env["COFOUNDER_HOME"] = str(home)
+    env.pop("PYTHONUNBUFFERED", None)  # block-buffered output into a pipe, as users have it
+    return subprocess.run(
+        [sys.executable, "-m", "cofounder", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_quiet_commands_fast_exit_keeps_its_output_and_exit_code(home: Path) -> None:
+    shown = _cli(home, "sessions", "--json")  # printed without flush: buffered until exit
+    assert shown.returncode == 0, shown.stderr
+    assert [json.loads(line)["session_id"] for line in shown.stdout.splitlines()] == [SID]
+    refused = _cli(home, "status", "nope")
+    assert refused.returncode == 2
+    assert "error: no session with id 'nope'" in refused.stderr
