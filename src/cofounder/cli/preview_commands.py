@@ -61,7 +61,8 @@ def preview(
             EXIT_BAD_INPUT,
         )
     rt = catalog.rt
-    lock = SessionLock(rt.session_dir(record.id) / "lock")
+    files = rt.files(record.id)
+    lock = SessionLock(files.lock)
     try:
         lock.acquire()
     except SessionBusyError:
@@ -71,11 +72,7 @@ def preview(
     try:
         _ensure_workspace(rt, record)
         try:
-            sandbox = rt.open_sandbox(
-                rt.workspace_path(record.id),
-                record.network_mode,
-                log_dir=rt.session_dir(record.id) / "processes",
-            )
+            sandbox = rt.open_sandbox(files.workspace, record.network_mode, log_dir=files.processes)
         except SandboxError as exc:
             fail(f"cannot open a sandbox: {exc}", EXIT_FAILED)
         try:

@@ -36,7 +36,7 @@ def sessions(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     records = catalog.rt.sessions.list()
     if as_json:
         for record in records:
-            workspace = str(catalog.rt.workspace_path(record.id))
+            workspace = str(catalog.rt.files(record.id).workspace)
             print(json.dumps(status_payload(record, catalog.is_active(record.id), workspace)))
         return
     if not records:
@@ -58,7 +58,7 @@ def status(session_id: SessionId, data_dir: DataDir = None, as_json: JsonFlag = 
     payload = status_payload(
         record,
         catalog.is_active(record.id),
-        str(catalog.rt.workspace_path(record.id)),
+        str(catalog.rt.files(record.id).workspace),
         budget=owner_status(catalog.rt, record.owner, record.tier),
     )
     payload["sandbox_limits"] = probe_active_limits(
@@ -124,7 +124,7 @@ def workspace(session_id: SessionId, data_dir: DataDir = None) -> None:
     """Print the host path of a session's workspace."""
     catalog = open_catalog(data_dir)
     record = resolve_or_fail(catalog, session_id)
-    print(catalog.rt.workspace_path(record.id))
+    print(catalog.rt.files(record.id).workspace)
 
 
 def docs(session_id: SessionId, data_dir: DataDir = None) -> None:

@@ -32,7 +32,7 @@ class Catalog:
         return by_prefix(self.rt.sessions.find(prefix), prefix, "session")
 
     def is_active(self, session_id: str) -> bool:
-        return is_held(self.rt.session_dir(session_id) / "lock")
+        return is_held(self.rt.files(session_id).lock)
 
     def interrupted_sessions(self) -> list[SessionRecord]:
         return [
@@ -60,7 +60,7 @@ class Catalog:
         self.unfinished(session_id)
         self.rt.sessions.request_cancel(session_id)
         self.rt.events.append(session_id, CancelRequested())
-        lock = SessionLock(self.rt.session_dir(session_id) / "lock")
+        lock = SessionLock(self.rt.files(session_id).lock)
         try:
             lock.acquire()  # nobody runs it: no runner will ever see the request
         except SessionBusyError:

@@ -60,11 +60,8 @@ def open_live(rt: Runtime, session_id: str) -> LiveSession:
         return live
     record = rt.sessions.get(session_id)
     assert record is not None
-    backend = rt.open_backend(
-        rt.workspace_path(session_id),
-        record.network_mode,
-        log_dir=rt.session_dir(session_id) / "processes",
-    )
+    files = rt.files(session_id)
+    backend = rt.open_backend(files.workspace, record.network_mode, log_dir=files.processes)
     live = LiveSession(sandbox=backend.sandbox, preview=backend.preview)
     rt.live[session_id] = live
     stored = stored_preview(record.preview_spec_json)
@@ -81,7 +78,7 @@ def bring_back_preview(rt: Runtime, session_id: str) -> None:
     if record is None or record.preview_spec_json is None or session_id in rt.live:
         return
     state = workspace_state.read_state(rt, session_id)
-    if state is None or state.kind != "at" or not rt.workspace_path(session_id).is_dir():
+    if state is None or state.kind != "at" or not rt.files(session_id).workspace.is_dir():
         return
     try:
         open_live(rt, session_id)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cofounder.config import Settings
 from cofounder.engine.errors import ConfigurationError
+from cofounder.engine.session_files import SessionFiles
 from cofounder.llm import Model, load_model
 from cofounder.llm.pricing import PriceBook
 from cofounder.sandbox import (
@@ -156,21 +157,16 @@ class Runtime:
         """The configured backend's sandbox alone; the caller closes it."""
         return self.sandbox_config.open_sandbox(workspace, parse_network_mode(network), log_dir)
 
-    def workspace_path(self, session_id: str) -> Path:
+    def files(self, session_id: str) -> SessionFiles:
         """Under this process's data dir, so a session can move to another machine."""
-        return self.session_dir(session_id) / "workspace"
-
-    def session_dir(self, session_id: str) -> Path:
-        path = self.settings.sessions_dir() / session_id
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return SessionFiles.open(self.settings.sessions_dir(), session_id)
 
     def model(self, session_id: str, spec: str) -> Model:
         if spec not in self._models:
             self._models[spec] = load_model(
                 spec,
                 base_dir=Path.cwd(),
-                request_log=self.session_dir(session_id) / "model-requests.jsonl",
+                request_log=self.files(session_id).request_log,
                 prompt_caching=self.settings.prompt_caching,
             )
         return self._models[spec]

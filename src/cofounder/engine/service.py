@@ -67,7 +67,7 @@ class Engine(Catalog):
             prices=self.rt.prices,
         ).model_spec
         session_id = uuid.uuid4().hex[:12]
-        workspace = self.rt.session_dir(session_id) / "workspace"
+        workspace = self.rt.files(session_id).workspace
         workspace.mkdir(parents=True, exist_ok=True)
         snapshot_id = self.rt.snapshots.take(workspace)
         # The workspace is exactly that snapshot: the first batch need not restore it.
@@ -130,7 +130,7 @@ class Engine(Catalog):
         waits for the same recorded `wake_at`.
         """
         record = self.unfinished(session_id)
-        lock = SessionLock(self.rt.session_dir(session_id) / "lock")
+        lock = SessionLock(self.rt.files(session_id).lock)
         lock.acquire()
         try:
             if resumed:

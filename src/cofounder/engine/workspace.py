@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Literal
 
 import structlog
@@ -40,16 +39,8 @@ class WorkspaceState(BaseModel):
     iteration: int | None = None
 
 
-def _state_file(rt: Runtime, session_id: str) -> Path:
-    return rt.session_dir(session_id) / "workspace-state.json"
-
-
-def hash_cache_file(rt: Runtime, session_id: str) -> Path:
-    return rt.session_dir(session_id) / "hash-cache.json"
-
-
 def read_state(rt: Runtime, session_id: str) -> WorkspaceState | None:
-    path = _state_file(rt, session_id)
+    path = rt.files(session_id).state_file
     try:
         return WorkspaceState.model_validate_json(path.read_text())
     except (OSError, ValueError):
@@ -62,7 +53,7 @@ def write_state(
     """Replace the state file atomically. `durable` syncs it to disk first: only "dirty" needs
     that (it must be on disk before a tool writes) and "unsnapshotted"; a lost "at" after an
     OS crash leaves the older "dirty", which only costs a restore."""
-    path = _state_file(rt, session_id)
+    path = rt.files(session_id).state_file
     tmp = path.with_suffix(".tmp")
     with tmp.open("w") as handle:
         handle.write(state.model_dump_json())
@@ -77,7 +68,8 @@ def ensure_at(
 ) -> None:
     """Bring the workspace to `snapshot_id`, the state after committed `iteration`."""
     state = read_state(rt, session_id)
-    workspace = rt.workspace_path(session_id)
+    files = rt.files(session_id)
+    workspace = files.workspace
     if snapshot_id == MISSING_SNAPSHOT:
         if state == WorkspaceState(kind="unsnapshotted", iteration=iteration):
             return  # the workspace on this disk *is* that iteration's state
@@ -91,7 +83,7 @@ def ensure_at(
     if state and state.kind in ("at", "unsnapshotted"):
         why = "workspace was at another state"
     log.info("restore_workspace", session_id=session_id, iteration=iteration, why=why)
-    rt.snapshots.restore(snapshot_id, workspace, hash_cache_file(rt, session_id))
+    rt.snapshots.restore(snapshot_id, files.workspace, files.hash_cache)
     write_state(rt, session_id, WorkspaceState(kind="at", snapshot_id=snapshot_id))
     rt.events.append(
         session_id,
@@ -105,11 +97,11 @@ def mark_dirty(rt: Runtime, session_id: str, iteration: int) -> None:
 
 def snapshot(rt: Runtime, session_id: str, iteration: int) -> str:
     """Store the workspace, retrying with backoff; MISSING_SNAPSHOT if the store stays down."""
-    workspace = rt.workspace_path(session_id)
+    files = rt.files(session_id)
     delays = (*SNAPSHOT_RETRY_DELAYS_S, None)
     for attempt, delay in enumerate(delays, start=1):
         try:
-            snapshot_id = rt.snapshots.take(workspace, hash_cache_file(rt, session_id))
+            snapshot_id = rt.snapshots.take(files.workspace, files.hash_cache)
         except Exception as exc:  # any store failure: retried, reported, then recorded
             log.warning("snapshot_failed", session_id=session_id, attempt=attempt, error=str(exc))
             rt.events.append(
