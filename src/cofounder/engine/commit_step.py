@@ -20,6 +20,7 @@ from cofounder.engine.budget import budget_note, owner_status_in, settle_in
 from cofounder.engine.escalate import NewEscalation, record_in
 from cofounder.engine.faults import crash_point
 from cofounder.engine.images import image_blocks
+from cofounder.engine.live import live_sessions
 from cofounder.engine.steplog import logged_step
 from cofounder.events import (
     AnyEvent,
@@ -126,7 +127,8 @@ def commit(
                 )
             append_messages_in(session, session_id, iteration, previous.message_count, messages)
             now = datetime.now(UTC)
-            since = max(previous.created_at, rt.run_started_at or previous.created_at)
+            started = live_sessions.started_at(session_id)
+            since = max(previous.created_at, started or previous.created_at)
             elapsed = previous.elapsed_seconds + (now - since).total_seconds()
             phase = data.phase if data.phase is not None else previous.phase
             save_checkpoint_in(

@@ -11,6 +11,7 @@ so the next run brings the app back). If the worker itself dies, bubblewrap's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import structlog
@@ -47,6 +48,58 @@ class LiveSession:
     preview: PreviewHost | None
 
 
+@dataclass
+class ActiveRun:
+    """What this process holds for one session while it runs it."""
+
+    # Downtime between runs is not active time: elapsed time counts from here.
+    started_at: datetime | None = None
+    # The sandbox (and preview) kept between batches; None until a batch needs it.
+    live: LiveSession | None = None
+
+
+class LiveSessions:
+    """The sessions this process is running now, by id: per-run state, kept out of `Runtime`
+    (which holds only services shared by every run)."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, ActiveRun] = {}
+
+    def begin(self, session_id: str) -> ActiveRun:
+        """A run of the session starts now (a run before it in this process is forgotten)."""
+        run = ActiveRun(started_at=datetime.now(UTC))
+        self._runs[session_id] = run
+        return run
+
+    def run(self, session_id: str) -> ActiveRun:
+        """The session's run; a step that runs outside `begin` (none does today) gets one
+        without a start time, so its elapsed time counts from the last checkpoint."""
+        return self._runs.setdefault(session_id, ActiveRun())
+
+    def started_at(self, session_id: str) -> datetime | None:
+        run = self._runs.get(session_id)
+        return run.started_at if run is not None else None
+
+    def has_sandbox(self, session_id: str) -> bool:
+        run = self._runs.get(session_id)
+        return run is not None and run.live is not None
+
+    def take_sandbox(self, session_id: str) -> LiveSession | None:
+        """The run's sandbox, now no longer kept: the caller closes it."""
+        run = self._runs.get(session_id)
+        if run is None:
+            return None
+        live, run.live = run.live, None
+        return live
+
+    def end(self, session_id: str) -> None:
+        self._runs.pop(session_id, None)
+
+
+# One per process, like the installed `Runtime`: DBOS steps reach it by session id.
+live_sessions = LiveSessions()
+
+
 def make_preview(rt: Runtime, sandbox: Sandbox) -> PreviewHost | None:
     """The preview over a sandbox `rt.open_sandbox` opened (`open_live` gets both at once)."""
     return rt.sandbox_config.preview(sandbox)
@@ -55,15 +108,15 @@ def make_preview(rt: Runtime, sandbox: Sandbox) -> PreviewHost | None:
 def open_live(rt: Runtime, session_id: str) -> LiveSession:
     """This run's sandbox for the session, opened on first use; an app that had a preview
     before (an earlier run, another machine) is started again as it opens."""
-    live = rt.live.get(session_id)
-    if live is not None:
-        return live
+    run = live_sessions.run(session_id)
+    if run.live is not None:
+        return run.live
     record = rt.sessions.get(session_id)
     assert record is not None
     files = rt.files(session_id)
     backend = rt.open_backend(files.workspace, record.network_mode, log_dir=files.processes)
     live = LiveSession(sandbox=backend.sandbox, preview=backend.preview)
-    rt.live[session_id] = live
+    run.live = live
     stored = stored_preview(record.preview_spec_json)
     if stored is not None and live.preview is not None:
         outcome = live.preview.start(stored.spec, host_port=stored.host_port)
@@ -75,7 +128,7 @@ def bring_back_preview(rt: Runtime, session_id: str) -> None:
     """At the start of a run: restart the app now if the workspace is known to be at a
     committed state (otherwise the first batch restores it, and opens the sandbox then)."""
     record = rt.sessions.get(session_id)
-    if record is None or record.preview_spec_json is None or session_id in rt.live:
+    if record is None or record.preview_spec_json is None or live_sessions.has_sandbox(session_id):
         return
     state = workspace_state.read_state(rt, session_id)
     if state is None or state.kind != "at" or not rt.files(session_id).workspace.is_dir():
@@ -143,7 +196,7 @@ def record_preview(
 
 def close_live(rt: Runtime, session_id: str, reason: str) -> None:
     """Kill everything the session's run keeps alive; announce what stopped."""
-    live = rt.live.pop(session_id, None)
+    live = live_sessions.take_sandbox(session_id)
     if live is None:
         return
     stopped_preview: PreviewOutcome | None = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,7 +32,6 @@ from cofounder.storage.escalations import Escalations
 if TYPE_CHECKING:  # the stores load on first use: read-only commands never touch them
     from obstore.store import ObjectStore
 
-    from cofounder.engine.live import LiveSession
     from cofounder.storage import SnapshotStore
     from cofounder.storage.images import ImageStore
 
@@ -52,10 +50,6 @@ class Runtime:
     _snapshots: SnapshotStore | None = None
     _images: ImageStore | None = None
     _store: ObjectStore | None = None
-    # The sandbox (and preview) each session running in this process keeps between batches.
-    live: dict[str, LiveSession] = field(default_factory=dict)
-    # When this process began running its session: downtime between runs is not active time.
-    run_started_at: datetime | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:

@@ -14,7 +14,7 @@ from sqlalchemy import Engine as SqlEngine
 from cofounder.config import Settings
 from cofounder.engine import workspace as workspace_state
 from cofounder.engine.catalog import Catalog
-from cofounder.engine.live import bring_back_preview, close_live
+from cofounder.engine.live import bring_back_preview, close_live, live_sessions
 from cofounder.engine.locks import SessionLock
 from cofounder.engine.outcomes import record_outcome
 from cofounder.engine.startup import check_start
@@ -220,7 +220,7 @@ class Engine(Catalog):
                 )
         else:
             run_number = record.run_number
-        self.rt.run_started_at = datetime.now(UTC)
+        live_sessions.begin(session_id)
         bring_back_preview(self.rt, session_id)  # the founder's app first, before any thinking
         _launch_dbos(
             self.rt.settings, executor_id=f"session-{session_id}", engine=self.rt.dbos_engine
@@ -248,6 +248,7 @@ class Engine(Catalog):
             DBOS.destroy(workflow_completion_timeout_sec=0)
             # Sleeping, waiting, paused or finished: nothing the run started outlives it.
             close_live(self.rt, session_id, ended)
+            live_sessions.end(session_id)
 
 
 def run_workflow_id(session_id: str, run_number: int) -> str:
