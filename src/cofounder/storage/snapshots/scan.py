@@ -10,6 +10,7 @@ import errno
 import json
 import os
 import stat
+import threading
 import time
 import uuid
 from collections.abc import Collection
@@ -126,6 +127,27 @@ class HashCache:
         except OSError:
             return False
         return (st.st_mtime_ns, st.st_size, st.st_ino) == self.saved_as
+
+
+class CacheShelf:
+    """The hash caches a store last saved, kept with their in-memory entries (which make a
+    re-scan cheap) for as long as each file on disk is still as the store left it."""
+
+    def __init__(self) -> None:
+        self._kept: dict[Path, HashCache] = {}
+        self._lock = threading.Lock()
+
+    def open(self, cache_file: Path | None) -> HashCache:
+        if cache_file is None:
+            return HashCache(None)
+        with self._lock:
+            kept = self._kept.get(cache_file)
+        if kept is not None and kept.still_current():
+            return kept
+        cache = HashCache(cache_file)
+        with self._lock:
+            self._kept[cache_file] = cache
+        return cache
 
 
 def read_for_upload(root: Beneath, path: str) -> bytes | None:

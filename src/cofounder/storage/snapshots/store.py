@@ -35,6 +35,7 @@ from cofounder.storage.snapshots.manifest import (
 )
 from cofounder.storage.snapshots.retention import PruneResult, prune_store
 from cofounder.storage.snapshots.scan import (
+    CacheShelf,
     HashCache,
     apply_upload_fixes,
     read_for_upload,
@@ -93,7 +94,7 @@ class SnapshotStore:
         # manifest): they are not checked again. Only `prune` deletes blobs, and it forgets.
         self._known: set[str] = set()
         self._seeded: set[str] = set()
-        self._caches: dict[Path, HashCache] = {}
+        self._caches = CacheShelf()
         self._lock = threading.Lock()
 
     @property
@@ -113,18 +114,7 @@ class SnapshotStore:
         return f"manifests/{snapshot_id}.json"
 
     def open_cache(self, cache_file: Path | None) -> HashCache:
-        """The workspace's hash cache: the one this store last saved there, while the file is
-        still as it left it (its in-memory entries make a re-scan cheap), else read anew."""
-        if cache_file is None:
-            return HashCache(None)
-        with self._lock:
-            kept = self._caches.get(cache_file)
-        if kept is not None and kept.still_current():
-            return kept
-        cache = HashCache(cache_file)
-        with self._lock:
-            self._caches[cache_file] = cache
-        return cache
+        return self._caches.open(cache_file)
 
     # -- taking ------------------------------------------------------------------------------
 
