@@ -41,9 +41,7 @@ def budget(
 ) -> None:
     """Show an owner's allowance, spend and reservations in the current window; or add a
     top-up to it."""
-    from cofounder.engine.budget import current_window, owner_status
     from cofounder.project.spec import OWNER_PATTERN, TIERS
-    from cofounder.storage.ledger import lock_owner, top_up_in
 
     if words and words[0] == "top-up":
         if len(words) != 3:
@@ -68,10 +66,8 @@ def budget(
     if chosen not in TIERS:
         fail(f"unknown tier {chosen!r}; known tiers: {', '.join(TIERS)}", EXIT_BAD_INPUT)
     if amount is not None:
-        with catalog.rt.db.transaction() as session:
-            lock_owner(session, owner)
-            top_up_in(session, owner, current_window(catalog.rt.settings), amount)
-    status = owner_status(catalog.rt, owner, chosen)
+        catalog.top_up(owner, amount)
+    status = catalog.owner_status(owner, chosen)
     payload = {
         "owner": owner,
         "tier": chosen,

@@ -17,8 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from cofounder.config import Settings
-    from cofounder.engine import Catalog
-    from cofounder.engine.service import Engine
+    from cofounder.engine import Catalog, Engine
     from cofounder.storage import SessionRecord
 
 C = TypeVar("C", bound="Catalog")
@@ -73,20 +72,20 @@ def open_settings(data_dir: Path | None) -> Settings:
 
 def open_catalog(data_dir: Path | None) -> Catalog:
     """Sessions, read and steered without DBOS: what every read-only command opens."""
-    from cofounder.engine.catalog import Catalog
+    from cofounder.engine import Catalog
 
     return _opened(Catalog, data_dir)
 
 
 def open_engine(data_dir: Path | None) -> Engine:
     """The engine that runs sessions (DBOS): only commands that run one pay for it."""
-    from cofounder.engine.service import Engine
+    from cofounder.engine import Engine
 
     return _opened(Engine, data_dir)
 
 
 def _opened(kind: type[C], data_dir: Path | None) -> C:
-    from cofounder.engine.errors import ConfigurationError
+    from cofounder.engine import ConfigurationError
 
     settings = open_settings(data_dir)
     try:
@@ -97,7 +96,7 @@ def _opened(kind: type[C], data_dir: Path | None) -> C:
 
 def resolve_or_fail(catalog: Catalog, session_id: str) -> SessionRecord:
     """The session a typed id or unique prefix names; exit 2 naming the problem otherwise."""
-    from cofounder.engine.errors import BadInputError
+    from cofounder.engine import BadInputError
 
     try:
         return catalog.resolve_session(session_id)

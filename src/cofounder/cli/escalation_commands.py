@@ -66,8 +66,7 @@ def resolve(
     from rich.text import Text
 
     from cofounder.cli.inert import inert
-    from cofounder.engine.catalog import by_prefix
-    from cofounder.engine.errors import BadInputError
+    from cofounder.engine import BadInputError
     from cofounder.storage.escalations import EscalationError
 
     catalog = open_catalog(data_dir)
@@ -75,9 +74,7 @@ def resolve(
     if not who:
         fail("say who you are with --as OWNER (or set COFOUNDER_USER)", EXIT_BAD_INPUT)
     try:
-        escalation = by_prefix(
-            catalog.rt.escalations.find(escalation_id), escalation_id, "escalation"
-        )
+        escalation = catalog.resolve_escalation(escalation_id)
     except BadInputError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     record = catalog.rt.sessions.get(escalation.session_id)

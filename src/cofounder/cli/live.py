@@ -16,7 +16,7 @@ from cofounder.events import IterationCommitted, Thinking, ToolCalled, ToolStart
 from cofounder.storage import Event
 
 if TYPE_CHECKING:
-    from cofounder.engine.service import Engine
+    from cofounder.engine import Engine
 
 
 @dataclass

@@ -30,9 +30,7 @@ from cofounder.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from cofounder.engine.runtime import Runtime
     from cofounder.sandbox import BackgroundInfo
-    from cofounder.storage import SessionRecord
 
 
 def preview(
@@ -46,54 +44,27 @@ def preview(
     """Serve a session's app on host loopback until interrupted (Ctrl-C)."""
     from rich.markup import escape
 
-    from cofounder.engine.errors import SessionBusyError
-    from cofounder.engine.live import make_preview, stored_preview
-    from cofounder.engine.locks import SessionLock
-    from cofounder.sandbox import SandboxError
+    from cofounder.engine import BadInputError, PreviewError, SessionBusyError
 
     catalog = open_catalog(data_dir)
     record = resolve_or_fail(catalog, session_id)
-    stored = stored_preview(record.preview_spec_json)
-    if stored is None:
-        fail(
-            f"session {record.id} never started a preview (the agent starts one with its "
-            "`preview` tool)",
-            EXIT_BAD_INPUT,
-        )
-    rt = catalog.rt
-    files = rt.files(record.id)
-    lock = SessionLock(files.lock)
     try:
-        lock.acquire()
+        with catalog.serve_preview(record.id, port) as served:
+            out().print(
+                f"Serving [bold]{escape(record.name)}[/] at [bold green]{served.url}[/]"
+                f"  ({escape(served.command)}, HTTP {served.http_status}); "
+                "Ctrl-C to stop",
+                highlight=False,
+            )
+            _wait_for_interrupt(served.processes)
+    except BadInputError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
     except SessionBusyError:
         where = f" at {record.preview_url}" if record.preview_url else ""
         out().print(f"session {record.id} is running now; its preview is live{escape(where)}")
         raise typer.Exit(EXIT_OK) from None
-    try:
-        _ensure_workspace(rt, record)
-        try:
-            sandbox = rt.open_sandbox(files.workspace, record.network_mode, log_dir=files.processes)
-        except SandboxError as exc:
-            fail(f"cannot open a sandbox: {exc}", EXIT_FAILED)
-        try:
-            host = make_preview(rt, sandbox)
-            if host is None:
-                fail("this sandbox backend has no preview", EXIT_FAILED)
-            outcome = host.start(stored.spec, host_port=port or stored.host_port)
-            if not outcome.ok:
-                tail = outcome.output_tail.rstrip() or "(no output)"
-                fail(f"the app did not start: {outcome.hint}\n{tail}", EXIT_FAILED)
-            out().print(
-                f"Serving [bold]{escape(record.name)}[/] at [bold green]{outcome.url}[/]"
-                f"  ({escape(stored.spec.command)}, HTTP {outcome.http_status}); "
-                "Ctrl-C to stop",
-                highlight=False,
-            )
-            _wait_for_interrupt(sandbox.list_background)
-        finally:
-            sandbox.close()
-    finally:
-        lock.release()
+    except PreviewError as exc:
+        fail(str(exc), EXIT_FAILED)
     out().print("preview stopped")
 
 
@@ -108,7 +79,7 @@ def screenshots(
     """List the screenshots the agent took; with --out, save them as PNG files."""
     from rich.table import Table
 
-    from cofounder.engine.errors import ConfigurationError
+    from cofounder.engine import ConfigurationError
     from cofounder.events import ScreenshotTaken
     from cofounder.storage.images import ImageStoreError
 
@@ -137,27 +108,6 @@ def screenshots(
         where = str(out_dir / name) if out_dir else shot.ref
         table.add_row(str(iteration), page, shot.viewport, size, where)
     out().print(table)
-
-
-def _ensure_workspace(rt: Runtime, record: SessionRecord) -> None:
-    """The workspace as the last committed iteration left it (restored if need be)."""
-    from cofounder.engine import workspace as workspace_state
-    from cofounder.engine.errors import ConfigurationError
-    from cofounder.storage import SnapshotError
-
-    last = rt.transcript.latest_checkpoint(record.id)
-    if last is None:
-        fail(f"session {record.id} has no recorded iteration yet", EXIT_BAD_INPUT)
-    try:
-        workspace_state.ensure_at(
-            rt,
-            record.id,
-            last.snapshot_id,
-            iteration=last.iteration,
-            for_iteration=last.iteration,
-        )
-    except (SnapshotError, ConfigurationError, workspace_state.WorkspaceUnrecoverable) as exc:
-        fail(f"cannot restore the workspace: {exc}", EXIT_FAILED)
 
 
 def _wait_for_interrupt(processes: Callable[[], list[BackgroundInfo]]) -> None:

@@ -31,7 +31,7 @@ from cofounder.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from cofounder.engine.service import Engine
+    from cofounder.engine import Engine
     from cofounder.storage import SessionRecord
 
 
@@ -40,7 +40,7 @@ def run_session(engine: Engine, session_id: str, *, resumed: bool) -> int:
     from rich.markup import escape
 
     from cofounder.cli.live import run_with_live_view
-    from cofounder.engine.errors import EngineError, SessionFinishedError
+    from cofounder.engine import EngineError, SessionFinishedError
 
     after = engine.rt.events.read(session_id, after_seq=0, limit=1_000_000)
     try:
@@ -84,8 +84,7 @@ def build(
     ] = None,
 ) -> None:
     """Start a new build session and run it to the end with a live view."""
-    from cofounder.engine.errors import BadInputError
-    from cofounder.engine.startup import check_start
+    from cofounder.engine import BadInputError, check_start
     from cofounder.project import ProjectBaseError, load_project
     from cofounder.sandbox import SandboxError, require_bwrap
 
@@ -195,7 +194,7 @@ def wake(
 
 def cancel(session_id: SessionId, data_dir: DataDir = None) -> None:
     """Ask a session to stop after its current iteration (ends an interrupted one on resume)."""
-    from cofounder.engine.errors import EngineError
+    from cofounder.engine import EngineError
 
     catalog = open_catalog(data_dir)
     try:

@@ -36,7 +36,7 @@ def sessions(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     records = catalog.rt.sessions.list()
     if as_json:
         for record in records:
-            workspace = str(catalog.rt.files(record.id).workspace)
+            workspace = str(catalog.workspace_path(record.id))
             print(json.dumps(status_payload(record, catalog.is_active(record.id), workspace)))
         return
     if not records:
@@ -50,7 +50,6 @@ def sessions(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
 def status(session_id: SessionId, data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     """Show where a session stands."""
     from cofounder.cli.render import status_payload
-    from cofounder.engine.budget import owner_status
     from cofounder.sandbox import parse_network_mode, probe_active_limits
 
     catalog = open_catalog(data_dir)
@@ -58,8 +57,8 @@ def status(session_id: SessionId, data_dir: DataDir = None, as_json: JsonFlag = 
     payload = status_payload(
         record,
         catalog.is_active(record.id),
-        str(catalog.rt.files(record.id).workspace),
-        budget=owner_status(catalog.rt, record.owner, record.tier),
+        str(catalog.workspace_path(record.id)),
+        budget=catalog.owner_status(record.owner, record.tier),
     )
     payload["sandbox_limits"] = probe_active_limits(
         catalog.rt.sandbox_limits, parse_network_mode(record.network_mode)
@@ -124,7 +123,7 @@ def workspace(session_id: SessionId, data_dir: DataDir = None) -> None:
     """Print the host path of a session's workspace."""
     catalog = open_catalog(data_dir)
     record = resolve_or_fail(catalog, session_id)
-    print(catalog.rt.files(record.id).workspace)
+    print(catalog.workspace_path(record.id))
 
 
 def docs(session_id: SessionId, data_dir: DataDir = None) -> None:

@@ -70,7 +70,7 @@ def _checkpoint_of(catalog: Catalog, session_id: str, iteration: int | None) -> 
 
 
 def _store_of(catalog: Catalog) -> SnapshotStore:
-    from cofounder.engine.errors import ConfigurationError
+    from cofounder.engine import ConfigurationError
 
     try:
         return catalog.rt.snapshots

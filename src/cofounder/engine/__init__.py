@@ -19,11 +19,19 @@ if TYPE_CHECKING:
         SessionBusyError,
         SessionFinishedError,
     )
+    from cofounder.engine.serve import PreviewError, ServedPreview
+    from cofounder.engine.service import Engine
+    from cofounder.engine.startup import StartPlan, check_start
 
 __getattr__ = lazy_exports(
     __name__,
     {
         "Catalog": "catalog",
+        "Engine": "service",
+        "PreviewError": "serve",
+        "ServedPreview": "serve",
+        "StartPlan": "startup",
+        "check_start": "startup",
         "BadInputError": "errors",
         "ConfigurationError": "errors",
         "EngineError": "errors",
@@ -36,7 +44,12 @@ __all__ = [
     "BadInputError",
     "Catalog",
     "ConfigurationError",
+    "Engine",
     "EngineError",
+    "PreviewError",
+    "ServedPreview",
     "SessionBusyError",
     "SessionFinishedError",
+    "StartPlan",
+    "check_start",
 ]

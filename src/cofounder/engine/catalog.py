@@ -6,7 +6,9 @@ Kept free of DBOS so read-only commands start fast.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, TypeVar
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from cofounder.config import Settings
 from cofounder.engine import runtime
@@ -16,6 +18,11 @@ from cofounder.engine.outcomes import record_outcome
 from cofounder.engine.runtime import Runtime
 from cofounder.events import CancelRequested
 from cofounder.storage import SessionRecord
+
+if TYPE_CHECKING:
+    from cofounder.budget import BudgetStatus
+    from cofounder.engine.serve import ServedPreview
+    from cofounder.storage.escalations import Escalation
 
 
 class Catalog:
@@ -30,6 +37,38 @@ class Catalog:
 
     def resolve_session(self, prefix: str) -> SessionRecord:
         return by_prefix(self.rt.sessions.find(prefix), prefix, "session")
+
+    def workspace_path(self, session_id: str) -> Path:
+        """Where the session's project files live on this machine."""
+        return self.rt.files(session_id).workspace
+
+    def resolve_escalation(self, prefix: str) -> Escalation:
+        """The one question a typed id prefix names; BadInputError otherwise."""
+        return by_prefix(self.rt.escalations.find(prefix), prefix, "escalation")
+
+    def owner_status(self, owner: str, tier: str) -> BudgetStatus:
+        """The owner's allowance, spend and reservations in the current window."""
+        from cofounder.engine.budget import owner_status
+
+        return owner_status(self.rt, owner, tier)
+
+    def top_up(self, owner: str, microdollars: int) -> None:
+        """Add to the owner's allowance for the current window (serialised per owner)."""
+        from cofounder.engine.budget import current_window
+        from cofounder.storage.ledger import lock_owner, top_up_in
+
+        with self.rt.db.transaction() as session:
+            lock_owner(session, owner)
+            top_up_in(session, owner, current_window(self.rt.settings), microdollars)
+
+    def serve_preview(
+        self, session_id: str, port: int | None = None
+    ) -> AbstractContextManager[ServedPreview]:
+        """Serve the session's app from its last committed state while the block runs (see
+        `engine.serve`); the session's lock is held meanwhile."""
+        from cofounder.engine.serve import serve_preview
+
+        return serve_preview(self.rt, session_id, port)
 
     def is_active(self, session_id: str) -> bool:
         return is_held(self.rt.files(session_id).lock)

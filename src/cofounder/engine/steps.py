@@ -331,16 +331,8 @@ def finish_step(session_id: str, outcome: str, reason: str) -> str:
     crash_point("finish.before")
     rt = runtime.current()
     close_live(rt, session_id, outcome)
-    last = rt.transcript.latest_checkpoint(session_id)
     try:  # leave the founder the workspace the transcript describes, wherever this ran
-        if last is not None:
-            workspace_state.ensure_at(
-                rt,
-                session_id,
-                last.snapshot_id,
-                iteration=last.iteration,
-                for_iteration=last.iteration,
-            )
+        workspace_state.ensure_committed(rt, session_id)
     except Exception as exc:  # the outcome still gets recorded; the cause is logged
         log.warning("final_workspace_not_restored", session_id=session_id, error=str(exc))
     return record_outcome(rt, session_id, outcome, reason)

@@ -91,6 +91,17 @@ def ensure_at(
     )
 
 
+def ensure_committed(rt: Runtime, session_id: str) -> bool:
+    """Bring the workspace to what the last committed iteration left; False when none is."""
+    last = rt.transcript.latest_checkpoint(session_id)
+    if last is None:
+        return False
+    ensure_at(
+        rt, session_id, last.snapshot_id, iteration=last.iteration, for_iteration=last.iteration
+    )
+    return True
+
+
 def mark_dirty(rt: Runtime, session_id: str, iteration: int) -> None:
     write_state(rt, session_id, WorkspaceState(kind="dirty", iteration=iteration), durable=True)
 
