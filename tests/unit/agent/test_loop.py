@@ -114,8 +114,7 @@ ROWS = [
 @pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
 def test_after_commit(row: Row) -> None:
     committed = CommitOutput(
-        **{"elapsed_seconds": 1.0, "cancel_requested": False, "window_end": WINDOW_END}
-        | row.commit
+        **{"elapsed_seconds": 1.0, "cancel_requested": False, "window_end": WINDOW_END} | row.commit
     )
     got = after_commit(
         row.turn, committed, guard_stop=row.guard_stop, winding_down=row.winding_down, config=CONFIG
