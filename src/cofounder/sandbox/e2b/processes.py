@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from cofounder.sandbox.processes import MAX_BACKGROUND, lookup
+from cofounder.sandbox.processes import MAX_BACKGROUND, ProcessRegistry
 from cofounder.sandbox.protocol import BackgroundInfo, SandboxError
 
 if TYPE_CHECKING:
@@ -213,15 +213,14 @@ class RemoteProcess:
         self._thread.join(timeout=timeout)
 
 
-class RemoteProcessTable:
+class RemoteProcessTable(ProcessRegistry[RemoteProcess]):
     """The background processes of one E2BSandbox, by id (`p1`, `p2`, ...), and the SDK calls
     that start and stop them as `user` in `cwd`."""
 
     def __init__(self, *, cwd: str, user: str) -> None:
         self._cwd = cwd
         self._user = user
-        self._lock = threading.Lock()
-        self._procs: dict[str, RemoteProcess] = {}
+        super().__init__()
         self._counter = 0
         self._closed = False
         self._kept_alive_at = float("-inf")
@@ -280,15 +279,6 @@ class RemoteProcessTable:
             return process.info()
         except Exception as exc:
             raise sdk_error(f"stopping background process {process_id}", exc) from exc
-
-    def get(self, process_id: str) -> RemoteProcess:
-        with self._lock:
-            return lookup(self._procs, process_id)
-
-    def infos(self) -> list[BackgroundInfo]:
-        with self._lock:
-            procs = list(self._procs.values())
-        return [p.info() for p in procs]
 
     def output(self, process_id: str, max_bytes: int) -> str:
         if max_bytes <= 0:

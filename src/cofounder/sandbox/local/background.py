@@ -22,7 +22,7 @@ from pathlib import Path
 
 from cofounder.sandbox.local.runner import Running, kill_tree
 from cofounder.sandbox.local.teardown import await_namespace_teardown, child_pid, kill_sandbox
-from cofounder.sandbox.processes import MAX_BACKGROUND, lookup
+from cofounder.sandbox.processes import MAX_BACKGROUND, ProcessRegistry
 from cofounder.sandbox.protocol import BackgroundInfo, SandboxError
 
 LOG_CAP_BYTES = 2 * 1024 * 1024  # per file; one older file is kept beside it
@@ -178,14 +178,13 @@ class BackgroundProcess:
         return self.info()
 
 
-class ProcessTable:
+class ProcessTable(ProcessRegistry[BackgroundProcess]):
     """The background processes of one sandbox, by id (`p1`, `p2`, ...)."""
 
     def __init__(self, spawn: SpawnFn, log_dir: Path) -> None:
         self._spawn = spawn
         self._log_dir = log_dir
-        self._lock = threading.Lock()
-        self._procs: dict[str, BackgroundProcess] = {}
+        super().__init__()
         self._starting = 0  # slots taken by starts still spawning (the limit counts them)
         self._counter = 0
         self._closed = False
@@ -226,15 +225,6 @@ class ProcessTable:
             raise SandboxError("sandbox is closed")
         process.await_setup()
         return process.info()
-
-    def get(self, process_id: str) -> BackgroundProcess:
-        with self._lock:
-            return lookup(self._procs, process_id)
-
-    def infos(self) -> list[BackgroundInfo]:
-        with self._lock:
-            procs = list(self._procs.values())
-        return [p.info() for p in procs]
 
     def close(self) -> list[BackgroundInfo]:
         """Stop everything still running; later starts fail. Returns what was stopped."""
