@@ -8,31 +8,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from cf_support import Backend, session_id_from
+from cf_support import Backend, scripted_project, session_id_from
 
 
 def _project(tmp_path: Path) -> Path:
-    turns = [
+    turns: list[dict[str, Any]] = [
         {"tool_calls": [{"name": "write_file", "input": {"path": "a.txt", "content": "a\n"}}]},
         {"tool_calls": [{"name": "narrate", "input": {"message": "Wrote a.txt."}}]},
         {"text": "Done."},
     ]
-    (tmp_path / "trajectory.yaml").write_text(yaml.safe_dump({"turns": turns}))
-    path = tmp_path / "cofounder.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "name": "Logged",
-                "goal": "Write a file.",
-                "idea_brief": {"problem": "logs"},
-                "understanding_qna": [],
-                "model": "scripted:trajectory.yaml",
-            }
-        )
-    )
-    return path
+    return scripted_project(tmp_path, turns, name="Logged", goal="Write a file.")
 
 
 def _json_lines(text: str) -> list[dict[str, Any]]:

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from cf_support import Backend
+from cf_support import Backend, scripted_project
 from cofounder.agent.context.conversation_check import conversation_problems
 from cofounder.config import Settings
 from cofounder.engine import Engine
@@ -62,22 +61,7 @@ def engine(backend: Backend) -> Iterator[Engine]:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_each_way_a_run_ends(engine: Engine, tmp_path: Path, case: Case) -> None:
-    folder = tmp_path / "project"
-    folder.mkdir()
-    (folder / "trajectory.yaml").write_text(yaml.safe_dump({"turns": case.turns}))
-    project = folder / "cofounder.yaml"
-    project.write_text(
-        yaml.safe_dump(
-            {
-                "name": "Loop",
-                "goal": "exercise the loop",
-                "idea_brief": {"what": "a loop"},
-                "understanding_qna": [],
-                "model": "scripted:trajectory.yaml",
-            }
-            | case.fields
-        )
-    )
+    project = scripted_project(tmp_path / "project", case.turns, name="Loop", **case.fields)
     record = engine.create_session(
         load_project(project), project, max_tool_calls=case.max_tool_calls
     )

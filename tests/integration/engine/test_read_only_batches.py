@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 from crash_support import tool_pairing_problems, transcript_of
 
-from cf_support import Backend, app_db_url, session_id_from
+from cf_support import Backend, app_db_url, scripted_project, session_id_from
 from cofounder.storage import Database, EventLog, Transcript
 
 
 def _project(tmp_path: Path) -> Path:
-    turns = [
+    turns: list[dict[str, Any]] = [
         {"tool_calls": [{"name": "write_file", "input": {"path": "a.txt", "content": "a\n"}}]},
         {
             "tool_calls": [
@@ -26,20 +26,7 @@ def _project(tmp_path: Path) -> Path:
         },
         {"text": "Done."},
     ]
-    (tmp_path / "trajectory.yaml").write_text(yaml.safe_dump({"turns": turns}))
-    path = tmp_path / "cofounder.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "name": "Reads",
-                "goal": "Write a file, then read it.",
-                "idea_brief": {"problem": "read-only batches"},
-                "understanding_qna": [],
-                "model": "scripted:trajectory.yaml",
-            }
-        )
-    )
-    return path
+    return scripted_project(tmp_path, turns, name="Reads", goal="Write a file, then read it.")
 
 
 @pytest.mark.parametrize(
