@@ -1,8 +1,10 @@
 """The shape of the house is checked: import-linter's contracts (pyproject.toml) hold on the
-tree, and each kind of violation the contracts exist for is caught when it is introduced."""
+tree, and each kind of violation the contracts exist for is caught when it is introduced; and
+the faces ask the catalog, never the runtime behind it (an AST check: `.rt` is no import)."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -13,6 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT = Path(sys.executable).parent / "lint-imports"
+FACES = ROOT / "src" / "cofounder" / "cli"
 
 
 def lint(src: Path) -> subprocess.CompletedProcess[str]:
@@ -76,3 +79,45 @@ def test_a_deliberate_violation_breaks_its_contract(
     assert result.returncode != 0
     broken = [line for line in result.stdout.splitlines() if line.endswith("BROKEN")]
     assert any(line.startswith(contract) for line in broken), result.stdout
+
+
+def runtime_reaches(source: str) -> list[int]:
+    """Lines that reach the engine's runtime (`x.rt`, `getattr(x, "rt")`) instead of asking
+    the catalog's verbs."""
+    nodes = ast.walk(ast.parse(source))
+    return sorted(n.lineno for n in nodes if isinstance(n, ast.expr) and _names_runtime(n))
+
+
+def _names_runtime(node: ast.expr) -> bool:
+    if isinstance(node, ast.Attribute):
+        return node.attr == "rt"
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("getattr", "hasattr")
+        and len(node.args) > 1
+        and isinstance(node.args[1], ast.Constant)
+        and node.args[1].value == "rt"
+    )
+
+
+def test_the_faces_never_reach_into_the_runtime() -> None:
+    reaches = {
+        str(path.relative_to(FACES)): lines
+        for path in sorted(FACES.rglob("*.py"))
+        if (lines := runtime_reaches(path.read_text()))
+    }
+    assert reaches == {}, "cli/ reaches past the catalog (add a Catalog verb instead)"
+
+
+@pytest.mark.parametrize(
+    "violation",
+    [
+        "engine.rt.sessions.request_wake(record.id)",
+        "runtime = catalog.rt",
+        'store = getattr(catalog, "rt").snapshots',
+    ],
+)
+def test_a_face_reaching_into_the_runtime_is_caught(violation: str) -> None:
+    source = (FACES / "session_commands.py").read_text() + f"\n{violation}  # deliberate\n"
+    assert runtime_reaches(source) == [len(source.splitlines())]

@@ -103,13 +103,13 @@ def _usd(text: str) -> int:
 
 def _known_owners(catalog: Catalog) -> set[str]:
     """Owners a session or cofounder.toml names: a top-up for anyone else is likely a typo."""
-    settings = catalog.rt.settings
-    owners = {s.owner for s in catalog.rt.sessions.list()}
+    settings = catalog.settings
+    owners = {s.owner for s in catalog.sessions()}
     return owners | set(settings.owner_allowances) | set(settings.owners)
 
 
 def _latest_tier(catalog: Catalog, owner: str) -> str:
-    mine = [s for s in catalog.rt.sessions.list() if s.owner == owner]
+    mine = [s for s in catalog.sessions() if s.owner == owner]
     return mine[-1].tier if mine else "bootstrapper"
 
 

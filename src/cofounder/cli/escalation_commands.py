@@ -36,9 +36,7 @@ def escalations(
     """List the questions the builds asked their founders, and their answers."""
     catalog = open_catalog(data_dir)
     sid = resolve_or_fail(catalog, session_id).id if session_id is not None else None
-    found = [
-        e for e in catalog.rt.escalations.for_session(sid) if not open_only or e.state == "open"
-    ]
+    found = catalog.escalations(sid, open_only=open_only)
     if as_json:
         for escalation in found:
             print(escalation.model_dump_json())
@@ -46,7 +44,7 @@ def escalations(
     if not found:
         out().print("no escalations")
     for escalation in found:
-        record = catalog.rt.sessions.get(escalation.session_id)
+        record = catalog.session(escalation.session_id)
         _show(escalation, record.owner if record is not None else None)
 
 
@@ -77,7 +75,7 @@ def resolve(
         escalation = catalog.resolve_escalation(escalation_id)
     except BadInputError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
-    record = catalog.rt.sessions.get(escalation.session_id)
+    record = catalog.session(escalation.session_id)
     assert record is not None
     if who != record.owner:
         fail(
@@ -85,9 +83,7 @@ def resolve(
             EXIT_BAD_INPUT,
         )
     try:
-        done = catalog.rt.escalations.resolve(
-            escalation.id, choice=choice, guidance=guidance, by=who
-        )
+        done = catalog.answer_escalation(escalation.id, choice=choice, guidance=guidance, by=who)
     except EscalationError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     running = catalog.is_active(record.id)

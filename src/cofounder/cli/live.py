@@ -32,7 +32,7 @@ class _Bar:
 
 
 def _status_bar(engine: Engine, session_id: str, bar: _Bar) -> Text:
-    record = engine.rt.sessions.get(session_id)
+    record = engine.session(session_id)
     assert record is not None
     text = Text(
         f"phase: {inert(record.phase or '—')}  ·  iteration {record.iteration}  ·  "
@@ -78,12 +78,12 @@ def run_with_live_view(
     threading.Thread(target=work, name="cofounder-session", daemon=True).start()
     bar = _Bar()
     seq = after_seq
-    record = engine.rt.sessions.get(session_id)
+    record = engine.session(session_id)
     owner = record.owner if record is not None else None
 
     def drain() -> None:
         nonlocal seq
-        for event in engine.rt.events.read(session_id, after_seq=seq):
+        for event in engine.events_after(session_id, seq):
             seq = event.seq
             _track(bar, event)
             line = event_line(event, owner=owner)

@@ -87,7 +87,7 @@ def screenshots(
     record = resolve_or_fail(catalog, session_id)
     shots = [
         (event.body.iteration, event.seq, event.body.path, shot)
-        for event in catalog.rt.events.read(record.id, limit=100_000)
+        for event in catalog.events_after(record.id, 0, limit=100_000)
         if isinstance(event.body, ScreenshotTaken)
         for shot in event.body.screenshots
     ]
@@ -101,7 +101,7 @@ def screenshots(
         if out_dir is not None:
             try:
                 out_dir.mkdir(parents=True, exist_ok=True)
-                (out_dir / name).write_bytes(catalog.rt.images.get(shot.ref))
+                (out_dir / name).write_bytes(catalog.image(shot.ref))
             except (ImageStoreError, ConfigurationError, OSError) as exc:
                 fail(f"cannot save {name}: {exc}", EXIT_FAILED)
         size = f"{shot.width}x{shot.height}"

@@ -42,7 +42,7 @@ def run_session(engine: Engine, session_id: str, *, resumed: bool) -> int:
     from cofounder.cli.live import run_with_live_view
     from cofounder.engine import EngineError, SessionFinishedError
 
-    after = engine.rt.events.read(session_id, after_seq=0, limit=1_000_000)
+    after = engine.events_after(session_id, 0, limit=1_000_000)
     try:
         outcome = run_with_live_view(
             engine, session_id, out(), resumed=resumed, after_seq=after[-1].seq if after else 0
@@ -181,7 +181,7 @@ def wake(
     record = resolve_or_fail(engine, session_id)
     if record.state != "sleeping":
         fail(f"session {record.id} is not sleeping (it is {record.state})", EXIT_BAD_INPUT)
-    engine.rt.sessions.request_wake(record.id)
+    engine.request_wake(record.id)
     if engine.is_active(record.id):
         out().print(f"woke session {record.id}; the process waiting on it continues it now")
         raise typer.Exit(EXIT_OK)

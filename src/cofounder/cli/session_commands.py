@@ -33,7 +33,7 @@ def sessions(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     from cofounder.cli.render import status_payload
 
     catalog = open_catalog(data_dir)
-    records = catalog.rt.sessions.list()
+    records = catalog.sessions()
     if as_json:
         for record in records:
             workspace = str(catalog.workspace_path(record.id))
@@ -61,7 +61,7 @@ def status(session_id: SessionId, data_dir: DataDir = None, as_json: JsonFlag = 
         budget=catalog.owner_status(record.owner, record.tier),
     )
     payload["sandbox_limits"] = probe_active_limits(
-        catalog.rt.sandbox_limits, parse_network_mode(record.network_mode)
+        catalog.sandbox_limits, parse_network_mode(record.network_mode)
     ).summary
     if as_json:
         print(json.dumps(payload))
@@ -99,7 +99,7 @@ def events(
     if follow and record.state == "running" and not catalog.is_active(record.id):
         err().print(f"{record.id} is interrupted; waiting for `cofounder resume {record.id}`...")
     while True:
-        for event in catalog.rt.events.read(record.id, after_seq=seq):
+        for event in catalog.events_after(record.id, seq):
             seq = event.seq
             if as_json:
                 print(event.to_json_line(), flush=True)
@@ -109,11 +109,11 @@ def events(
                     out().print(f"[dim]{event.seq:>5}[/] ", line, soft_wrap=True)
         if not follow:
             return
-        current = catalog.rt.sessions.get(record.id)
+        current = catalog.session(record.id)
         if (
             current is not None
             and current.state == "finished"
-            and not catalog.rt.events.read(record.id, after_seq=seq, limit=1)
+            and not catalog.events_after(record.id, seq, limit=1)
         ):
             return
         time.sleep(0.2)
@@ -134,7 +134,7 @@ def docs(session_id: SessionId, data_dir: DataDir = None) -> None:
 
     catalog = open_catalog(data_dir)
     record = resolve_or_fail(catalog, session_id)
-    sections = catalog.rt.documents.all(record.id)
+    sections = catalog.documents(record.id)
     if not sections:
         out().print("no documentation yet")
     for section in ("overview", "features", "getting_started", "faq"):

@@ -80,7 +80,7 @@ def held_by(catalog: Catalog, record: SessionRecord, now: datetime | None = None
         )
     if record.state != "waiting":
         return None
-    blocking = catalog.rt.escalations.blocking_open(record.id)
+    blocking = catalog.blocking_escalations(record.id)
     if not blocking or any(e.deadline <= now for e in blocking):
         return None
     held = Text()

@@ -54,13 +54,12 @@ GitHistory = Annotated[
 
 def _checkpoint_of(catalog: Catalog, session_id: str, iteration: int | None) -> Checkpoint:
     record = resolve_or_fail(catalog, session_id)
-    transcript = catalog.rt.transcript
-    latest = transcript.latest_checkpoint(record.id)
+    latest = catalog.checkpoint(record.id)
     if latest is None:
         fail(f"session {record.id} has no recorded iteration yet", EXIT_BAD_INPUT)
     if iteration is None:
         return latest
-    found = transcript.checkpoint(record.id, iteration)
+    found = catalog.checkpoint(record.id, iteration)
     if found is None:
         fail(
             f"session {record.id} has no iteration {iteration} (recorded: 0 to {latest.iteration})",
@@ -73,7 +72,7 @@ def _store_of(catalog: Catalog) -> SnapshotStore:
     from cofounder.engine import ConfigurationError
 
     try:
-        return catalog.rt.snapshots
+        return catalog.snapshots
     except ConfigurationError as exc:
         fail(f"bad configuration: {exc}", EXIT_BAD_INPUT)
 
@@ -161,7 +160,7 @@ def export(
             git_program()
         except HistoryError as exc:
             fail(str(exc), EXIT_BAD_INPUT)
-    record = catalog.rt.sessions.get(checkpoint.session_id)
+    record = catalog.session(checkpoint.session_id)
     root = _slug(record.name if record else "") or checkpoint.session_id
     store = _store_of(catalog)
     failed = f"cannot export iteration {checkpoint.iteration}"
@@ -176,7 +175,7 @@ def export(
             "--git-history to get the code with that repository",
             EXIT_BAD_INPUT,
         )
-    sections = catalog.rt.documents.all(checkpoint.session_id)
+    sections = catalog.documents(checkpoint.session_id)
     folder = docs_folder(manifest)
     extras: list[ExtraFile | ExtraTree] = list(doc_files(folder, sections))
     records: list[IterationRecord] = []
@@ -231,7 +230,7 @@ def iteration_records(
 
     narration: dict[int, list[str]] = {}
     after = 0
-    while batch := catalog.rt.events.read(last.session_id, after_seq=after):
+    while batch := catalog.events_after(last.session_id, after):
         after = batch[-1].seq
         for event in batch:
             if isinstance(event.body, Narration) and event.body.message:
@@ -239,7 +238,7 @@ def iteration_records(
     records: list[IterationRecord] = []
     skipped: list[int] = []
     for number in range(last.iteration + 1):
-        found = catalog.rt.transcript.checkpoint(last.session_id, number)
+        found = catalog.checkpoint(last.session_id, number)
         if found is None:
             continue
         if not found.snapshot_id:

@@ -22,6 +22,8 @@ from cofounder.storage import SessionRecord
 if TYPE_CHECKING:
     from cofounder.budget import BudgetStatus
     from cofounder.engine.serve import ServedPreview
+    from cofounder.sandbox import SandboxLimits
+    from cofounder.storage import Checkpoint, Event, SnapshotStore
     from cofounder.storage.escalations import Escalation
 
 
@@ -69,6 +71,74 @@ class Catalog:
         from cofounder.engine.serve import serve_preview
 
         return serve_preview(self.rt, session_id, port)
+
+    # The faces' reads and requests, as typed records: no face reaches into the runtime.
+
+    @property
+    def settings(self) -> Settings:
+        """The settings this process opened with (allowances, owners, paths)."""
+        return self.rt.settings
+
+    @property
+    def sandbox_limits(self) -> SandboxLimits:
+        """The local sandbox's configured resource limits (before probing what the host allows)."""
+        return self.rt.sandbox_limits
+
+    @property
+    def snapshots(self) -> SnapshotStore:
+        """The workspace snapshot store, opened on first use; ConfigurationError naming the
+        setting when the object store cannot be opened."""
+        return self.rt.snapshots
+
+    def sessions(self) -> list[SessionRecord]:
+        """Every session, oldest first."""
+        return self.rt.sessions.list()
+
+    def session(self, session_id: str) -> SessionRecord | None:
+        """The session with exactly this id; None when there is none."""
+        return self.rt.sessions.get(session_id)
+
+    def events_after(self, session_id: str, after_seq: int, *, limit: int = 1000) -> list[Event]:
+        """Up to `limit` of the session's events with a seq above `after_seq`, in order: a reader
+        that passes the last seq it saw misses nothing."""
+        return self.rt.events.read(session_id, after_seq=after_seq, limit=limit)
+
+    def documents(self, session_id: str) -> dict[str, str]:
+        """The documentation the agent wrote for the founder, by section, as last written."""
+        return self.rt.documents.all(session_id)
+
+    def escalations(
+        self, session_id: str | None = None, *, open_only: bool = False
+    ) -> list[Escalation]:
+        """The questions one session (every session when None) asked, oldest first; with
+        `open_only` just the unanswered ones."""
+        found = self.rt.escalations.for_session(session_id)
+        return [e for e in found if not open_only or e.state == "open"]
+
+    def blocking_escalations(self, session_id: str) -> list[Escalation]:
+        """The open questions the session must wait for (those it cannot work around)."""
+        return self.rt.escalations.blocking_open(session_id)
+
+    def answer_escalation(
+        self, escalation_id: str, *, choice: str, guidance: str | None, by: str
+    ) -> Escalation:
+        """Record the founder's answer; EscalationError when the question is no longer open
+        or `choice` is not one of its options."""
+        return self.rt.escalations.resolve(escalation_id, choice=choice, guidance=guidance, by=by)
+
+    def image(self, ref: str) -> bytes:
+        """A screenshot's bytes, verified against its reference (ImageStoreError otherwise)."""
+        return self.rt.images.get(ref)
+
+    def checkpoint(self, session_id: str, iteration: int | None = None) -> Checkpoint | None:
+        """The checkpoint that iteration committed (the latest when `iteration` is None)."""
+        if iteration is None:
+            return self.rt.transcript.latest_checkpoint(session_id)
+        return self.rt.transcript.checkpoint(session_id, iteration)
+
+    def request_wake(self, session_id: str) -> None:
+        """Ask a sleeping session to wake now: its runner, or the next resume, sees it."""
+        self.rt.sessions.request_wake(session_id)
 
     def is_active(self, session_id: str) -> bool:
         return is_held(self.rt.files(session_id).lock)
