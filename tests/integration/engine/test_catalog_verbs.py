@@ -17,12 +17,7 @@ from cofounder.events import Narration
 from cofounder.project import load_project
 from cofounder.storage import SessionRecord
 from cofounder.storage.documents import upsert_document_in
-from cofounder.storage.escalations import (
-    Escalation,
-    EscalationChoice,
-    EscalationError,
-    insert_in,
-)
+from cofounder.storage.escalations import Escalation, EscalationError, insert_in
 
 
 @pytest.fixture
@@ -49,23 +44,27 @@ def catalog(settings: Settings, created: SessionRecord) -> Iterator[Catalog]:
 
 
 def _question(session_id: str, n: int, *, can_continue: bool) -> Escalation:
+    """An open question as the engine records one (built from plain data, so the test does not
+    depend on how the option type is spelled)."""
     now = datetime.now(UTC)
-    return Escalation(
-        id=f"esc{n}-{session_id}",
-        session_id=session_id,
-        iteration=n,
-        key=f"ask:{n}:0",
-        reason="asked",
-        problem=f"question {n}",
-        error="",
-        tried=[],
-        recommendation="take a",
-        options=[EscalationChoice(key="a", label="A"), EscalationChoice(key="b", label="B")],
-        default_option="a",
-        can_continue=can_continue,
-        deadline=now + timedelta(hours=1),
-        state="open",
-        created_at=now + timedelta(seconds=n),
+    return Escalation.model_validate(
+        {
+            "id": f"esc{n}-{session_id}",
+            "session_id": session_id,
+            "iteration": n,
+            "key": f"ask:{n}:0",
+            "reason": "asked",
+            "problem": f"question {n}",
+            "error": "",
+            "tried": [],
+            "recommendation": "take a",
+            "options": [{"key": "a", "label": "A"}, {"key": "b", "label": "B"}],
+            "default_option": "a",
+            "can_continue": can_continue,
+            "deadline": now + timedelta(hours=1),
+            "state": "open",
+            "created_at": now + timedelta(seconds=n),
+        }
     )
 
 
@@ -107,9 +106,8 @@ def test_documents_are_the_last_written_per_section(
 def test_escalations_filter_block_and_take_one_answer(
     catalog: Catalog, created: SessionRecord
 ) -> None:
-    blocking, aside = _question(created.id, 1, can_continue=False), _question(
-        created.id, 2, can_continue=True
-    )
+    blocking = _question(created.id, 1, can_continue=False)
+    aside = _question(created.id, 2, can_continue=True)
     with catalog.rt.db.transaction() as session:
         insert_in(session, blocking)
         insert_in(session, aside)
