@@ -1,8 +1,9 @@
 """The preview path, measured: starting the app, requests through the host-loopback forward,
 and screenshots, each beside a baseline from the same run.
 
-- preview ready: `LocalPreview.start` (background bwrap + forward + HTTP health check) until
-  the app answers, vs. starting the same server as a plain host process until it answers.
+- preview ready: the local preview's `start` (background bwrap + forward + HTTP health
+  check) until the app answers, vs. starting the same server as a plain host process until
+  it answers.
 - request: one HTTP GET through the forward (relay inside the sandbox's namespace) vs. the
   same GET to the same server run on the host directly.
 - screenshot: desktop + mobile captures through the sandbox's namespace (Chromium via nsenter)
@@ -24,8 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cofounder.sandbox import BwrapSandbox
-from cofounder.sandbox.local.preview import LocalPreview, probe_http
+from cofounder.sandbox import BwrapSandbox, LocalSandboxConfig
+from cofounder.sandbox.local.exposure import probe_http
 from cofounder.sandbox.preview_types import PreviewSpec
 from cofounder.sandbox.screenshot import capture, find_chromium
 
@@ -109,7 +110,7 @@ def main() -> None:
             proc.wait()
             with BwrapSandbox(workspace) as sb:
                 started = time.perf_counter()
-                outcome = LocalPreview(sb).start(spec)
+                outcome = LocalSandboxConfig().preview(sb).start(spec)
                 preview_ready.append(time.perf_counter() - started)
                 assert outcome.ok, outcome.hint
         rows.append(("app ready (start → first HTTP answer)", median_ms(base_ready),
@@ -119,7 +120,7 @@ def main() -> None:
         _, host_proc = host_server_ready(workspace, port)
         try:
             with BwrapSandbox(workspace) as sb:
-                preview = LocalPreview(sb)
+                preview = LocalSandboxConfig().preview(sb)
                 outcome = preview.start(spec)
                 assert outcome.ok and outcome.url is not None
                 forward_port = int(outcome.url.rsplit(":", 1)[1])

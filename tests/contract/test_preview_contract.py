@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
+import pytest
+
 from cofounder.sandbox import Backend
 from cofounder.sandbox.preview_types import PreviewSpec
 
@@ -40,6 +42,7 @@ def test_an_app_that_exits_before_listening_says_so(backend: Backend) -> None:
     assert not outcome.ok and outcome.url is None and backend.preview.running is None
     assert outcome.hint is not None and "exited with code 3" in outcome.hint
     assert "missing-module" in outcome.output_tail
+    assert outcome.waited_s < FAIL_TIMEOUT_S  # noticed when it exited, not at the deadline
 
 
 def test_an_app_on_the_wrong_port_is_told_which(open_backend: OpenBackend) -> None:
@@ -50,3 +53,49 @@ def test_an_app_on_the_wrong_port_is_told_which(open_backend: OpenBackend) -> No
     assert f"nothing listens on port {wanted}" in outcome.hint
     assert "the app listens on port(s)" in outcome.hint and str(actual) in outcome.hint
     assert not any(p.running for p in backend.sandbox.list_background())  # stopped again
+
+
+def test_an_error_status_is_still_a_running_app(backend: Backend) -> None:
+    """Any HTTP answer means the app runs; a path without its slash is the same path."""
+    port = free_port()
+    spec = PreviewSpec(command=server(port), port=port, path="no-such-page")
+    outcome = backend.preview.start(spec)
+    assert outcome.ok and outcome.http_status == 404 and outcome.hint is None, outcome
+
+
+def test_starting_again_replaces_the_app_and_keeps_the_url(backend: Backend) -> None:
+    port = free_port()
+    spec = PreviewSpec(command=server(port), port=port)
+    first = backend.preview.start(spec)
+    second = backend.preview.start(spec)  # without a stop: the first app is stopped for it
+    assert first.ok and second.ok, (first, second)
+    assert second.url == first.url and second.process_id != first.process_id
+    assert [p.id for p in backend.sandbox.list_background() if p.running] == [second.process_id]
+    assert backend.preview.running == second
+
+
+def test_an_app_that_never_answers_is_stopped_at_the_deadline(
+    open_backend: OpenBackend,
+) -> None:
+    backend = open_backend(ready_timeout_s=FAIL_TIMEOUT_S)
+    port = free_port()
+    outcome = backend.preview.start(PreviewSpec(command="echo waiting; sleep 100", port=port))
+    assert not outcome.ok and outcome.hint is not None and outcome.waited_s >= FAIL_TIMEOUT_S
+    assert outcome.hint.startswith(f"no HTTP answer within {FAIL_TIMEOUT_S:g} s: ")
+    assert f"nothing listens on port {port}" in outcome.hint
+    assert outcome.output_tail == "waiting\n" and backend.preview.running is None
+    assert not any(p.running for p in backend.sandbox.list_background())
+
+
+def test_a_screenshot_needs_a_running_app(backend: Backend) -> None:
+    from cofounder.sandbox.screenshot import ScreenshotError
+
+    with pytest.raises(ScreenshotError, match="start the app with the `preview` tool"):
+        backend.preview.screenshot()
+    port = free_port()
+    outcome = backend.preview.start(PreviewSpec(command=server(port), port=port))
+    assert outcome.ok and outcome.process_id is not None, outcome
+    backend.sandbox.stop_background(outcome.process_id)  # the app dies behind its back
+    with pytest.raises(ScreenshotError, match="process has stopped; start the preview again"):
+        backend.preview.screenshot()
+    assert backend.preview.stop() == outcome and backend.preview.running is None

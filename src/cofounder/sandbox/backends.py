@@ -18,7 +18,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from cofounder.sandbox.limits import NetworkMode, SandboxLimits
-from cofounder.sandbox.preview_types import PreviewHost
+from cofounder.sandbox.preview import Preview
+from cofounder.sandbox.preview_types import Exposure, PreviewHost
 from cofounder.sandbox.protocol import Sandbox, SandboxError
 
 
@@ -48,8 +49,18 @@ class _BackendConfig(BaseModel, ABC):
         """The sandbox alone; SandboxError when it cannot be set up."""
 
     @abstractmethod
+    def exposure(self, sandbox: Sandbox) -> Exposure:
+        """How `sandbox`, which this config opened (SandboxError otherwise), makes a port
+        reachable from the host: all a wing adds to the one preview."""
+
     def preview(self, sandbox: Sandbox) -> PreviewHost:
         """The preview over `sandbox`, which this config opened (SandboxError otherwise)."""
+        return Preview(
+            sandbox,
+            self.exposure(sandbox),
+            chromium=self.chromium,
+            ready_timeout_s=self.ready_timeout_s,
+        )
 
     def open(self, workspace: Path, network: NetworkMode, log_dir: Path | None = None) -> Backend:
         """The sandbox over `workspace` and its preview; the caller closes the sandbox.
@@ -75,13 +86,13 @@ class LocalSandboxConfig(_BackendConfig):
 
         return BwrapSandbox(workspace, self.limits, network=network, log_dir=log_dir)
 
-    def preview(self, sandbox: Sandbox) -> PreviewHost:
+    def exposure(self, sandbox: Sandbox) -> Exposure:
         from cofounder.sandbox.local import BwrapSandbox
-        from cofounder.sandbox.local.preview import LocalPreview
+        from cofounder.sandbox.local.exposure import LocalExposure
 
         if not isinstance(sandbox, BwrapSandbox):
             raise SandboxError(f"a local preview needs a local sandbox, not {type(sandbox)}")
-        return LocalPreview(sandbox, chromium=self.chromium, ready_timeout_s=self.ready_timeout_s)
+        return LocalExposure(sandbox)
 
 
 class E2BSandboxConfig(_BackendConfig):
@@ -130,13 +141,13 @@ class E2BSandboxConfig(_BackendConfig):
         )
         return E2BSandbox(workspace, options)
 
-    def preview(self, sandbox: Sandbox) -> PreviewHost:
+    def exposure(self, sandbox: Sandbox) -> Exposure:
         from cofounder.sandbox.e2b.backend import E2BSandbox
-        from cofounder.sandbox.e2b.preview import E2BPreview
+        from cofounder.sandbox.e2b.exposure import E2BExposure
 
         if not isinstance(sandbox, E2BSandbox):
             raise SandboxError(f"an E2B preview needs an E2B sandbox, not {type(sandbox)}")
-        return E2BPreview(sandbox, chromium=self.chromium, ready_timeout_s=self.ready_timeout_s)
+        return E2BExposure(sandbox)
 
 
 SandboxConfig = Annotated[LocalSandboxConfig | E2BSandboxConfig, Field(discriminator="type")]

@@ -1,10 +1,14 @@
-"""What a preview is and what starting one found: typed, so tools, engine and CLI agree."""
+"""What a preview is and what starting one found, and what a backend's wing supplies to run one
+(an `Exposure`): typed, so tools, engine, CLI and both wings agree."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from cofounder.sandbox.protocol import SandboxError
 
 if TYPE_CHECKING:  # Playwright takes ~0.6 s to import: only the screenshot tool pays for it
     from cofounder.sandbox.screenshot import Screenshot
@@ -56,4 +60,77 @@ class PreviewHost(Protocol):
 
     def screenshot(self, path: str | None = None) -> list[Screenshot]:
         """Desktop and mobile pictures of the running preview at `path` (default: its own)."""
+        ...
+
+
+# --- what a wing supplies: how a port inside its sandbox becomes reachable from the host ----
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One listening TCP socket in the sandbox: the address it is bound to and its port."""
+
+    address: str
+    port: int
+
+
+@dataclass(frozen=True)
+class BrowserView:
+    """Where a browser loads a page of the app from: a URL, inside the sandbox's network
+    namespace when `netns_path` is set (the page is untrusted), else from the host."""
+
+    url: str
+    netns_path: str | None = None
+    nsenter: str | None = None
+
+
+class PreviewUnavailable(SandboxError):
+    """This sandbox cannot expose a port at all; the message says what it needs. The preview
+    reports it as a failed outcome, not an error."""
+
+
+class Exposed(Protocol):
+    """One port of the sandbox made reachable from the host, until `close`."""
+
+    @property
+    def url(self) -> str:
+        """The founder's URL of the app, without a trailing slash."""
+        ...
+
+    @property
+    def host_port(self) -> int | None:
+        """The founder-side port, asked for again on a restart so the URL stays the same;
+        None where the backend picks the host itself."""
+        ...
+
+    def probe(self, path: str) -> int | None:
+        """The HTTP status the app answers `path` (absolute) with; None when nothing answers."""
+        ...
+
+    def view(self, path: str) -> BrowserView:
+        """Where a browser sees `path` (absolute) as the app serves it now; ScreenshotError
+        when it cannot."""
+        ...
+
+    def close(self) -> None:
+        """Stop making the port reachable; safe to call more than once."""
+        ...
+
+
+class Exposure(Protocol):
+    """What a wing supplies for the generic preview: it exposes ports and lists listeners."""
+
+    @property
+    def poll_s(self) -> float:
+        """How long to wait between probes while the app starts (a probe may be a round trip)."""
+        ...
+
+    def expose(self, port: int, *, host_port: int | None) -> Exposed:
+        """Make `port` reachable, on `host_port` when asked for and free (else another one).
+
+        PreviewUnavailable when this sandbox cannot; SandboxError or ValueError otherwise."""
+        ...
+
+    def listeners(self) -> list[Listener]:
+        """The TCP sockets listening in the sandbox, ordered by port then address."""
         ...

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from cofounder.llm.messages import ToolUseBlock
-from cofounder.sandbox import BwrapSandbox, SandboxLimits
-from cofounder.sandbox.local.preview import LocalPreview
+from cofounder.sandbox import BwrapSandbox, LocalSandboxConfig, SandboxLimits
 from cofounder.tools import ToolBox, ToolRun
 
 Call = Callable[..., ToolRun]
@@ -37,7 +36,7 @@ def outside(tmp_path: Path) -> Path:
 @pytest.fixture
 def toolbox(ws: Path) -> Iterator[ToolBox]:
     sb = BwrapSandbox(ws, SandboxLimits())
-    yield ToolBox(sb, preview=LocalPreview(sb, ready_timeout_s=3))
+    yield ToolBox(sb, preview=LocalSandboxConfig(ready_timeout_s=3).preview(sb))
     sb.close()
 
 

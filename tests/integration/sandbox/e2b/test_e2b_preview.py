@@ -1,4 +1,5 @@
-"""E2BPreview against the real `e2b` SDK's interfaces — NOT against E2B's cloud.
+"""The preview over the E2B exposure, against the real `e2b` SDK's interfaces — NOT against
+E2B's cloud.
 
 E2B's cloud cannot be reached from here, so no real E2B sandbox starts: these tests use the
 SDK-specced fake of tests/fakes/e2b_cloud.py (`FakeCloud`), whose commands run with real bash
@@ -23,17 +24,17 @@ from typing import Any
 
 import pytest
 
-from cofounder.sandbox.e2b import preview as e2b_preview
+from cofounder.sandbox import screenshot
 from cofounder.sandbox.e2b.backend import E2BSandbox
-from cofounder.sandbox.e2b.preview import (
+from cofounder.sandbox.e2b.exposure import (
     LISTENERS_COMMAND,
-    E2BPreview,
+    E2BExposure,
     parse_listeners,
     parse_status,
     probe_command,
 )
-from cofounder.sandbox.preview import Listener
-from cofounder.sandbox.preview_types import PreviewHost, PreviewSpec
+from cofounder.sandbox.preview import Preview
+from cofounder.sandbox.preview_types import Listener, PreviewHost, PreviewSpec
 from cofounder.sandbox.screenshot import DESKTOP, Screenshot, ScreenshotError
 from fakes.e2b_cloud import FakeCloud, info_of, pids_with
 
@@ -52,13 +53,17 @@ def fake_ss(cloud: FakeCloud, *lines: str) -> None:
     script.chmod(0o755)
 
 
+def e2b_preview(sandbox: E2BSandbox, ready_timeout_s: float = 20) -> Preview:
+    return Preview(sandbox, E2BExposure(sandbox, poll_s=0.1), ready_timeout_s=ready_timeout_s)
+
+
 def server_command(port: int, token: str) -> str:
     return f"exec -a {token} {sys.executable} -m http.server {port} --bind 127.0.0.1"
 
 
 def test_preview_answers_at_the_e2b_host(sandbox: E2BSandbox, ws: Path, cloud: FakeCloud) -> None:
-    host: PreviewHost = E2BPreview(sandbox, ready_timeout_s=20, poll_s=0.1)
-    assert isinstance(host, E2BPreview) and host.running is None
+    host: PreviewHost = e2b_preview(sandbox)
+    assert host.running is None
     (ws / "index.html").write_text("<h1>hello</h1>\n")  # pushed before the app starts
     port, token = free_port(), f"cf-e2b-preview-{os.getpid()}-{free_port()}"
     spec = PreviewSpec(command=server_command(port, token), port=port)
@@ -84,26 +89,12 @@ def test_preview_answers_at_the_e2b_host(sandbox: E2BSandbox, ws: Path, cloud: F
     assert host.stop() is None
 
 
-def test_preview_that_exits_says_so_with_its_output(sandbox: E2BSandbox) -> None:
-    host = E2BPreview(sandbox, ready_timeout_s=20, poll_s=0.1)
-    spec = PreviewSpec(
-        command="echo starting; echo \"Error: Cannot find module 'express'\" >&2; exit 3",
-        port=free_port(),
-    )
-    outcome = host.start(spec)
-    assert not outcome.ok and outcome.url is None and host.running is None
-    assert outcome.hint is not None
-    assert "exited with code 3" in outcome.hint and str(spec.port) in outcome.hint
-    assert "starting" in outcome.output_tail
-    assert "Cannot find module 'express'" in outcome.output_tail
-
-
 def test_preview_timeout_names_the_port_the_app_listens_on(
     sandbox: E2BSandbox, cloud: FakeCloud
 ) -> None:
     fake_ss(cloud, "LISTEN 0      511          0.0.0.0:5173      0.0.0.0:*")
     token = f"cf-e2b-preview-slow-{os.getpid()}-{free_port()}"
-    host = E2BPreview(sandbox, ready_timeout_s=1.0, poll_s=0.1)
+    host = e2b_preview(sandbox, 1.0)
     spec = PreviewSpec(command=f"echo 'ready on 5173'; exec -a {token} sleep 60", port=free_port())
     outcome = host.start(spec)
     assert not outcome.ok and outcome.hint is not None
@@ -118,7 +109,7 @@ def test_preview_timeout_names_the_port_the_app_listens_on(
 def test_preview_timeout_names_the_wrong_interface(sandbox: E2BSandbox, cloud: FakeCloud) -> None:
     port = free_port()
     fake_ss(cloud, f"LISTEN 0 511 10.11.0.2%eth0:{port} 0.0.0.0:*")
-    host = E2BPreview(sandbox, ready_timeout_s=0.5, poll_s=0.1)
+    host = e2b_preview(sandbox, 0.5)
     outcome = host.start(PreviewSpec(command="sleep 60", port=port))
     assert outcome.hint is not None and "only on 10.11.0.2" in outcome.hint
 
@@ -132,9 +123,9 @@ def test_screenshot_loads_the_public_url_after_pushing_edits(
         calls.append((url, kwargs))
         return [Screenshot(DESKTOP, b"png", 200)]
 
-    monkeypatch.setattr(e2b_preview, "capture", fake_capture)
-    monkeypatch.setattr(e2b_preview, "find_chromium", lambda configured: "/opt/chromium")
-    host = E2BPreview(sandbox, ready_timeout_s=20, poll_s=0.1)
+    monkeypatch.setattr(screenshot, "capture", fake_capture)
+    monkeypatch.setattr(screenshot, "find_chromium", lambda configured: "/opt/chromium")
+    host = e2b_preview(sandbox)
     with pytest.raises(ScreenshotError, match="no preview is running"):
         host.screenshot()
     port, token = free_port(), f"cf-e2b-shot-{os.getpid()}-{free_port()}"
@@ -144,7 +135,7 @@ def test_screenshot_loads_the_public_url_after_pushing_edits(
     shots = host.screenshot("about.html")
     assert shots == [Screenshot(DESKTOP, b"png", 200)]
     url = f"https://{port}-sbx-1.e2b.app/about.html"
-    assert calls == [(url, {"chromium": "/opt/chromium", "netns_path": None})]
+    assert calls == [(url, {"chromium": "/opt/chromium", "netns_path": None, "nsenter": None})]
     assert (cloud.remote / "about.html").read_text() == "edited by a file tool\n"
 
     host.stop()
@@ -194,35 +185,6 @@ def test_probe_reports_any_http_status(http_port: int, tmp_path: Path, with_curl
     assert parse_status(run_probe(probe_command(free_port(), "/"), path_env)) is None
 
 
-def test_parse_status_rejects_non_statuses() -> None:
-    assert [parse_status(s) for s in ("200", "000", "", "abc", "999", "302\n")] == [
-        200,
-        None,
-        None,
-        None,
-        None,
-        302,
-    ]
-
-
-def test_listeners_from_ss_output() -> None:
-    out = (
-        "#ss\n"
-        "LISTEN 0 511 0.0.0.0:5173 0.0.0.0:*\n"
-        "LISTEN 0 4096 127.0.0.53%lo:53 0.0.0.0:*\n"
-        "LISTEN 0 511 [::]:3000 [::]:*\n"
-        "LISTEN 0 511 *:8080 *:*\n"
-        "LISTEN 0 128 [::ffff:127.0.0.1]:9000 *:*\n"
-    )
-    assert parse_listeners(out) == [
-        Listener("127.0.0.53", 53),
-        Listener("::", 3000),
-        Listener("0.0.0.0", 5173),
-        Listener("0.0.0.0", 8080),
-        Listener("::ffff:127.0.0.1", 9000),
-    ]
-
-
 def test_listeners_from_proc_net_tcp_without_ss(tmp_path: Path) -> None:
     """Without `ss` the command reads /proc/net/tcp*: run it here with a real listening socket."""
     only_cat = tmp_path / "bin"
@@ -236,12 +198,3 @@ def test_listeners_from_proc_net_tcp_without_ss(tmp_path: Path) -> None:
         out = run_probe(LISTENERS_COMMAND, path_env=str(only_cat))
         assert out.startswith("#proc\n")
         assert Listener("127.0.0.1", port) in parse_listeners(out)
-    proc_text = (
-        "#proc\n"
-        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
-        "   0: 0100007F:1435 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000\n"
-        "   1: 0100007F:0050 0100007F:9C40 01 00000000:00000000 00:00000000 00000000  1000\n"
-        "  sl  local_address                         remote_address                        st\n"
-        "   0: 00000000000000000000000000000000:0BB8 00000000000000000000000000000000:0000 0A\n"
-    )
-    assert parse_listeners(proc_text) == [Listener("::", 3000), Listener("127.0.0.1", 5173)]
