@@ -6,10 +6,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from cf_support import PG_URL_ENV, Backend
+from cf_support import PG_URL_ENV, Backend, app_db_url
+
+if TYPE_CHECKING:
+    from cofounder.storage import Database
 
 
 def _postgres_admin_url() -> str | None:
@@ -47,3 +51,14 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 @pytest.fixture
 def sqlite_backend(tmp_path: Path) -> Backend:
     return Backend("sqlite", tmp_path / "data", None)
+
+
+@pytest.fixture
+def app_db(backend: Backend) -> Iterator[Database]:
+    """The application's database on each backend, migrated to the newest schema."""
+    from cofounder.storage import Database
+
+    database = Database(app_db_url(backend))
+    database.migrate()
+    yield database
+    database.close()

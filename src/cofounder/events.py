@@ -3,7 +3,8 @@
 The engine builds these models at every emit site; the event log stores `type` and the rest
 as the JSON payload; every face (the CLI's feed, `events --json`, an API) reads them back as
 the same models. A field added later is optional here, so rows written before it still read.
-This module imports only pydantic and the standard library: any part may import it.
+This module imports only pydantic, the standard library and `cofounder.questions` (which
+imports only pydantic): any part may import it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
+
+from cofounder.questions import Option
 
 # Stored as `datetime.isoformat()` ("+00:00", never "Z"): the JSON stays what it always was.
 Timestamp = Annotated[AwareDatetime, PlainSerializer(datetime.isoformat, when_used="json")]
@@ -233,17 +236,10 @@ class Retrying(_AtIteration):
     retry_after_s: float | None = None
 
 
-class Choice(BaseModel):
-    """One answer a question offers (`cofounder resolve ID --choice KEY`)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    key: str
-    label: str
-    description: str = ""
-
-
 class Escalated(_AtIteration):
+    """A question was recorded. Flat, with `default` (the stored `default_option`): the
+    published shape predates `Question`; its options are the same `Option`s."""
+
     type: Literal["escalated"] = "escalated"
     id: str
     reason: str
@@ -251,7 +247,7 @@ class Escalated(_AtIteration):
     error: str
     tried: list[str]
     recommendation: str
-    options: list[Choice]
+    options: list[Option]
     default: str
     deadline: Timestamp
     can_continue: bool

@@ -9,12 +9,14 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
 import cofounder.events
+import cofounder.questions
 from cofounder.events import (
     EVENT_MODELS,
     EVENT_TYPES,
@@ -126,15 +128,21 @@ def test_a_json_line_escapes_what_a_terminal_would_obey_and_keeps_the_text() -> 
     assert json.loads(line)["payload"]["message"] == hostile
 
 
-def test_the_event_module_imports_only_pydantic_and_the_standard_library() -> None:
-    """Any part (the engine, the CLI, an API) may import it without pulling in another."""
-    tree = ast.parse(Path(cofounder.events.__file__).read_text(encoding="utf-8"))
+def _third_party_imports(module: ModuleType) -> set[str]:
+    """The modules a source file imports, less the standard library."""
+    tree = ast.parse(Path(str(module.__file__)).read_text(encoding="utf-8"))
     imported = {
-        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+        alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
         for alias in node.names
     } | {
-        node.module.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     }  # fmt: skip
-    assert imported - sys.stdlib_module_names - {"__future__"} == {"pydantic"}
+    stdlib = sys.stdlib_module_names | {"__future__"}
+    return {name for name in imported if name.split(".")[0] not in stdlib}
+
+
+def test_the_event_module_imports_only_pydantic_and_the_question() -> None:
+    """Any part (the engine, the CLI, an API) may import it without pulling in another: its
+    one import from the package is the founder's question, which imports only pydantic."""
+    assert _third_party_imports(cofounder.events) == {"pydantic", "cofounder.questions"}
+    assert _third_party_imports(cofounder.questions) == {"pydantic"}

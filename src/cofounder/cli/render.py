@@ -17,7 +17,6 @@ from cofounder.events import (
     BudgetExhausted,
     BudgetUpdated,
     CancelRequested,
-    Choice,
     ContextCompacted,
     DocumentationUpdated,
     Escalated,
@@ -48,8 +47,8 @@ from cofounder.events import (
     Waking,
     WorkspaceRestored,
 )
+from cofounder.questions import Option
 from cofounder.storage import Event, SessionRecord
-from cofounder.storage.escalations import EscalationChoice
 
 
 def _clip(text: str, limit: int) -> str:
@@ -91,7 +90,7 @@ def resolve_command(escalation_id: str, key: str, owner: str | None = None) -> s
 def question_text(
     escalation_id: str,
     problem: str,
-    options: Sequence[EscalationChoice | Choice],
+    options: Sequence[Option],
     default: str,
     *,
     owner: str | None,

@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from cofounder.agent.healing.policy import HealingNote
 from cofounder.agent.loop import CommitOutput
 from cofounder.budget import wind_down_due
 from cofounder.engine import runtime
 from cofounder.engine.budget import budget_note, owner_status_in, settle_in
-from cofounder.engine.escalate import NewEscalation, record_in
+from cofounder.engine.escalate import record_in
 from cofounder.engine.faults import crash_point
 from cofounder.engine.images import image_blocks
 from cofounder.engine.live import live_sessions
@@ -31,6 +31,7 @@ from cofounder.events import (
 )
 from cofounder.llm import AssistantTurn, Message
 from cofounder.llm.messages import ContentBlock, TextBlock, ToolResultBlock
+from cofounder.questions import Question
 from cofounder.storage import Checkpoint
 from cofounder.storage.escalations import count_in, undelivered_in
 from cofounder.storage.events import append_all_in
@@ -69,7 +70,8 @@ class CommitInput(BaseModel):
     healing_state: dict[str, Any] = {}
     healing_text: str | None = None  # steering after the results; never replaces a result
     healing_notes: list[HealingNote] = []
-    questions: list[NewEscalation] = []
+    questions: list[Question] = []
+    question_deadline_s: int = Field(ge=1)  # the default answer applies after it
     events: list[AnyEvent] = []  # the batch's, not yet appended
 
 
@@ -164,7 +166,7 @@ def commit(
             ]
             if data.questions:  # their events go between: appended by record_in
                 append_all_in(session, session_id, before)
-                record_in(session, session_id, iteration, data.questions)
+                record_in(session, session_id, iteration, data.questions, data.question_deadline_s)
                 before = []
             steered = [ToolSteered(iteration=iteration, **n.model_dump()) for n in data.guard_notes]
             committed = IterationCommitted(

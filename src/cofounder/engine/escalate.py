@@ -13,19 +13,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dbos import DBOS
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from cofounder.agent.healing.escalation import EscalationDraft, reply_text
+from cofounder.agent.healing.escalation import founder_reply
 from cofounder.agent.healing.policy import HealingState, resolved
 from cofounder.engine import runtime
 from cofounder.engine.faults import crash_point
-from cofounder.events import Choice, Escalated, Resolved, WaitingForInput
+from cofounder.events import Escalated, Resolved, WaitingForInput
 from cofounder.llm import Message, TextBlock
+from cofounder.questions import ASKED_KEY, Question
 from cofounder.storage import Checkpoint
 from cofounder.storage.escalations import (
     Escalation,
-    EscalationChoice,
     apply_deadlines_in,
     insert_in,
     mark_delivered_in,
@@ -41,76 +40,31 @@ from cofounder.storage.transcript import (
 from cofounder.tools import EscalationEffect
 
 
-class NewEscalation(BaseModel):
-    """A question about to be recorded (the commit gives it an id and a deadline)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    key: str
-    reason: str
-    problem: str
-    error: str = ""
-    tried: list[str]
-    recommendation: str
-    options: list[EscalationChoice]
-    default_option: str
-    can_continue: bool = False
-    deadline_s: int
-
-
-def from_draft(draft: EscalationDraft) -> NewEscalation:
-    return NewEscalation(
-        key=draft.key,
-        reason=draft.reason,
-        problem=draft.problem,
-        error=draft.error,
-        tried=list(draft.attempts),
-        recommendation=draft.recommendation,
-        options=[
-            EscalationChoice(key=o.key, label=o.label, description=o.description)
-            for o in draft.options
-        ],
-        default_option=draft.default_option,
-        deadline_s=draft.deadline_s,
-    )
-
-
-def from_question(
-    effect: EscalationEffect, *, iteration: int, index: int, deadline_s: int
-) -> NewEscalation:
-    return NewEscalation(
-        key=f"ask:{iteration}:{index}",
-        reason="asked",
-        problem=effect.problem,
-        tried=effect.tried,
-        recommendation=effect.recommendation,
-        options=[EscalationChoice(key=o.key, label=o.label) for o in effect.options],
-        default_option=effect.default,
-        can_continue=effect.can_continue,
-        deadline_s=deadline_s,
-    )
+def numbered(asked: list[EscalationEffect], iteration: int) -> list[Question]:
+    """The agent's own questions of an iteration, keyed `ask:<iteration>:<n>` so that each
+    names its own problem (the tool cannot know the iteration)."""
+    return [
+        effect.question.model_copy(update={"key": f"{ASKED_KEY}:{iteration}:{n}"})
+        for n, effect in enumerate(asked)
+    ]
 
 
 def record_in(
-    session: Session, session_id: str, iteration: int, questions: list[NewEscalation]
+    session: Session,
+    session_id: str,
+    iteration: int,
+    questions: list[Question],
+    deadline_s: int,
 ) -> None:
     """Record this iteration's questions and announce them (idempotent: ids are positional)."""
     now = datetime.now(UTC)
     for index, question in enumerate(questions):
         escalation = Escalation(
+            **dict(question),
             id=f"{session_id}-{iteration}-{index}",
             session_id=session_id,
             iteration=iteration,
-            key=question.key,
-            reason=question.reason,
-            problem=question.problem,
-            error=question.error,
-            tried=question.tried,
-            recommendation=question.recommendation,
-            options=question.options,
-            default_option=question.default_option,
-            can_continue=question.can_continue,
-            deadline=now + timedelta(seconds=question.deadline_s),
+            deadline=now + timedelta(seconds=deadline_s),
             state="open",
             created_at=now,
         )
@@ -125,9 +79,9 @@ def record_in(
                 reason=escalation.reason,
                 problem=escalation.problem,
                 error=escalation.error,
-                tried=escalation.tried,
+                tried=list(escalation.tried),
                 recommendation=escalation.recommendation,
-                options=[Choice(**o.model_dump()) for o in escalation.options],
+                options=list(escalation.options),
                 default=escalation.default_option,
                 deadline=escalation.deadline,
                 can_continue=escalation.can_continue,
@@ -146,11 +100,9 @@ def record_in(
 
 def founder_message(escalation: Escalation) -> str:
     assert escalation.choice is not None
-    option = escalation.option(escalation.choice)
-    return reply_text(
-        escalation.problem,
+    return founder_reply(
+        escalation,
         escalation.choice,
-        option.label if option else escalation.choice,
         escalation.guidance,
         defaulted=escalation.state == "defaulted",
     )

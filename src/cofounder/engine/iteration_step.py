@@ -21,7 +21,7 @@ from cofounder.agent.healing.policy import (
 )
 from cofounder.engine import runtime
 from cofounder.engine.commit_step import CommitInput, GuardNote, commit
-from cofounder.engine.escalate import from_draft, from_question
+from cofounder.engine.escalate import numbered
 from cofounder.engine.steps import ActOutput, run_batch
 from cofounder.llm import AssistantTurn, ToolUseBlock
 from cofounder.tools import ToolResult
@@ -61,16 +61,8 @@ def iteration_step(session_id: str, iteration: int, payload: dict[str, Any]) -> 
     )
     if healed is not None:
         healing = healed.state
-    questions = [from_draft(d) for d in healed.escalations] if healed else []
-    questions += [
-        from_question(
-            q,
-            iteration=iteration,
-            index=n,
-            deadline_s=data.healing_config.escalation_deadline_s,
-        )
-        for n, q in enumerate(acted.asked if acted else [])
-    ]
+    questions = list(healed.escalations) if healed else []
+    questions += numbered(acted.asked, iteration) if acted else []
     return commit(
         session_id,
         iteration,
@@ -87,6 +79,7 @@ def iteration_step(session_id: str, iteration: int, payload: dict[str, Any]) -> 
             healing_text=(healed.text or None) if healed else None,
             healing_notes=list(healed.notes) if healed else [],
             questions=questions,
+            question_deadline_s=data.healing_config.escalation_deadline_s,
             guard_notes=data.guard_notes,
         ),
         retry_after_s=healed.retry_after_s if healed else None,

@@ -11,39 +11,26 @@ import json
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cofounder.questions import Question
 from cofounder.storage.db import Database
 from cofounder.storage.tables import EscalationRow
 
 EscalationState = Literal["open", "resolved", "defaulted"]
 
 
-class EscalationChoice(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Escalation(Question):
+    """A recorded question: what was asked, plus where it was asked, its deadline and answer.
 
-    key: str
-    label: str
-    description: str = ""
-
-
-class Escalation(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    It extends `Question` rather than holding one so that `cofounder escalations --json`
+    keeps its flat shape.
+    """
 
     id: str
     session_id: str
     iteration: int
-    key: str  # the healing signature (or `ask:<iteration>:<n>` for the agent's own question)
-    reason: str
-    problem: str
-    error: str
-    tried: list[str]
-    recommendation: str
-    options: list[EscalationChoice]
-    default_option: str
-    can_continue: bool
     deadline: datetime
     state: EscalationState
     choice: str | None = None
@@ -52,9 +39,6 @@ class Escalation(BaseModel):
     resolved_at: datetime | None = None
     delivered_iteration: int | None = None
     created_at: datetime
-
-    def option(self, key: str) -> EscalationChoice | None:
-        return next((o for o in self.options if o.key == key), None)
 
 
 def _to_model(row: EscalationRow) -> Escalation:
@@ -68,7 +52,7 @@ def _to_model(row: EscalationRow) -> Escalation:
         error=row.error,
         tried=json.loads(row.tried_json),
         recommendation=row.recommendation,
-        options=[EscalationChoice.model_validate(o) for o in json.loads(row.options_json)],
+        options=json.loads(row.options_json),
         default_option=row.default_option,
         can_continue=row.can_continue,
         deadline=row.deadline,

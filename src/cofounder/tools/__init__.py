@@ -5,7 +5,6 @@ from cofounder.tools.toolbox import ALL_TOOLS, TOOL_NAMES, ToolBox, changes_work
 from cofounder.tools.types import (
     DocumentEffect,
     EscalationEffect,
-    EscalationOption,
     ImageRef,
     NarrationEffect,
     PhaseEffect,
@@ -21,7 +20,6 @@ __all__ = [
     "TOOL_NAMES",
     "DocumentEffect",
     "EscalationEffect",
-    "EscalationOption",
     "ImageRef",
     "NarrationEffect",
     "PathRefused",

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 
+from cofounder.questions import ASKED_KEY, Option, Question
 from cofounder.tools.base import Args, ToolContext, ToolDef, ToolFailure, ToolOutput, clip
-from cofounder.tools.types import EscalationEffect, EscalationOption
+from cofounder.tools.types import EscalationEffect
 
 _KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
@@ -57,7 +58,7 @@ ASK_FOUNDER_SCHEMA = {
 
 
 def _ask(ctx: ToolContext, args: Args) -> ToolOutput:
-    options = [EscalationOption(key=o["key"], label=o["label"]) for o in args["options"]]
+    options = tuple(Option(key=o["key"], label=o["label"]) for o in args["options"])
     keys = [o.key for o in options]
     bad = [k for k in keys if not _KEY.match(k)]
     if bad:
@@ -68,23 +69,25 @@ def _ask(ctx: ToolContext, args: Args) -> ToolOutput:
         raise ToolFailure(f"option keys must be unique: {keys}")
     if args["default"] not in keys:
         raise ToolFailure(f"default {args['default']!r} is not one of the options {keys}")
-    effect = EscalationEffect(
+    question = Question(
+        key=ASKED_KEY,
+        reason="asked",
         problem=args["problem"],
-        tried=list(args["tried"]),
+        tried=tuple(args["tried"]),
         recommendation=args["recommendation"],
         options=options,
-        default=args["default"],
+        default_option=args["default"],
         can_continue=bool(args.get("can_continue", False)),
     )
     then = (
         "Keep working on other, unblocked tasks; the answer will arrive as a founder message."
-        if effect.can_continue
+        if question.can_continue
         else "Stop here: the build waits for the answer, which arrives as a founder message."
     )
     return ToolOutput(
         content=f"Your question was sent to the founder. {then}",
-        summary=clip(effect.problem, 100),
-        effects=(effect,),
+        summary=clip(question.problem, 100),
+        effects=(EscalationEffect(question=question),),
     )
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cofounder.questions import Question
 from cofounder.sandbox.preview_types import PreviewOutcome
 
 
@@ -68,23 +69,12 @@ class DocumentEffect(BaseModel):
     content: str
 
 
-class EscalationOption(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    key: str
-    label: str
-
-
 class EscalationEffect(BaseModel):
-    """`ask_founder`: a structured question the engine records and waits on."""
+    """`ask_founder`: a question the engine records (numbering its key) and waits on."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["escalation"] = "escalation"
-    problem: str
-    tried: list[str]
-    recommendation: str
-    options: list[EscalationOption]
-    default: str
-    can_continue: bool = False
+    question: Question
 
 
 class PreviewEffect(BaseModel):

@@ -17,7 +17,6 @@ from cofounder.events import (
     AnyEvent,
     AssistantText,
     BaseEvent,
-    Choice,
     ContextCompacted,
     Escalated,
     PreviewReady,
@@ -29,6 +28,7 @@ from cofounder.events import (
     WaitingForInput,
     Waking,
 )
+from cofounder.questions import Option
 from cofounder.storage import Event
 from fakes.event_samples import filled, minimal
 
@@ -75,8 +75,8 @@ def test_a_question_names_every_option_and_the_exact_command_with_the_whole_id()
             "id": escalation_id,
             "problem": "Should streaks count weekends?",
             "options": [
-                Choice(key="simpler", label="Every day counts"),
-                Choice(key="weekdays", label="Only weekdays"),
+                Option(key="simpler", label="Every day counts"),
+                Option(key="weekdays", label="Only weekdays"),
             ],
             "default": "simpler",
         }

@@ -1,4 +1,4 @@
-"""What healing says: steering for the model, escalation drafts for the founder, and the
+"""What healing says: steering for the model, questions for the founder, and the
 founder's answer turned back into an instruction.
 
 Kept apart from the policy so the wording can change without touching the decisions. Every
@@ -9,73 +9,42 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from cofounder.agent.healing.error_class import ErrorCategory
+from cofounder.questions import Option, Question
 
 EscalationReason = Literal["attempts_exhausted", "never_retry", "loop", "no_progress"]
 
 
-class EscalationOption(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    key: str
-    label: str
-    description: str
-
-
-class EscalationDraft(BaseModel):
-    """A structured question for the founder; `key` goes back to `resolved()` when answered."""
-
-    model_config = ConfigDict(frozen=True)
-
-    key: str
-    reason: EscalationReason
-    category: ErrorCategory
-    problem: str
-    error: str
-    attempts: tuple[str, ...]
-    recommendation: str
-    options: tuple[EscalationOption, ...]
-    default_option: str
-    deadline_s: int
-    ordinal: int
-    ceiling_reached: bool = False
-
-    def option(self, key: str) -> EscalationOption | None:
-        return next((o for o in self.options if o.key == key), None)
-
-
-_OPTIONS: dict[str, EscalationOption] = {
+_OPTIONS: dict[str, Option] = {
     o.key: o
     for o in (
-        EscalationOption(
+        Option(
             key="provide_credentials",
             label="Provide the credentials",
             description="Add the key or login it needs, and I'll carry on with the real service.",
         ),
-        EscalationOption(
+        Option(
             key="use_placeholder",
             label="Continue with a placeholder",
             description="Build everything else with a stand-in; the real service can be "
             "connected later.",
         ),
-        EscalationOption(
+        Option(
             key="skip_feature",
             label="Skip this feature",
             description="Leave this part out for now and finish the rest.",
         ),
-        EscalationOption(
+        Option(
             key="simpler_version",
             label="Try a simpler version",
             description="Build a simpler version of this part that avoids the problem.",
         ),
-        EscalationOption(
+        Option(
             key="provide_guidance",
             label="Give specific guidance",
             description="Tell me how you'd like this handled and I'll follow it.",
         ),
-        EscalationOption(
+        Option(
             key="retry_later",
             label="Try again later",
             description="It looks like an outside service is down; retry once it is back.",
@@ -181,9 +150,9 @@ def waiting_text(label: str, error: str) -> str:
     )
 
 
-def escalated_text(draft: EscalationDraft) -> str:
+def escalated_text(question: Question) -> str:
     return (
-        f"Self-healing: escalated to the founder. {draft.problem}\n"
+        f"Self-healing: escalated to the founder. {question.problem}\n"
         "Do not retry this. Their answer will arrive as a message; until then continue with "
         "parts of the build that do not depend on it, or stop and wait if nothing else can move."
     )
@@ -242,39 +211,33 @@ def draft_escalation(
     error: str,
     attempts: tuple[str, ...],
     count: int,
-    deadline_s: int,
-    ordinal: int,
-    ceiling_reached: bool,
-) -> EscalationDraft:
+) -> Question:
+    """The question for a problem healing gives up on; its menu follows the kind of failure."""
     menu: str = category
     if reason in ("loop", "no_progress"):
         menu = "stuck"
     elif reason == "never_retry":
         menu = "never_retry"
     keys, default, recommendation = _MENU[menu]
-    return EscalationDraft(
+    return Question(
         key=key,
         reason=reason,
-        category=category,
         problem=problem_text(reason, category, label, error, count),
         error=error,
-        attempts=attempts,
+        tried=attempts,
         recommendation=recommendation,
         options=tuple(_OPTIONS[k] for k in keys),
         default_option=default,
-        deadline_s=deadline_s,
-        ordinal=ordinal,
-        ceiling_reached=ceiling_reached,
     )
 
 
 def founder_reply(
-    draft: EscalationDraft, choice: str, guidance: str | None = None, *, defaulted: bool = False
+    question: Question, choice: str, guidance: str | None = None, *, defaulted: bool = False
 ) -> str:
     """The founder's answer (or the default at the deadline) as a message for the model."""
-    option = draft.option(choice) or _OPTIONS.get(choice)
+    option = question.option(choice) or _OPTIONS.get(choice)
     label = option.label if option else choice
-    return reply_text(draft.problem, choice, label, guidance, defaulted=defaulted)
+    return reply_text(question.problem, choice, label, guidance, defaulted=defaulted)
 
 
 def reply_text(

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 
 from cofounder.agent.commands.head import NOTE_TOOLS, describe, is_read_only, success_keys
 from cofounder.agent.healing.escalation import (
-    EscalationDraft,
     EscalationReason,
     draft_escalation,
     escalated_text,
@@ -43,11 +42,11 @@ from cofounder.agent.healing.state import (
     SeenCall,
     observations,
 )
+from cofounder.questions import Question
 
 __all__ = [
     "LOOP_KEY",
     "NO_PROGRESS_KEY",
-    "EscalationDraft",
     "FailureRecord",
     "HealingConfig",
     "HealingNote",
@@ -99,7 +98,8 @@ class _Turn:
         self.retry_after: float | None = None
         self.messages: list[str] = []
         self.notes: list[HealingNote] = []
-        self.drafts: list[EscalationDraft] = []
+        self.drafts: list[Question] = []
+        self.ceiling_reached = False
         self.cleared: list[str] = []
 
     def say(self, kind: NoteKind, text: str, note: HealingNote) -> None:
@@ -116,11 +116,9 @@ class _Turn:
             error=note.error,
             attempts=tried,
             count=note.attempt,
-            deadline_s=self.config.escalation_deadline_s,
-            ordinal=self.escalations,
-            ceiling_reached=self.escalations >= self.config.max_escalations,
         )
         self.drafts.append(draft)
+        self.ceiling_reached |= self.escalations >= self.config.max_escalations
         self.say("escalate", escalated_text(draft), note)
 
     def succeeded(self, obs: Observation, label: str, fresh: bool) -> None:
@@ -287,7 +285,7 @@ def plan_healing(
         escalations=tuple(work.drafts),
         retry_after_s=work.retry_after,
         cleared=tuple(work.cleared),
-        ceiling_reached=any(d.ceiling_reached for d in work.drafts),
+        ceiling_reached=work.ceiling_reached,
     )
 
 

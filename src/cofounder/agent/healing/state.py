@@ -9,8 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cofounder.agent.healing.error_class import ErrorCategory
-from cofounder.agent.healing.escalation import EscalationDraft
 from cofounder.llm.messages import ToolUseBlock
+from cofounder.questions import Question
 from cofounder.tools.types import ToolResult
 
 LOOP_KEY = "stuck:loop"
@@ -144,7 +144,7 @@ class HealingPlan(BaseModel):
     state: HealingState
     messages: tuple[str, ...] = ()
     notes: tuple[HealingNote, ...] = ()
-    escalations: tuple[EscalationDraft, ...] = ()
+    escalations: tuple[Question, ...] = ()
     retry_after_s: float | None = None
     cleared: tuple[str, ...] = ()
     ceiling_reached: bool = False

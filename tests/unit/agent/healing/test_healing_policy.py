@@ -95,15 +95,15 @@ def test_three_attempt_ladder_steers_twice_naming_failed_approaches_then_escalat
 
     assert third.action == "escalate" and len(third.escalations) == 1
     draft = third.escalations[0]
-    assert draft.reason == "attempts_exhausted" and draft.category == "ordinary"
-    assert draft.attempts == (
+    assert draft.reason == "attempts_exhausted" and draft.error
+    assert draft.tried == (
         "`pytest`",
         "edit_file src/app.py, then `pytest`",
         "write_file src/db.py, then `pytest`",
     )
     assert "KeyError" in draft.problem and "3 different approaches" in draft.problem
     assert [o.key for o in draft.options] == ["simpler_version", "skip_feature", "provide_guidance"]
-    assert draft.default_option == "simpler_version" and draft.ordinal == 1
+    assert draft.default_option == "simpler_version" and state.escalations == 1
     assert draft.key in state.open_escalations
     assert "escalated to the founder" in third.messages[0]
 
@@ -132,7 +132,7 @@ def test_a_different_fix_before_the_same_failing_step_is_the_same_problem() -> N
         [bash("npm install vite && npm run build", 1, err=err)],
     )
     assert [p.action for p in plans] == ["steer", "steer", "escalate"]
-    assert plans[2].escalations[0].attempts[-1] == "`npm install && npm run build`"
+    assert plans[2].escalations[0].tried[-1] == "`npm install && npm run build`"
 
 
 def test_one_failure_spelt_three_ways_is_one_problem_and_escalates() -> None:
@@ -145,7 +145,7 @@ def test_one_failure_spelt_three_ways_is_one_problem_and_escalates() -> None:
     )
     assert [p.action for p in plans] == ["steer", "steer", "escalate"]
     assert "exactly the same action" in plans[1].messages[0]  # nothing changed in between
-    assert plans[2].escalations[0].attempts == ("`python x.py`",) * 3
+    assert plans[2].escalations[0].tried == ("`python x.py`",) * 3
 
 
 def test_a_signature_counts_once_per_turn() -> None:
@@ -174,7 +174,7 @@ def test_environment_errors_back_off_before_they_count_as_attempts() -> None:
     assert plans[0].notes[0].kind == "retry" and plans[0].notes[0].retry_after_s == 2.0
     assert plans[3].retry_after_s is None and "attempt 1 of 3" in plans[3].messages[0]
     draft = plans[5].escalations[0]
-    assert draft.category == "environment" and draft.default_option == "retry_later"
+    assert draft.default_option == "retry_later" and draft.reason == "attempts_exhausted"
     assert "outside the project" in draft.problem
 
 
@@ -190,7 +190,7 @@ def test_never_retry_escalates_at_once() -> None:
     state, (plan,) = turns(HealingState(), [bash("python seed.py", 1, err=err)])
     assert plan.action == "escalate" and plan.retry_after_s is None
     draft = plan.escalations[0]
-    assert draft.reason == "never_retry" and draft.category == "never_retry"
+    assert draft.reason == "never_retry" and not draft.can_continue
     assert "provide_credentials" in [o.key for o in draft.options]
     assert draft.default_option == "use_placeholder"
     assert state.escalations == 1
@@ -362,14 +362,14 @@ def test_planning_is_deterministic_and_does_not_mutate_its_input() -> None:
 def test_escalation_ceiling_is_flagged() -> None:
     config = HealingConfig(max_escalations=2)
     key_err = "Error: STRIPE_SECRET_KEY is not set"
-    _, plans = turns(
+    state, plans = turns(
         HealingState(),
         [bash("node pay.js", 1, err=key_err)],
         [bash("node mail.js", 1, err="Error: SENDGRID_API_KEY is missing")],
         config=config,
     )
     assert not plans[0].ceiling_reached and plans[1].ceiling_reached
-    assert plans[1].escalations[0].ordinal == 2
+    assert len(plans[1].escalations) == 1 and state.escalations == 2
 
 
 def test_tracked_signatures_are_bounded() -> None:
