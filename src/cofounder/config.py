@@ -79,6 +79,26 @@ class RoleModels(BaseModel):
 
 Usd = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=6)]
 
+
+class TierLimits(BaseModel):
+    """How many builds one owner may run at once, per owner and per project, and start per
+    UTC day (None: no daily cap). A build over a running limit waits in the queue."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_owner: int = Field(ge=1, le=100_000)
+    per_project: int = Field(ge=1, le=100_000)
+    per_day: int | None = Field(default=None, ge=1, le=10_000_000)
+
+
+BUNDLED_TIER_LIMITS: dict[str, TierLimits] = {
+    "bootstrapper": TierLimits(per_owner=2, per_project=2, per_day=10),
+    "partner": TierLimits(per_owner=3, per_project=3, per_day=50),
+    "cto_scale": TierLimits(per_owner=10, per_project=5, per_day=None),
+}
+# Queue order: a lower rank starts first; FIFO within a rank.
+TIER_PRIORITY: dict[str, int] = {"cto_scale": 1, "partner": 2, "bootstrapper": 3}
+
 BUNDLED_ALLOWANCES_USD: dict[str, Decimal] = {
     "bootstrapper": Decimal(5),
     "partner": Decimal(25),
@@ -213,6 +233,24 @@ class Settings(BaseSettings):
         description="Mark cache breakpoints in Anthropic requests (off for proxies that reject "
         "cache_control).",
     )
+    tier_limits: dict[Tier, TierLimits] = Field(
+        default_factory=dict,
+        description="Concurrency and daily caps per tier, over the bundled defaults, e.g. "
+        "[tier_limits.partner] per_owner = 3, per_project = 3, per_day = 50.",
+    )
+    queue_cap: int = Field(
+        default=100,
+        ge=1,
+        le=10_000_000,
+        description="Builds that may wait in the queue before a new one is refused as busy.",
+    )
+    worker_dead_after_seconds: float = Field(
+        default=15,
+        ge=3,
+        le=_DAY,
+        description="A worker whose heartbeat is older than this is dead: live workers take "
+        "over its sessions.",
+    )
     compaction_tool_result_chars: int = Field(
         default=2_000,
         ge=200,
@@ -236,6 +274,12 @@ class Settings(BaseSettings):
         else:
             usd = BUNDLED_ALLOWANCES_USD.get(tier, Decimal(0))
         return int(usd * 1_000_000)
+
+    def limits_for(self, tier: str) -> TierLimits:
+        """This configuration's limits for the tier, else the bundled ones."""
+        if tier in self.tier_limits:
+            return self.tier_limits[tier]
+        return BUNDLED_TIER_LIMITS.get(tier, BUNDLED_TIER_LIMITS["bootstrapper"])
 
     def price_book(self) -> PriceBook:
         """Bundled prices with this configuration's overrides on top."""

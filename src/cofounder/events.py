@@ -87,6 +87,14 @@ class Waking(_AtIteration):
     wake_at: Timestamp | None
 
 
+class Requeued(_AtIteration):
+    """Its worker shut down: the session waits in the queue for the next worker, as `run`."""
+
+    type: Literal["requeued"] = "requeued"
+    run: int
+    worker: str
+
+
 # --- one iteration ------------------------------------------------------------------------
 
 
@@ -358,6 +366,7 @@ AnyEvent = Annotated[
     | BudgetExhausted
     | Sleeping
     | Waking
+    | Requeued
     | Retrying
     | Escalated
     | WaitingForInput

@@ -36,6 +36,7 @@ def configure_logging() -> None:
     as_json = os.environ.get("COFOUNDER_LOG_JSON") == "1" or not sys.stderr.isatty()
     structlog.configure(
         processors=[
+            structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

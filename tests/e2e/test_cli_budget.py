@@ -187,7 +187,7 @@ def test_sigkill_while_sleeping_then_resume_wakes_at_the_recorded_time(
     assert events[-1][1]["outcome"] == "completed"
 
 
-def test_wake_on_demand_after_a_top_up(sqlite_backend: Backend, tmp_path: Path) -> None:
+def test_a_top_up_wakes_the_owners_sleeping_build(sqlite_backend: Backend, tmp_path: Path) -> None:
     env = _env("0.012", window_s=3600)
     run = sqlite_backend.popen("build", str(_project(tmp_path)), **env)
     try:
@@ -203,8 +203,7 @@ def test_wake_on_demand_after_a_top_up(sqlite_backend: Backend, tmp_path: Path) 
         assert budget["spent_microdollars"] > 0 and budget["spent_microdollars"] % TURN_COST == 0
         topped = sqlite_backend.cli("budget", "top-up", "alice", "1", "--json", **env)
         assert json.loads(topped.stdout)["allowance_microdollars"] == 1_012_000
-        woke = sqlite_backend.cli("wake", session_id, **env)
-        assert woke.returncode == 0, woke.stdout + woke.stderr
+        # No `cofounder wake` needed: the top-up makes the sleeper due now.
         assert run.wait(timeout=60) == 0
         waking = [p for t, p, _ in _events(sqlite_backend, session_id) if t == "waking"]
         assert waking and waking[0]["on_request"] is True

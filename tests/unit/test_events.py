@@ -41,7 +41,7 @@ NAMES = {
     "workspace_restored", "snapshot_failed", "model_failed", "model_unavailable",
     "cancel_requested", "context_compacted", "budget_updated", "budget_exhausted", "sleeping",
     "waking", "retrying", "escalated", "waiting_for_input", "resolved", "preview_ready",
-    "preview_failed", "preview_stopped", "screenshot_taken", "processes_stopped",
+    "preview_failed", "preview_stopped", "screenshot_taken", "processes_stopped", "requeued",
 }  # fmt: skip
 
 

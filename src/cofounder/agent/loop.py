@@ -92,6 +92,7 @@ class CommitOutput(BaseModel):
     window_end: str = ""
     healing_state: dict[str, Any] = {}  # the healing state to go on with
     retry_after_s: float | None = None  # back off this long before the next model call
+    drain: bool = False  # the worker is shutting down: hand the session back to the queue
 
 
 # -- what happens next ---------------------------------------------------------------------
@@ -125,7 +126,13 @@ class Sleep(_Frozen):
     reason: str
 
 
-Next = Continue | Finish | Pause | Wait | Sleep
+class Requeue(_Frozen):
+    """The worker is draining: end this run; the session waits in the queue for another."""
+
+    kind: Literal["requeue"] = "requeue"
+
+
+Next = Continue | Finish | Pause | Wait | Sleep | Requeue
 
 CANCELLED = "cancelled by request"
 CEILING = (
@@ -191,4 +198,6 @@ def after_commit(
     over = wall_clock_exceeded(committed.elapsed_seconds, config)
     if over:
         return Finish(outcome="iteration_limit", reason=over)
+    if committed.drain:
+        return Requeue()
     return Continue(backoff_s=committed.retry_after_s or 0.0)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 C = TypeVar("C", bound="Catalog")
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_BUSY = 75  # EX_TEMPFAIL: refused for now (queue full, daily cap); retry later
 # Option ranges: past them a number would overflow a database integer (2^63) mid-command.
 MAX_TOOL_CALLS = 1_000_000  # as Settings.max_tool_calls
 MAX_SEQ = 2**63 - 1

@@ -21,6 +21,7 @@ from cofounder.cli import (
     run_commands,
     session_commands,
     snapshot_commands,
+    worker_commands,
 )
 
 app = typer.Typer(
@@ -44,7 +45,17 @@ def _print_version(value: bool) -> None:
 # Commands that import nothing which logs (tests/unit/cli/test_startup_imports.py proves it), so
 # they skip configuring structlog, a tenth of a second. Any other command configures it first.
 QUIET_COMMANDS = frozenset(
-    {"sessions", "status", "events", "workspace", "docs", "escalations", "budget", "models"}
+    {
+        "sessions",
+        "status",
+        "events",
+        "workspace",
+        "docs",
+        "escalations",
+        "budget",
+        "models",
+        "workers",
+    }
 )
 _quiet_command_ran = False
 
@@ -77,6 +88,7 @@ for group in (
     budget_commands,
     escalation_commands,
     preview_commands,
+    worker_commands,
 ):
     group.register(app)
 

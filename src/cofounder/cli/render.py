@@ -30,6 +30,7 @@ from cofounder.events import (
     PreviewReady,
     PreviewStopped,
     ProcessesStopped,
+    Requeued,
     Resolved,
     Retrying,
     ScreenshotTaken,
@@ -244,6 +245,8 @@ def event_line(event: Event, *, owner: str | None = None) -> Text | None:
         case Waking(on_request=on_request):
             why = "woken on request" if on_request else "the allowance window refreshed"
             return Text(f"☀ Waking: {why}", style="bold")
+        case Requeued(worker=worker):
+            return Text(f"↻ worker {inert(worker)} shut down; waiting in the queue for another")
         case SessionPaused(reason=reason):
             return Text(
                 f"‖ paused: {_s(reason)} — `cofounder resume {inert(event.session_id)}` "

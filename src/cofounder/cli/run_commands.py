@@ -7,7 +7,6 @@ happen inside each command, so registering them costs the other commands nothing
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,6 +15,7 @@ import typer
 
 from cofounder.cli.common import (
     EXIT_BAD_INPUT,
+    EXIT_BUSY,
     EXIT_FAILED,
     EXIT_OK,
     MAX_TOOL_CALLS,
@@ -32,7 +32,6 @@ from cofounder.cli.common import (
 
 if TYPE_CHECKING:
     from cofounder.engine import Engine
-    from cofounder.storage import SessionRecord
 
 
 def run_session(engine: Engine, session_id: str, *, resumed: bool) -> int:
@@ -82,9 +81,16 @@ def build(
             "overrides `network:`.",
         ),
     ] = None,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach", help="Queue the build for a worker (`cofounder worker`) and exit."
+        ),
+    ] = False,
 ) -> None:
-    """Start a new build session and run it to the end with a live view."""
-    from cofounder.engine import BadInputError, check_start
+    """Start a new build session and run it to the end with a live view (this process
+    serves the queue meanwhile), or queue it for the workers with --detach."""
+    from cofounder.engine import BadInputError, EngineError, check_start
     from cofounder.project import ProjectBaseError, load_project
     from cofounder.sandbox import SandboxError, require_bwrap
 
@@ -111,7 +117,18 @@ def build(
         )
     except BadInputError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
+    except EngineError as exc:  # busy, or the owner's daily cap: nothing was created
+        fail(str(exc), EXIT_BUSY)
     print(f"session: {record.id}", flush=True)
+    if detach:
+        if engine.live_workers():
+            out().print(f"queued; a worker runs it (`cofounder events {record.id} -f` follows it)")
+        else:
+            out().print(
+                "queued, but no worker is running: start one with `cofounder worker` "
+                f"(or run it here with `cofounder resume {record.id}`)"
+            )
+        raise typer.Exit(EXIT_OK)
     raise typer.Exit(run_session(engine, record.id, resumed=False))
 
 
@@ -121,8 +138,8 @@ def resume(
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Resume one interrupted session (waiting first for an answer or a wake time it still
-    needs), or run every interrupted session that can run now and list those that cannot."""
+    """Continue an interrupted session here (waiting first for an answer or a wake time it
+    still needs), or, without an id, serve every interrupted session until all have ended."""
     from rich.text import Text
 
     from cofounder.cli.inert import inert
@@ -135,8 +152,9 @@ def resume(
             reason = inert(record.outcome_reason or "")
             out().print(Text(f"session {record.id} already finished ({record.outcome}): {reason}"))
             raise typer.Exit(EXIT_OK)
-        if engine.is_active(record.id):
-            fail(f"session {record.id} is running in another process", EXIT_FAILED)
+        holder = engine.held_by(record.id)
+        if holder is not None:
+            fail(f"session {record.id} is running on worker {holder.name}", EXIT_FAILED)
         print(f"session: {record.id}", flush=True)
         held = held_by(engine, record)
         if held is not None:  # the run below waits for it; no model call happens before
@@ -146,24 +164,24 @@ def resume(
     if not pending:
         out().print("no interrupted sessions")
         raise typer.Exit(EXIT_OK)
-    runnable: list[SessionRecord] = []
+    runnable: list[str] = []
     for record in pending:
         held = held_by(engine, record)
         if held is None:
-            runnable.append(record)
+            runnable.append(record.id)
             continue
         out().print(session_heading(record, record.state))
         out().print(held, soft_wrap=True)
     if len(runnable) < len(pending):
         out().print(f"{len(pending) - len(runnable)} waiting or sleeping; running {len(runnable)}")
-    worst = EXIT_OK
-    for record in runnable:  # one process each: DBOS recovers per executor, one per session
-        args = [sys.executable, "-m", "cofounder", "resume", record.id]
-        if data_dir is not None:
-            args += ["--data-dir", str(data_dir)]
-        code = subprocess.call(args)
-        worst = max(worst, code)
-    raise typer.Exit(worst)
+    if not runnable:
+        raise typer.Exit(EXIT_OK)
+    # One worker here serves them all, side by side, until each has ended or paused.
+    outcomes = engine.run_all(runnable)
+    for record_id, outcome in outcomes.items():
+        out().print(f"{record_id}: {outcome}")
+    failed = any(outcome != "completed" for outcome in outcomes.values())
+    raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
 
 
 def wake(
@@ -183,7 +201,7 @@ def wake(
         fail(f"session {record.id} is not sleeping (it is {record.state})", EXIT_BAD_INPUT)
     engine.request_wake(record.id)
     if engine.is_active(record.id):
-        out().print(f"woke session {record.id}; the process waiting on it continues it now")
+        out().print(f"woke session {record.id}; a running worker continues it now")
         raise typer.Exit(EXIT_OK)
     if not run:
         out().print(f"wake requested; `cofounder resume {record.id}` continues it")

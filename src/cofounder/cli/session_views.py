@@ -67,7 +67,7 @@ def sessions_table(
 def held_by(catalog: Catalog, record: SessionRecord, now: datetime | None = None) -> Text | None:
     """Why `record` cannot run yet and what the founder does about it; None when it can.
 
-    Mirrors the engine's waits (`Engine.wait_for_wake`, `wait_for_answer`): a sleep is over at
+    Mirrors the dispatcher's wake rule (`storage.queue.SessionQueue.wake_due`): a sleep is over at
     `wake_at` or on a wake request; a wait is over once every blocking question is answered or
     any deadline passed (the next run then applies the defaults).
     """

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from cofounder.engine.serve import PreviewError, ServedPreview
     from cofounder.engine.service import Engine
     from cofounder.engine.startup import StartPlan, check_start
+    from cofounder.engine.worker.options import WorkerNameTaken, WorkerOptions, WorkerRecord
 
 __getattr__ = lazy_exports(
     __name__,
@@ -37,6 +38,9 @@ __getattr__ = lazy_exports(
         "EngineError": "errors",
         "SessionBusyError": "errors",
         "SessionFinishedError": "errors",
+        "WorkerOptions": "worker.options",
+        "WorkerNameTaken": "worker.options",
+        "WorkerRecord": "worker.options",
     },
 )
 
@@ -51,5 +55,8 @@ __all__ = [
     "SessionBusyError",
     "SessionFinishedError",
     "StartPlan",
+    "WorkerNameTaken",
+    "WorkerOptions",
+    "WorkerRecord",
     "check_start",
 ]

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from cofounder.config import Settings
 from cofounder.engine import runtime
-from cofounder.engine.errors import BadInputError, SessionBusyError, SessionFinishedError
-from cofounder.engine.locks import SessionLock, is_held
+from cofounder.engine.errors import BadInputError, SessionFinishedError
+from cofounder.engine.holders import holder, is_served, live_workers
 from cofounder.engine.outcomes import record_outcome
 from cofounder.engine.runtime import Runtime
 from cofounder.events import CancelRequested
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from cofounder.sandbox import SandboxLimits
     from cofounder.storage import Checkpoint, Event, SnapshotStore
     from cofounder.storage.escalations import Escalation
+    from cofounder.storage.queue import QueueDepth
+    from cofounder.storage.workers import WorkerRecord
 
 
 class Catalog:
@@ -62,6 +64,9 @@ class Catalog:
         with self.rt.db.transaction() as session:
             lock_owner(session, owner)
             top_up_in(session, owner, current_window(self.rt.settings), microdollars)
+        for record in self.rt.sessions.list():  # asleep for its budget: due now
+            if record.owner == owner and record.state == "sleeping":
+                self.rt.sessions.request_wake(record.id)
 
     def serve_preview(
         self, session_id: str, port: int | None = None
@@ -141,13 +146,32 @@ class Catalog:
         self.rt.sessions.request_wake(session_id)
 
     def is_active(self, session_id: str) -> bool:
-        return is_held(self.rt.files(session_id).lock)
+        """Whether a live worker runs the session, or will carry it on by itself."""
+        record = self.rt.sessions.get(session_id)
+        return record is not None and is_served(self.rt, record)
+
+    def held_by(self, session_id: str) -> WorkerRecord | None:
+        """The live worker running the session now, if any."""
+        record = self.rt.sessions.get(session_id)
+        return None if record is None else holder(self.rt, record)
+
+    def live_workers(self) -> list[WorkerRecord]:
+        """Workers serving the queue now."""
+        return live_workers(self.rt)
+
+    def workers(self) -> list[WorkerRecord]:
+        """Every worker the database knows, live or not (newest last)."""
+        return self.rt.workers.list()
+
+    def queue_depth(self) -> QueueDepth:
+        return self.rt.queue.depth()
 
     def interrupted_sessions(self) -> list[SessionRecord]:
+        """Unfinished sessions no live worker will carry on by itself."""
         return [
             s
             for s in self.rt.sessions.list()
-            if s.state in ("running", "paused", "sleeping", "waiting") and not self.is_active(s.id)
+            if s.state != "finished" and not is_served(self.rt, s)
         ]
 
     def unfinished(self, session_id: str) -> SessionRecord:
@@ -169,15 +193,11 @@ class Catalog:
         self.unfinished(session_id)
         self.rt.sessions.request_cancel(session_id)
         self.rt.events.append(session_id, CancelRequested())
-        lock = SessionLock(self.rt.files(session_id).lock)
-        try:
-            lock.acquire()  # nobody runs it: no runner will ever see the request
-        except SessionBusyError:
-            return None
-        try:
-            return record_outcome(self.rt, session_id, "cancelled", "cancelled by request")
-        finally:
-            lock.release()
+        record = self.unfinished(session_id)
+        if record.state == "running" and is_served(self.rt, record):
+            return None  # its worker stops it before the next model call
+        # Queued, asleep, waiting, paused or orphaned: no run will see the request.
+        return record_outcome(self.rt, session_id, "cancelled", "cancelled by request")
 
 
 class HasId(Protocol):

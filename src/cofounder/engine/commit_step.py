@@ -92,6 +92,7 @@ def commit(
     crash_point("commit.before")
     with rt.db.transaction() as session:
         row = row_in(session, session_id)
+        live_sessions.check_holder(row.worker)  # fencing: a taken-over worker commits nothing
         previous = latest_checkpoint_in(session, session_id)
         assert previous is not None
         # Already committed (the step ran but its completion was not recorded): it is the latest.
@@ -209,4 +210,5 @@ def commit(
         window_end=budget.window_end.isoformat(),
         healing_state=healing_state,
         retry_after_s=retry_after_s,
+        drain=live_sessions.draining,
     )

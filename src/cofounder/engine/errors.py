@@ -19,3 +19,19 @@ class SessionFinishedError(EngineError):
 
 class ConfigurationError(BadInputError):
     """Settings point at something unusable (a bad database URL, a data dir that is a file)."""
+
+
+class QueueFullError(EngineError):
+    """Too many builds wait already: refused, not dropped; retry after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class DailyCapError(EngineError):
+    """The owner started as many builds today as their tier allows."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -1,8 +1,8 @@
 """The sandbox a session keeps while this process runs it: background processes and the
 preview live across batches, and all of it ends with the run.
 
-A run ends however it ends (finished, paused, sleeping, waiting, cancelled, failed) through
-`Engine._run_once`, which calls `close_live`: every process, the preview forward and the
+A run ends however it ends (finished, paused, sleeping, waiting, cancelled, failed, handed back)
+through the workflow's end, which calls `close_live`: every process, the preview forward and the
 network helpers are killed, and the preview's URL is cleared from the session (its spec stays,
 so the next run brings the app back). If the worker itself dies, bubblewrap's
 `--die-with-parent` and the helpers' lifetime pipes end everything with it.
@@ -10,6 +10,8 @@ so the next run brings the app back). If the worker itself dies, bubblewrap's
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -64,6 +66,17 @@ class LiveSessions:
 
     def __init__(self) -> None:
         self._runs: dict[str, ActiveRun] = {}
+        # The worker this process runs sessions as (its lease name), whether it is shutting
+        # down (runs hand their session back at the next commit), and its lease check.
+        self.worker = f"local-{os.getpid()}"
+        self.draining = False
+        self.check_lease: Callable[[], None] = _always_valid
+        self.on_lost_lease: Callable[[str], None] | None = None
+
+    def check_holder(self, holder: str | None) -> None:
+        """Inside a commit: the session row must still name this worker as its holder."""
+        if self.on_lost_lease is not None and holder != self.worker:
+            self.on_lost_lease(f"session held by {holder!r}, not by this worker")
 
     def begin(self, session_id: str) -> ActiveRun:
         """A run of the session starts now (a run before it in this process is forgotten)."""
@@ -94,6 +107,21 @@ class LiveSessions:
 
     def end(self, session_id: str) -> None:
         self._runs.pop(session_id, None)
+
+    def count(self) -> int:
+        """Runs in flight in this process."""
+        return len(self._runs)
+
+    def reset(self) -> None:
+        """The worker stopped: back to a process that runs no sessions."""
+        self.worker = f"local-{os.getpid()}"
+        self.draining = False
+        self.check_lease = _always_valid
+        self.on_lost_lease = None
+
+
+def _always_valid() -> None:
+    """Outside a worker (a test driving steps by hand) there is no lease to lose."""
 
 
 # One per process, like the installed `Runtime`: DBOS steps reach it by session id.

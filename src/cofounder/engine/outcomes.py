@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from cofounder.engine.runtime import Runtime
-from cofounder.events import PhaseCompleted, SessionFinished, SessionPaused, Sleeping
+from cofounder.events import PhaseCompleted, Requeued, SessionFinished, SessionPaused, Sleeping
 from cofounder.storage.events import append_in
 from cofounder.storage.ledger import release_session_in
+from cofounder.storage.queue import earliest_blocking_deadline_in
 from cofounder.storage.sessions import row_in
 
 
@@ -89,5 +90,28 @@ def record_waiting(rt: Runtime, session_id: str) -> str:
         if row.state != "running":
             return row.state
         row.state = "waiting"
+        # Due at the earliest deadline (its default applies) unless answered before.
+        row.wake_at = earliest_blocking_deadline_in(session, session_id)
         row.updated_at = datetime.now(UTC)
     return "waiting"
+
+
+def record_requeue(rt: Runtime, session_id: str, worker: str) -> str:
+    """End this run because its worker shuts down: the session waits in the queue and the
+    next worker continues it as the next run."""
+    with rt.db.transaction() as session:
+        row = row_in(session, session_id)
+        if row.state != "running":
+            return row.state
+        now = datetime.now(UTC)
+        row.state = "queued"
+        row.run_number += 1
+        row.worker = None
+        row.queued_at = now
+        row.updated_at = now
+        append_in(
+            session,
+            session_id,
+            Requeued(iteration=row.iteration, run=row.run_number, worker=worker),
+        )
+    return "queued"

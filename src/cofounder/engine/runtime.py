@@ -28,6 +28,8 @@ from cofounder.sandbox import (
 from cofounder.storage import Database, Documents, EventLog, SessionStore, Transcript
 from cofounder.storage.db import dbos_system_engine
 from cofounder.storage.escalations import Escalations
+from cofounder.storage.queue import SessionQueue
+from cofounder.storage.workers import Workers
 
 if TYPE_CHECKING:  # the stores load on first use: read-only commands never touch them
     from obstore.store import ObjectStore
@@ -45,8 +47,11 @@ class Runtime:
     events: EventLog
     documents: Documents
     escalations: Escalations
+    queue: SessionQueue
+    workers: Workers
     sandbox_limits: SandboxLimits = field(default_factory=SandboxLimits)
-    _models: dict[str, Model] = field(default_factory=dict)
+    # Per session: a model writes that session's request log.
+    _models: dict[tuple[str, str], Model] = field(default_factory=dict)
     _snapshots: SnapshotStore | None = None
     _images: ImageStore | None = None
     _store: ObjectStore | None = None
@@ -74,6 +79,8 @@ class Runtime:
             events=EventLog(db),
             documents=Documents(db),
             escalations=Escalations(db),
+            queue=SessionQueue(db),
+            workers=Workers(db),
         )
 
     @property
@@ -156,14 +163,20 @@ class Runtime:
         return SessionFiles.open(self.settings.sessions_dir(), session_id)
 
     def model(self, session_id: str, spec: str) -> Model:
-        if spec not in self._models:
-            self._models[spec] = load_model(
+        key = (session_id, spec)
+        if key not in self._models:
+            self._models[key] = load_model(
                 spec,
                 base_dir=Path.cwd(),
                 request_log=self.files(session_id).request_log,
                 prompt_caching=self.settings.prompt_caching,
             )
-        return self._models[spec]
+        return self._models[key]
+
+    def forget_models(self, session_id: str) -> None:
+        """The run ended: a worker serving many sessions keeps no client for this one."""
+        for key in [k for k in self._models if k[0] == session_id]:
+            del self._models[key]
 
     def close(self) -> None:
         self.db.close()

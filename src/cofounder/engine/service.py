@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
-from dbos import DBOS, DBOSPortableJSONSerializer, SetWorkflowID
-from sqlalchemy import Engine as SqlEngine
-
-from cofounder.config import Settings
 from cofounder.engine import workspace as workspace_state
+from cofounder.engine.admission import check_room
 from cofounder.engine.catalog import Catalog
-from cofounder.engine.live import bring_back_preview, close_live, live_sessions
-from cofounder.engine.locks import SessionLock
-from cofounder.engine.outcomes import record_outcome
 from cofounder.engine.startup import check_start
-from cofounder.engine.workflow import build_session
-from cofounder.events import SessionResumed, SessionStarted, Waking
+from cofounder.engine.worker.names import default_name
+from cofounder.engine.worker.options import WorkerOptions
+from cofounder.events import SessionResumed, SessionStarted
 from cofounder.llm import Message, TextBlock
 from cofounder.project import ProjectSpec
 from cofounder.storage import Checkpoint, NewSession, SessionRecord
 from cofounder.storage.events import append_in
 from cofounder.storage.sessions import insert_in
 from cofounder.storage.transcript import append_messages_in, save_checkpoint_in
-
-_DEAD_WORKFLOW_STATES = ("ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED", "CANCELLED")
-# Bump when the workflow's step sequence changes incompatibly; recovery matches on it.
-WORKFLOW_VERSION = "cofounder-wf-4"
 
 
 def kickoff_message(spec: ProjectSpec) -> Message:
@@ -48,7 +38,7 @@ def kickoff_message(spec: ProjectSpec) -> Message:
 
 
 class Engine(Catalog):
-    """Creates and runs sessions in this process (DBOS is launched per run)."""
+    """Creates sessions (into the queue) and runs them in this process as a worker."""
 
     def create_session(
         self,
@@ -66,6 +56,7 @@ class Engine(Catalog):
             model_override=model_override,
             prices=self.rt.prices,
         ).model_spec
+        check_room(self.rt, spec.owner, spec.tier)  # the queue cap and the daily cap
         session_id = uuid.uuid4().hex[:12]
         workspace = self.rt.files(session_id).workspace
         workspace.mkdir(parents=True, exist_ok=True)
@@ -121,152 +112,50 @@ class Engine(Catalog):
         assert record is not None
         return record
 
-    def run(self, session_id: str, *, resumed: bool = False) -> str:
-        """Run (or resume) a session to its terminal outcome in this process.
+    def run(self, session_id: str, *, resumed: bool = False, poll_seconds: float = 0.1) -> str:
+        """Serve the queue in this process (an embedded worker) until the session ends or
+        pauses; returns its outcome, or "paused".
 
-        A session that sleeps for its budget holds nothing while it waits here: the run's
-        workflow has ended, DBOS is shut down and no sandbox exists; it wakes at `wake_at` (or
-        when `cofounder wake` asks) as the next run. Killed while waiting, `cofounder resume`
-        waits for the same recorded `wake_at`.
+        While it sleeps for its budget or waits for its founder, the session holds nothing:
+        its run has ended and only rows remember it; this process's dispatcher queues it again
+        at `wake_at` (or at once on `cofounder wake`, a top-up or an answer). The worker may
+        run other queued sessions meanwhile; when this one ends they go back to the queue.
         """
+
         record = self.unfinished(session_id)
-        lock = SessionLock(self.rt.files(session_id).lock)
-        lock.acquire()
+        if resumed:
+            self.rt.events.append(
+                session_id, SessionResumed(iteration=record.iteration, run=record.run_number)
+            )
+        return self.run_all([session_id], poll_seconds=poll_seconds)[session_id]
+
+    def run_all(self, session_ids: list[str], *, poll_seconds: float = 0.1) -> dict[str, str]:
+        """Serve the queue here until every one of the sessions has ended or paused (paused
+        ones are queued again first); each one's outcome, or "paused"."""
+        from cofounder.engine.worker.process import Worker
+
+        for session_id in session_ids:
+            self.rt.queue.requeue(session_id, from_states=("paused",))
+        stopped: dict[str, str] = {}
+        with Worker(self.rt, WorkerOptions(name=f"cli-{default_name()}")):
+            while len(stopped) < len(session_ids):
+                for session_id in session_ids:
+                    record = self.rt.sessions.get(session_id)
+                    assert record is not None
+                    if record.state == "finished":
+                        stopped[session_id] = str(record.outcome)
+                    elif record.state == "paused":
+                        stopped[session_id] = "paused"
+                time.sleep(poll_seconds)
+        return stopped
+
+    def serve(self, options: WorkerOptions, stop: threading.Event) -> None:
+        """Serve the queue as a worker until `stop` is set, then drain."""
+        from cofounder.engine.worker.process import Worker
+
+        worker = Worker(self.rt, options)
+        worker.start()
         try:
-            if resumed:
-                self.rt.events.append(
-                    session_id, SessionResumed(iteration=record.iteration, run=record.run_number)
-                )
-            # Resumed asleep or waiting, it runs again only once due: never a model call
-            # before the recorded wake_at or past an unanswered question.
-            state: str = record.state
-            while True:
-                if state == "sleeping":
-                    woken = self.wait_for_wake(session_id)
-                elif state == "waiting":
-                    woken = self.wait_for_answer(session_id)
-                else:
-                    woken = "waking"
-                if woken != "waking":
-                    return woken
-                state = self._run_once(session_id)
-                if state not in ("sleeping", "waiting"):
-                    return state
+            stop.wait()
         finally:
-            lock.release()
-
-    def wait_for_wake(self, session_id: str, *, poll_seconds: float = 0.25) -> str:
-        """Block until a sleeping session is due (or woken on request, or cancelled)."""
-
-        def due(record: SessionRecord, now: datetime) -> float | None:
-            if record.wake_requested or record.wake_at is None or now >= record.wake_at:
-                return None
-            return (record.wake_at - now).total_seconds()
-
-        return self._wait(session_id, "sleeping", due, "cancelled while asleep", poll_seconds)
-
-    def wait_for_answer(self, session_id: str, *, poll_seconds: float = 0.25) -> str:
-        """Block until the founder answers every question the build waits for, or a deadline
-        passes (the next run applies the default)."""
-
-        def due(record: SessionRecord, now: datetime) -> float | None:
-            blocking = self.rt.escalations.blocking_open(session_id)
-            if not blocking or any(e.deadline <= now for e in blocking):
-                return None
-            return (min(e.deadline for e in blocking) - now).total_seconds()
-
-        reason = "cancelled while waiting for the founder"
-        return self._wait(session_id, "waiting", due, reason, poll_seconds)
-
-    def _wait(
-        self,
-        session_id: str,
-        state: str,
-        seconds_left: Callable[[SessionRecord, datetime], float | None],
-        cancelled: str,
-        poll_seconds: float,
-    ) -> str:
-        """Poll the row (any process can do the waiting; nothing else is held) until the
-        session leaves `state` or is due: "waking", or the terminal outcome."""
-        while True:
-            record = self.rt.sessions.get(session_id)
-            assert record is not None
-            if record.state == "finished":
-                assert record.outcome is not None
-                return record.outcome
-            if record.state != state:
-                return "waking"
-            if record.cancel_requested:
-                return record_outcome(self.rt, session_id, "cancelled", cancelled)
-            left = seconds_left(record, datetime.now(UTC))
-            if left is None:
-                return "waking"
-            time.sleep(max(0.01, min(poll_seconds, left)))
-
-    def _run_once(self, session_id: str) -> str:
-        record = self.unfinished(session_id)
-        if record.state in ("paused", "sleeping", "waiting"):
-            waking = record.state == "sleeping"
-            run_number = self.rt.sessions.start_next_run(session_id)
-            if waking:
-                self.rt.events.append(
-                    session_id,
-                    Waking(
-                        iteration=record.iteration,
-                        run=run_number,
-                        on_request=record.wake_requested,
-                        wake_at=record.wake_at,
-                    ),
-                )
-        else:
-            run_number = record.run_number
-        live_sessions.begin(session_id)
-        bring_back_preview(self.rt, session_id)  # the founder's app first, before any thinking
-        _launch_dbos(
-            self.rt.settings, executor_id=f"session-{session_id}", engine=self.rt.dbos_engine
-        )
-        ended = "the run stopped"
-        try:
-            workflow_id = run_workflow_id(session_id, run_number)
-            status = DBOS.get_workflow_status(workflow_id)
-            if status is None:
-                with SetWorkflowID(workflow_id):
-                    handle = DBOS.start_workflow(build_session, session_id)
-            elif status.status in _DEAD_WORKFLOW_STATES:
-                # DBOS gave up on it (e.g. too many recovery attempts): say so, once.
-                return record_outcome(
-                    self.rt,
-                    session_id,
-                    "failed",
-                    f"the durable workflow ended {status.status}: {status.error}",
-                )
-            else:
-                handle = DBOS.retrieve_workflow(workflow_id)
-            ended = str(handle.get_result())
-            return ended
-        finally:
-            DBOS.destroy(workflow_completion_timeout_sec=0)
-            # Sleeping, waiting, paused or finished: nothing the run started outlives it.
-            close_live(self.rt, session_id, ended)
-            live_sessions.end(session_id)
-
-
-def run_workflow_id(session_id: str, run_number: int) -> str:
-    """Run 1 is the session id itself; a paused session continues as `<id>.run<n>`."""
-    return session_id if run_number == 1 else f"{session_id}.run{run_number}"
-
-
-def _launch_dbos(settings: Settings, *, executor_id: str, engine: SqlEngine | None) -> None:
-    DBOS(
-        config={
-            "name": "cofounder",
-            "system_database_url": settings.dbos_database_url,
-            "system_database_engine": engine,  # SQLite in WAL mode (storage.db)
-            "application_version": WORKFLOW_VERSION,
-            "executor_id": executor_id,
-            "log_level": "WARNING",
-            "serializer": DBOSPortableJSONSerializer(),
-            "notification_listener_polling_interval_sec": 0.05,
-        }
-    )
-    DBOS.launch()
+            worker.stop()

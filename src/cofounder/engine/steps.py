@@ -23,10 +23,11 @@ from cofounder.engine.context import prepare_request
 from cofounder.engine.escalate import deliver_step
 from cofounder.engine.faults import crash_point
 from cofounder.engine.images import store_images
-from cofounder.engine.live import LiveSession, close_live, open_live, record_preview
+from cofounder.engine.live import LiveSession, close_live, live_sessions, open_live, record_preview
 from cofounder.engine.outcomes import (
     record_outcome,
     record_pause,
+    record_requeue,
     record_sleep,
     record_waiting,
 )
@@ -222,6 +223,7 @@ def run_batch(
     results: list[ToolResult] = []
     asked: list[EscalationEffect] = []
     for call in calls:
+        live_sessions.check_lease()  # a worker that lost its sessions runs nothing more
         feed.flush(ToolStarted(iteration=iteration, tool_use_id=call.id, name=call.name))
         run = toolbox.run(call)
         result = run.result.model_copy(update={"content": redact(run.result.content)})
@@ -316,6 +318,14 @@ def pause_step(session_id: str, reason: str) -> str:
 def sleep_step(session_id: str, wake_at: str, reason: str) -> str:
     close_live(runtime.current(), session_id, "sleeping")  # a sleeping session holds nothing
     return record_sleep(runtime.current(), session_id, datetime.fromisoformat(wake_at), reason)
+
+
+@DBOS.step(name="cofounder.requeue")
+@logged_step("requeue")
+def requeue_step(session_id: str) -> str:
+    rt = runtime.current()
+    close_live(rt, session_id, "handed back")
+    return record_requeue(rt, session_id, live_sessions.worker)
 
 
 @DBOS.step(name="cofounder.wait")

@@ -24,6 +24,7 @@ from cofounder.agent.loop import (
     Finish,
     Next,
     Pause,
+    Requeue,
     Sleep,
     Thought,
     Turn,
@@ -36,10 +37,12 @@ from cofounder.agent.loop import (
 from cofounder.engine import runtime, steplog
 from cofounder.engine.commit_step import GuardNote
 from cofounder.engine.iteration_step import IterationInput, iteration_step
+from cofounder.engine.live import bring_back_preview, close_live, live_sessions
 from cofounder.engine.steplog import logged_step
 from cofounder.engine.steps import (
     finish_step,
     pause_step,
+    requeue_step,
     sleep_step,
     think_step,
     wait_step,
@@ -91,7 +94,41 @@ def start_step(session_id: str) -> dict[str, Any]:
 
 @DBOS.workflow(name=WORKFLOW_NAME)
 def build_session(session_id: str) -> str:
+    """One run of a session on whichever worker dequeued it. The body outside steps runs
+    again on every replay: taking the lease and bringing the app back are idempotent."""
     steplog.set_iteration(None)  # this thread may have run another session's workflow
+    rt = runtime.current()
+    record = rt.sessions.get(session_id)
+    assert record is not None
+    if DBOS.workflow_id != run_workflow_id(session_id, record.run_number):
+        # A run recovered after its session moved on (ended, or a later run started): it
+        # has nothing left to do and must not touch the current run's sandbox or lease.
+        return record.state if record.state != "finished" else str(record.outcome)
+    worker = live_sessions.worker
+    structlog.contextvars.bind_contextvars(session_id=session_id, worker=worker)
+    rt.queue.claim(session_id, worker)
+    live_sessions.begin(session_id)
+    ended = "the run stopped"
+    try:
+        bring_back_preview(rt, session_id)  # the founder's app first, before any thinking
+        ended = _run(session_id)
+        return ended
+    finally:
+        # Sleeping, waiting, paused, handed back or finished: nothing the run started
+        # outlives it, and the session is held by nobody.
+        close_live(rt, session_id, ended)
+        live_sessions.end(session_id)
+        rt.forget_models(session_id)
+        rt.queue.release(session_id, worker)
+
+
+def run_workflow_id(session_id: str, run_number: int) -> str:
+    """Run 1 is the session id itself; a later run (after a sleep, a wait, a pause or a
+    hand-back) is `<id>.run<n>`, so enqueueing one twice is harmless."""
+    return session_id if run_number == 1 else f"{session_id}.run{run_number}"
+
+
+def _run(session_id: str) -> str:
     try:
         return _iterate(session_id)
     except DBOSException:
@@ -152,6 +189,8 @@ def _end(session_id: str, move: Next) -> str:
             return wait_step(session_id)
         case Sleep(wake_at=wake_at, reason=reason):
             return sleep_step(session_id, wake_at, reason)
+        case Requeue():
+            return requeue_step(session_id)
     raise AssertionError(f"not an end: {move!r}")
 
 

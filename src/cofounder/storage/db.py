@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions (a test keeps the two in step). Knowing it lets a
 # start-up skip importing Alembic (~0.3 s) when the schema is already current.
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 
 
 def normalise_url(url: str) -> str:
@@ -159,8 +159,13 @@ class Database:
     def migrate(self) -> None:
         migrate(self.engine)
 
+    # Called before every transaction; a worker installs its lease check here (fail-stop).
+    before_transaction: Callable[[], None] | None = None
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
+        if self.before_transaction is not None:
+            self.before_transaction()
         with self._sessions.begin() as session:
             yield session
 

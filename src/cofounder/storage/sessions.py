@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from cofounder.storage.db import Database
 from cofounder.storage.tables import SessionRow
 
-SessionState = Literal["running", "paused", "sleeping", "waiting", "finished"]
+SessionState = Literal["queued", "running", "paused", "sleeping", "waiting", "finished"]
+# States whose session has not ended yet.
+UNFINISHED: tuple[SessionState, ...] = ("queued", "running", "paused", "sleeping", "waiting")
 Outcome = Literal[
     "completed", "iteration_limit", "stuck", "failed", "cancelled", "budget_too_small"
 ]
@@ -47,6 +49,8 @@ class SessionRecord(BaseModel):
     wake_requested: bool = False
     preview_spec_json: str | None = None
     preview_url: str | None = None
+    worker: str | None = None
+    queued_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
@@ -72,7 +76,8 @@ def insert_in(session: Session, new: NewSession) -> None:
     session.add(
         SessionRow(
             **new.model_dump(),
-            state="running",
+            state="queued",
+            queued_at=now,
             outcome=None,
             outcome_reason=None,
             iteration=0,
@@ -120,19 +125,6 @@ class SessionStore:
             rows = session.scalars(select(SessionRow).order_by(SessionRow.created_at)).all()
             return [SessionRecord.model_validate(r) for r in rows]
 
-    def start_next_run(self, session_id: str) -> int:
-        """A paused or sleeping session becomes running again, as the next run (a new
-        workflow)."""
-        with self._db.transaction() as session:
-            row = row_in(session, session_id)
-            if row.state in ("paused", "sleeping", "waiting"):
-                row.state = "running"
-                row.run_number += 1
-                row.wake_at = None
-                row.wake_requested = False
-                row.updated_at = datetime.now(UTC)
-            return row.run_number
-
     def set_preview(self, session_id: str, *, spec_json: str | None, url: str | None) -> None:
         """Record the app's preview: the spec stays (it comes back on the next run), the URL
         only while it is live (None when stopped)."""
@@ -144,10 +136,14 @@ class SessionStore:
             row.updated_at = datetime.now(UTC)
 
     def request_wake(self, session_id: str) -> None:
+        """Due now: the wake poller queues it within a tick."""
         with self._db.transaction() as session:
             row = row_in(session, session_id)
+            now = datetime.now(UTC)
             row.wake_requested = True
-            row.updated_at = datetime.now(UTC)
+            if row.state == "sleeping":
+                row.wake_at = now
+            row.updated_at = now
 
     def request_cancel(self, session_id: str) -> None:
         with self._db.transaction() as session:

@@ -49,6 +49,7 @@ class Base(DeclarativeBase):
 
 class SessionRow(Base):
     __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_state_wake", "state", "wake_at"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -77,6 +78,10 @@ class SessionRow(Base):
     preview_spec_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     preview_url: Mapped[str | None] = mapped_column(String(200), nullable=True)
     wake_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The worker running it now (its lease, valid while that worker's heartbeat is fresh).
+    worker: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
+    # When it last joined the queue: FIFO within a tier.
+    queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
@@ -209,3 +214,18 @@ class EscalationRow(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     delivered_iteration: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class WorkerRow(Base):
+    """A worker process serving the queue; its heartbeat is its lease on the sessions it runs."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    concurrency: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20))
+    version: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -22,6 +22,7 @@ from cofounder.agent.loop import (
     Finish,
     Next,
     Pause,
+    Requeue,
     Sleep,
     TooBig,
     Turn,
@@ -108,6 +109,13 @@ ROWS = [
     Row("wall clock skips the backoff", WORKING, Finish(outcome="iteration_limit",
         reason="the wall-clock cap of 100s was reached"),
         {"elapsed_seconds": 150.0, "retry_after_s": 5.0}),
+    Row("a draining worker hands the session back", WORKING, Requeue(), {"drain": True}),
+    Row("drain skips the backoff", WORKING, Requeue(), {"drain": True, "retry_after_s": 5.0}),
+    Row("completed beats drain", DONE, Finish(outcome="completed", reason=COMPLETED),
+        {"drain": True}),
+    Row("cancel beats drain", WORKING, Finish(outcome="cancelled", reason=CANCELLED),
+        {"drain": True, "cancel_requested": True}),
+    Row("a question beats drain", WORKING, Wait(), {"drain": True, "waiting": True}),
 ]  # fmt: skip
 
 
@@ -125,5 +133,5 @@ def test_after_commit(row: Row) -> None:
 def test_every_exit_has_a_row() -> None:
     kinds = {type(r.expected).__name__ for r in ROWS}
     outcomes = {r.expected.outcome for r in ROWS if isinstance(r.expected, Finish)}
-    assert kinds == {"Continue", "Finish", "Pause", "Wait", "Sleep"}
+    assert kinds == {"Continue", "Finish", "Pause", "Wait", "Sleep", "Requeue"}
     assert outcomes == {"iteration_limit", "stuck", "completed", "cancelled"}

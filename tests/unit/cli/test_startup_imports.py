@@ -37,6 +37,7 @@ QUIET_CASES = {
     "escalations": ["escalations"],
     "budget": ["budget", "founder"],
     "models": ["models"],
+    "workers": ["workers"],
 }
 
 _PROBE = """

@@ -1,0 +1,101 @@
+"""What every worker does a few times a second besides running sessions: wake the sessions
+that are due, give free slots to queued ones (fairly, by tier), and take over the sessions of
+workers that died. Any number of workers may do it at once: each step is a conditional update
+or runs under the queue's lock, and enqueueing a run twice is harmless."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from cofounder.config import TIER_PRIORITY
+from cofounder.engine.outcomes import record_outcome
+from cofounder.engine.runtime import Runtime
+from cofounder.storage.queue import Admitted, Slots
+from cofounder.storage.workers import SERVING, WorkerRecord
+
+log = structlog.get_logger(__name__)
+
+# An admitted run no worker claimed for this long is enqueued again (a lost enqueue).
+UNCLAIMED_AFTER = timedelta(seconds=5)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        rt: Runtime,
+        *,
+        me: WorkerRecord,
+        enqueue: Callable[[str, int, str], str | None],
+        take_over: Callable[[str], int],
+    ) -> None:
+        self.rt = rt
+        self.me = me
+        self._enqueue = enqueue
+        self._take_over = take_over
+
+    def tick(self, *, admit: bool = True) -> None:
+        """One round: due sessions join the queue, free slots are given out, runs enqueued."""
+        self.rt.queue.wake_due()
+        if admit:
+            self._start(self.rt.queue.admit(self._slots, TIER_PRIORITY))
+
+    def sweep(self) -> None:
+        """The slower round: dead workers' sessions, and admitted runs nobody picked up."""
+        self.reap()
+        self._start(self.rt.queue.unclaimed_running(UNCLAIMED_AFTER))
+
+    def reap(self) -> list[str]:
+        """Declare dead every worker whose heartbeat is stale (or, on this host, whose process
+        is gone) and put its unfinished runs back on the queue; the names taken over."""
+        now = datetime.now(UTC)
+        dead_after = self.rt.settings.worker_dead_after_seconds
+        taken: list[str] = []
+        for other in self.rt.workers.list():
+            if other.name == self.me.name or other.state not in SERVING:
+                continue
+            gone = other.host == self.me.host and not pid_alive(other.pid)
+            if not gone and other.heartbeat_age(now) <= dead_after:
+                continue
+            if not self.rt.workers.declare_dead(other.name, other.heartbeat_at):
+                continue  # another worker took it, or it came back
+            runs = self._take_over(other.name)
+            log.warning(
+                "worker_taken_over",
+                worker=self.me.name,
+                dead_worker=other.name,
+                heartbeat_age_s=round(other.heartbeat_age(now), 3),
+                process_gone=gone,
+                runs=runs,
+            )
+            taken.append(other.name)
+        return taken
+
+    def _slots(self, tier: str) -> Slots:
+        limits = self.rt.settings.limits_for(tier)
+        return Slots(per_owner=limits.per_owner, per_project=limits.per_project)
+
+    def _start(self, admitted: list[Admitted]) -> None:
+        for run in admitted:
+            try:
+                dead = self._enqueue(run.session_id, run.run_number, run.tier)
+            except Exception:  # the sweep enqueues it again; the next run must not be lost
+                log.exception("enqueue_failed", session_id=run.session_id, worker=self.me.name)
+                continue
+            if dead is not None:  # DBOS gave up on this run: say so, once
+                record_outcome(
+                    self.rt, run.session_id, "failed", f"the durable workflow ended {dead}"
+                )

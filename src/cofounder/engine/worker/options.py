@@ -1,0 +1,16 @@
+"""How a worker serves the queue (no DBOS import: the faces build these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cofounder.storage.workers import WorkerNameTaken, WorkerRecord
+
+__all__ = ["WorkerNameTaken", "WorkerOptions", "WorkerRecord"]
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    name: str | None = None  # default: <host>-<pid>
+    concurrency: int | None = None  # sessions at once; default: one per core
+    drain_seconds: int = 60  # on stop, how long running sessions get to hand back

@@ -1,0 +1,250 @@
+"""The session queue in rows: which sessions are due to run, which may start now, and who holds
+each one.
+
+A session's lifecycle here: `queued` (waiting for a slot) → `running` (admitted: its run's
+workflow is enqueued; `worker` names who executes it) → `sleeping` / `waiting` / `paused`
+(its run ended; only rows remember it) → `queued` again when due, or `finished`.
+Admission is one transaction under the queue's lock, so two dispatchers never give out the
+same slot.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, exists, func, not_, or_, select, update
+from sqlalchemy.orm import Session
+
+from cofounder.events import Waking
+from cofounder.storage.db import Database, hold_sqlite_writer
+from cofounder.storage.events import append_in
+from cofounder.storage.tables import EscalationRow, SessionRow
+
+# Key of the PostgreSQL advisory lock that serialises admission ("CFQU").
+_QUEUE_LOCK = 0x43465155
+
+
+@dataclass(frozen=True)
+class Slots:
+    """What one tier may run at once."""
+
+    per_owner: int
+    per_project: int
+
+
+@dataclass(frozen=True)
+class Admitted:
+    session_id: str
+    run_number: int
+    tier: str
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    queued: int
+    running: int
+    sleeping: int
+    waiting: int
+
+
+def lock_queue(session: Session) -> None:
+    """Hold the queue until this transaction ends."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_QUEUE_LOCK)))
+    elif dialect == "sqlite":
+        hold_sqlite_writer(session)
+
+
+class SessionQueue:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def wake_due(self, now: datetime | None = None) -> list[str]:
+        """Sleepers past their `wake_at` (or woken on request) and waiters whose questions are
+        answered or past a deadline join the queue as their next run. Uses the (state,
+        wake_at) index: 10,000 sleepers cost one range scan."""
+        now = now or datetime.now(UTC)
+        woken: list[str] = []
+        with self._db.transaction() as session:
+            lock_queue(session)
+            sleepers = session.scalars(
+                select(SessionRow)
+                .where(SessionRow.state == "sleeping", SessionRow.wake_at <= now)
+                .with_for_update()
+            ).all()
+            answered = ~exists().where(
+                EscalationRow.session_id == SessionRow.id,
+                EscalationRow.state == "open",
+                not_(EscalationRow.can_continue),
+            )
+            waiters = session.scalars(
+                select(SessionRow)
+                .where(
+                    SessionRow.state == "waiting",
+                    or_(answered, and_(SessionRow.wake_at.is_not(None), SessionRow.wake_at <= now)),
+                )
+                .with_for_update()
+            ).all()
+            for row in sleepers:
+                append_in(
+                    session,
+                    row.id,
+                    Waking(
+                        iteration=row.iteration,
+                        run=row.run_number + 1,
+                        on_request=row.wake_requested,
+                        wake_at=row.wake_at,
+                    ),
+                )
+                _enqueue_row(row, now, next_run=True)
+                woken.append(row.id)
+            for row in waiters:
+                _enqueue_row(row, now, next_run=True)
+                woken.append(row.id)
+        return woken
+
+    def requeue(self, session_id: str, *, from_states: tuple[str, ...]) -> bool:
+        """Put a session back in the queue as its next run (resume of a paused session, a
+        drained run); False when it was not in one of `from_states`."""
+        now = datetime.now(UTC)
+        with self._db.transaction() as session:
+            lock_queue(session)
+            row = session.get(SessionRow, session_id, with_for_update=True)
+            if row is None or row.state not in from_states:
+                return False
+            _enqueue_row(row, now, next_run=True)
+            return True
+
+    def admit(
+        self,
+        slots: Callable[[str], Slots],
+        priority: Mapping[str, int],
+        *,
+        limit: int = 1000,
+    ) -> list[Admitted]:
+        """Give free slots to queued sessions: highest tier first, then oldest; a session over
+        its owner's or project's running limit stays queued (others may pass it)."""
+        admitted: list[Admitted] = []
+        with self._db.transaction() as session:
+            lock_queue(session)
+            running = session.execute(
+                select(SessionRow.owner, SessionRow.name).where(SessionRow.state == "running")
+            ).all()
+            per_owner = Counter(owner for owner, _ in running)
+            per_project = Counter((owner, name) for owner, name in running)
+            queued = session.scalars(
+                select(SessionRow).where(SessionRow.state == "queued").limit(limit * 10)
+            ).all()
+            ordered = sorted(
+                queued,
+                key=lambda r: (priority.get(r.tier, 99), r.queued_at or r.created_at, r.id),
+            )
+            now = datetime.now(UTC)
+            for row in ordered:
+                if len(admitted) >= limit:
+                    break
+                allowed = slots(row.tier)
+                project = (row.owner, row.name)
+                if per_owner[row.owner] >= allowed.per_owner:
+                    continue
+                if per_project[project] >= allowed.per_project:
+                    continue
+                per_owner[row.owner] += 1
+                per_project[project] += 1
+                row.state = "running"
+                row.worker = None
+                row.updated_at = now
+                admitted.append(Admitted(row.id, row.run_number, row.tier))
+        return admitted
+
+    def unclaimed_running(self, older_than: timedelta) -> list[Admitted]:
+        """Admitted sessions no worker has picked up for a while: their enqueue may have been
+        lost to a crash between admission and enqueue (enqueueing again is harmless)."""
+        cutoff = datetime.now(UTC) - older_than
+        with self._db.transaction() as session:
+            rows = session.execute(
+                select(SessionRow.id, SessionRow.run_number, SessionRow.tier).where(
+                    SessionRow.state == "running",
+                    SessionRow.worker.is_(None),
+                    SessionRow.updated_at < cutoff,
+                )
+            ).all()
+            return [Admitted(i, n, t) for i, n, t in rows]
+
+    def claim(self, session_id: str, worker: str) -> None:
+        """`worker` runs the session now: the lease is its heartbeat, while it lasts."""
+        with self._db.transaction() as session:
+            session.execute(
+                update(SessionRow).where(SessionRow.id == session_id).values(worker=worker)
+            )
+
+    def release(self, session_id: str, worker: str) -> None:
+        """The run ended (or left this worker): the session is held by nobody."""
+        with self._db.transaction() as session:
+            session.execute(
+                update(SessionRow)
+                .where(SessionRow.id == session_id, SessionRow.worker == worker)
+                .values(worker=None)
+            )
+
+    def holds(self, session: Session, session_id: str, worker: str) -> bool:
+        """Inside a transaction: whether `worker` still holds the session (the fencing check
+        a commit makes before it writes)."""
+        held = session.execute(
+            select(SessionRow.worker).where(SessionRow.id == session_id)
+        ).scalar_one_or_none()
+        return held == worker
+
+    def depth(self) -> QueueDepth:
+        with self._db.transaction() as session:
+            counts = dict(
+                session.execute(
+                    select(SessionRow.state, func.count()).group_by(SessionRow.state)
+                ).all()
+            )
+        return QueueDepth(
+            queued=counts.get("queued", 0),
+            running=counts.get("running", 0),
+            sleeping=counts.get("sleeping", 0),
+            waiting=counts.get("waiting", 0),
+        )
+
+    def started_since(self, owner: str, since: datetime) -> int:
+        """Sessions the owner started since `since` (the daily cap)."""
+        with self._db.transaction() as session:
+            return int(
+                session.execute(
+                    select(func.count()).where(
+                        SessionRow.owner == owner, SessionRow.created_at >= since
+                    )
+                ).scalar_one()
+            )
+
+
+def earliest_blocking_deadline_in(session: Session, session_id: str) -> datetime | None:
+    """When the first question the session waits on applies its default (None: none open)."""
+    deadline: datetime | None = session.execute(
+        select(func.min(EscalationRow.deadline)).where(
+            EscalationRow.session_id == session_id,
+            EscalationRow.state == "open",
+            not_(EscalationRow.can_continue),
+        )
+    ).scalar_one_or_none()
+    if deadline is not None and deadline.tzinfo is None:  # SQLite's aggregate: naive UTC
+        deadline = deadline.replace(tzinfo=UTC)
+    return deadline
+
+
+def _enqueue_row(row: SessionRow, now: datetime, *, next_run: bool) -> None:
+    row.state = "queued"
+    if next_run:
+        row.run_number += 1
+    row.wake_at = None
+    row.wake_requested = False
+    row.worker = None
+    row.queued_at = now
+    row.updated_at = now
