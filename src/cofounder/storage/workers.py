@@ -35,7 +35,7 @@ class WorkerRecord(BaseModel):
     heartbeat_at: datetime
 
     def heartbeat_age(self, now: datetime) -> float:
-        return (now - self.heartbeat_at).total_seconds()
+        return max(0.0, (now - self.heartbeat_at).total_seconds())
 
     def is_live(self, now: datetime, dead_after: float) -> bool:
         return self.state in SERVING and self.heartbeat_age(now) <= dead_after
