@@ -11,6 +11,9 @@ command -v rg >/dev/null 2>&1 || need_pkgs+=(ripgrep)
 command -v pasta >/dev/null 2>&1 || need_pkgs+=(passt)     # sandbox network mode `egress`
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)     # its block rules
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium) # take_screenshot
+# The sandbox's seccomp filter: pyseccomp finds libseccomp this way at run time.
+python3 -c 'import ctypes.util as u, sys; sys.exit(not u.find_library("seccomp"))' \
+  || need_pkgs+=(libseccomp2)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 if ((${#need_pkgs[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

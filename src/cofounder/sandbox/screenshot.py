@@ -131,6 +131,7 @@ def _launcher(
     renderer is still boxed, and the browser itself holds no privileges.
     """
     setpriv = shutil.which("setpriv") if os.geteuid() == 0 else None
+    unshare = shutil.which("unshare") if setpriv is not None else None
     if netns_path is None and setpriv is None:
         return chromium, False
     lines = ["#!/bin/sh"]
@@ -143,6 +144,11 @@ def _launcher(
         command = (
             f"{shlex.quote(setpriv)} --reuid={_NOBODY} --regid={_NOBODY} --clear-groups " + command
         )
+    if unshare is not None:
+        # Chromium's helpers (zygotes, crashpad) outlive the browser, orphaned: in a pid
+        # namespace of their own the kernel ends and reaps them all when the browser exits,
+        # instead of leaving zombies for whoever adopts them (a worker that is pid 1).
+        command = f"{shlex.quote(unshare)} --pid --fork --kill-child -- {command}"
     if netns_path is not None and nsenter is not None:
         command = f"{shlex.quote(nsenter)} --net={shlex.quote(netns_path)} -- {command}"
     lines.append(f'exec {command} "$@"')

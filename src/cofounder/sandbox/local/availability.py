@@ -21,6 +21,7 @@ _features: dict[str, bool] = {}
 _PROBE_ARGS = (
     "--unshare-all",
     "--die-with-parent",
+    "--as-pid-1",  # bwrap's own pid 1 would outlive it as a zombie (see command.py)
     "--new-session",
     "--uid",
     "1000",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cofounder.sandbox.local.runner import Running, kill_tree
-from cofounder.sandbox.local.teardown import await_namespace_teardown, child_pid, kill_sandbox
+from cofounder.sandbox.local.teardown import child_pid, kill_sandbox, settle
 from cofounder.sandbox.processes import MAX_BACKGROUND, ProcessRegistry
 from cofounder.sandbox.protocol import BackgroundInfo, SandboxError
 
@@ -170,10 +170,8 @@ class BackgroundProcess:
             if self._spawn.proc.poll() is None:
                 kill_tree(self._spawn.proc)
                 self._spawn.proc.wait(timeout=5)
-        child = child_pid(bytes(self._running.status))
-        if child is not None:
-            await_namespace_teardown(child)
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=5)  # it has read bwrap's status to the end by then
+        settle(bytes(self._running.status))
         self._log.close()
         return self.info()
 

@@ -1,14 +1,15 @@
 """The local sandbox: bubblewrap namespaces, a cgroup, rlimits and a network mode around `bash -c`.
 
-Inside: uid 1000 with no capabilities, read-only /usr, /proc and /dev, a private /tmp, the
-workspace read-write at /workspace and a cleared environment. Network `none` gives each command
+Inside: uid 1000 with no capabilities under a seccomp filter (see `seccomp`), read-only /usr,
+/proc and /dev, a private /tmp, the workspace read-write at /workspace and a cleared
+environment; nothing names the host (its paths, user or hostname). Network `none` gives each command
 one namespace with only `lo` for the sandbox's lifetime (see `netns`; a fresh one per command
 where the worker is not root); `egress` runs every command in one pasta-backed namespace (see
 `network`). Background processes (see `background`) share that namespace, so a dev server
 started in one is reachable from later commands, the preview forward and the screenshot
 browser. `--die-with-parent` and the pid namespace mean nothing started by a command
-outlives `exec` (bwrap's pid 1 exits when bash does, and the kernel kills the rest of the
-namespace); the sandbox's cgroup, when there is one, is emptied and removed on `close`.
+outlives `exec` (the sandbox's init exits when the command does, the kernel kills the rest of
+the namespace, and bwrap reaps the init); its cgroup, if any, is removed on `close`.
 """
 
 from __future__ import annotations
@@ -32,18 +33,18 @@ from cofounder.sandbox.local.availability import (
 from cofounder.sandbox.local.background import ProcessTable, Spawn
 from cofounder.sandbox.local.capabilities import HARDENING, ActiveLimits
 from cofounder.sandbox.local.command import (
-    ETC_FILES,
     SANDBOX_PATH,
     SANDBOX_UID,
     SANDBOX_WORKSPACE,
     Layers,
     build_argv,
-    data_files,
+    run_fds,
 )
 from cofounder.sandbox.local.netns import IsolatedNetwork
 from cofounder.sandbox.local.network import RESOLV_CONF, EgressNetwork
 from cofounder.sandbox.local.runner import Running, kill_tree, run_supervised
-from cofounder.sandbox.local.teardown import await_namespace_teardown, child_pid, kill_sandbox
+from cofounder.sandbox.local.seccomp import filter_program
+from cofounder.sandbox.local.teardown import child_pid, kill_sandbox, settle
 from cofounder.sandbox.local.workspace_guard import WorkspaceGuard
 from cofounder.sandbox.protocol import BackgroundInfo, ExecResult, SandboxError
 
@@ -113,6 +114,7 @@ class BwrapSandbox:
                 nsenter=nsenter,
                 disable_userns=can_disable_userns(),
                 extra_etc=extra_etc,
+                seccomp=filter_program(),
             )
         except BaseException:
             self._release()
@@ -176,6 +178,13 @@ class BwrapSandbox:
             network=self._network_mode,
         ).model_copy(update={"hardening": hardening})
 
+    def scrub(self, text: str) -> str:
+        """`text` (bubblewrap's own complaint) with this host's paths replaced: the model reads
+        sandbox errors, and nothing of the host may show through them."""
+        for host, inside in ((str(self._log_dir), "<logs>"), (str(self._workspace), "/workspace")):
+            text = text.replace(host, inside)
+        return text
+
     def check_workspace(self) -> str | None:
         """Measure the workspace now; the over-limit message, or None. For the file tools,
         which write on the host side and so are not seen by `exec`'s own checks."""
@@ -194,8 +203,8 @@ class BwrapSandbox:
         if timeout <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s}")
         timeout = min(timeout, self._limits.max_timeout_s)
-        if not self._workspace.is_dir():
-            raise SandboxError(f"workspace {self._workspace} has disappeared")
+        if not self._workspace.is_dir():  # the model reads this: no host path in it
+            raise SandboxError(f"the workspace ({SANDBOX_WORKSPACE}) has disappeared on the host")
         self._ensure_network()
         argv, status_r, status_w, data_fds = self._prepare(command)
         before = self._cgroup.counters() if self._cgroup is not None else None
@@ -218,15 +227,14 @@ class BwrapSandbox:
                 os.close(status_r)
             raise SandboxError(f"could not start bubblewrap: {exc}") from exc
         child = child_pid(outcome.status)
-        if child is not None:
-            await_namespace_teardown(child)
+        settle(outcome.status)
         stderr = outcome.stderr.text
         if self._closed:
             stderr += "\n[the sandbox was closed; the command and its processes were killed]\n"
         elif not outcome.timed_out and outcome.stopped_reason is None and child is None:
             raise SandboxError(
                 f"bubblewrap failed to set up the sandbox (exit {outcome.exit_code}): "
-                f"{stderr.strip() or 'no error message'}"
+                f"{self.scrub(stderr.strip()) or 'no error message'}"
             )
         notes = self._limit_notes(outcome.stopped_reason, before)
         for note in notes:
@@ -280,7 +288,10 @@ class BwrapSandbox:
         if self._closed:
             raise SandboxError("sandbox is closed")
         self._ensure_network()
-        return self._processes.start(command, name=name)
+        try:
+            return self._processes.start(command, name=name)
+        except SandboxError as exc:  # it may quote bwrap's complaint, host paths and all
+            raise SandboxError(self.scrub(str(exc))) from None
 
     def list_background(self) -> list[BackgroundInfo]:
         return self._processes.infos()
@@ -297,7 +308,7 @@ class BwrapSandbox:
         data fds bwrap must inherit; the caller owns (and closes) every fd."""
         status_r, status_w = os.pipe()
         try:
-            data_args, data_fds = data_files({**ETC_FILES, **self._layers.extra_etc})
+            data_args, data_fds = run_fds(self._layers)
         except BaseException:
             for fd in (status_r, status_w):
                 os.close(fd)

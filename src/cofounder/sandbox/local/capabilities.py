@@ -13,13 +13,18 @@ from pydantic import BaseModel, ConfigDict
 
 from cofounder.sandbox.limits import SandboxLimits
 from cofounder.sandbox.local.network import BLOCKED_V4, BLOCKED_V6, DNS_ADDRESS
+from cofounder.sandbox.local.seccomp import DENIED
 
 HARDENING = (
     "uid 1000 with no capabilities (bounding set empty) and no_new_privs",
     "no new user namespaces",
+    "seccomp filter: EPERM for "
+    + ", ".join(d.family for d in DENIED)
+    + ", clone/unshare into new namespaces and personality changes",
     "own pid, ipc, uts, cgroup and mount namespaces; host processes invisible",
     "read-only /usr, /proc and /dev; private /tmp, /run and /dev/shm",
-    "environment cleared (bubblewrap itself starts with an empty one)",
+    "environment cleared (bubblewrap itself starts with an empty one); hostname `sandbox`",
+    "every process reaped: the sandbox's own init is pid 1 and bubblewrap waits for it",
 )
 
 

@@ -3,6 +3,12 @@
 Each layer execs the next, so they cost one short-lived process in all: `sh` writes its own pid
 to the sandbox's `cgroup.procs` files and execs `nsenter` (egress only), which execs `prlimit`,
 which execs `bwrap`. Everything bwrap then starts is inside the cgroup from birth.
+
+Inside, pid 1 is `SANDBOX_INIT` (bwrap's `--as-pid-1`), not bwrap's own reaper: bwrap exits as
+soon as its reaper reports the command's status, leaving the reaper behind as a defunct
+`[bwrap]` for the host's init, and its command line showed every bwrap argument (host paths
+included) in `/proc/1/cmdline`. Our init is bwrap's direct child, so bwrap waits for it, and
+the kernel reports it dead only once everything else in the namespace is gone.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cofounder.sandbox.limits import MIB, SandboxLimits
+from cofounder.sandbox.local.seccomp import program_fd
 
 SANDBOX_WORKSPACE = "/workspace"
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -41,6 +48,11 @@ ETC_RO_BINDS = (
     "/etc/nsswitch.conf",
     "/etc/localtime",
 )
+
+# The sandbox's pid 1: runs the command as its child and waits, reaping whatever is orphaned
+# meanwhile (bash's wait takes any child). Its own stderr goes to /dev/null so that its
+# "Killed" job reports do not add to the command's output; the command keeps the real one.
+SANDBOX_INIT = 'exec 3>&2 2>/dev/null; "$@" 2>&3 3>&-; exit $?'
 
 # "$1" is how many cgroup.procs files follow; writing 0 moves the writer itself.
 _JOIN_SCRIPT = (
@@ -81,6 +93,22 @@ class Layers:
     nsenter: str | None = None
     disable_userns: bool = True
     extra_etc: Mapping[str, bytes] = field(default_factory=dict)
+    seccomp: bytes = b""  # the BPF program every sandboxed process runs under (see `seccomp`)
+
+
+def run_fds(layers: Layers) -> tuple[list[str], list[int]]:
+    """bwrap arguments reading one run's data from fds (the /etc files, the seccomp filter)
+    and those fds, which bwrap must inherit and the caller closes once it started."""
+    args, fds = data_files({**ETC_FILES, **layers.extra_etc})
+    try:
+        if layers.seccomp:
+            fds.append(program_fd(layers.seccomp))
+            args += ["--seccomp", str(fds[-1])]
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return args, fds
 
 
 def build_argv(
@@ -109,7 +137,7 @@ def build_argv(
         "--",
     ]
     argv += _bwrap_args(layers, limits, workspace, data_args, status_fd)
-    argv += ["--", "/bin/bash", "-c", command]
+    argv += ["--", "/bin/bash", "-c", SANDBOX_INIT, "sandbox-init", "/bin/bash", "-c", command]
     return argv
 
 
@@ -127,6 +155,7 @@ def _bwrap_args(
         argv.append("--disable-userns")
     argv += [
         "--die-with-parent",
+        "--as-pid-1",
         "--new-session",
         "--cap-drop", "ALL",
         "--uid", str(SANDBOX_UID),

@@ -4,7 +4,8 @@ Every case runs in a fresh BwrapSandbox next to things it must not reach (anothe
 workspace, a data dir, the repository, a host loopback server, a host process), asserts how it
 was stopped, and then checks that the host is still healthy and nothing of the sandbox is left.
 Network cases that need an "outside" use the test-owned namespaces of sandbox_netns_rig; the
-hostile inputs to the file tools are in test_sandbox_security_battery_tools.
+hostile inputs to the file tools are in test_sandbox_security_battery_tools. SECCOMP_CASES
+attack through syscalls the seccomp filter denies (see test_sandbox_seccomp for every one).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import pytest
 from sandbox_battery_support import ENV_SECRET, Host, assert_host_healthy, host_pids_with
 from sandbox_netns_rig import A_ADDR, A_PORT, A_SECRET, B_ADDR, B_PORT, METADATA, PRIVATE, Rig
 from sandbox_netns_rig import probe_command as probe
+from syscall_probe_support import number, one_call
+from syscall_probe_support import probe_command as syscall_probe
 
 from cofounder.sandbox import (
     BwrapSandbox,
@@ -190,6 +193,39 @@ SETUID = (
     "cp /usr/bin/id suid && chmod u+s,g+s suid && ./suid -u"
 )
 
+
+def syscall(case_id: str, name: str, *args: int) -> Case:
+    """An attack through one syscall the seccomp filter denies: it must answer EPERM."""
+    template = one_call(name, *args).replace("{", "{{").replace("}", "}}")
+    return Case(case_id, template, stdout_is("EPERM"))
+
+
+def killed_by_seccomp(r: ExecResult, _: Host) -> None:
+    assert r.exit_code == 128 + 31 and r.stdout == "", r  # SIGSYS
+
+
+X32_GETPID = syscall_probe([("x32", (number("getpid") or 0) | 0x40000000, [])])
+REBOOT = (0xFEE1DEAD, 672274793, 0x01234567)  # LINUX_REBOOT_CMD_RESTART
+SECCOMP_CASES = [
+    syscall("load-kernel-module", "finit_module", 0, 0, 0),
+    syscall("replace-the-kernel", "kexec_load", 0, 0, 0, 0),
+    syscall("load-bpf-program", "bpf", 5, 0, 0),  # BPF_PROG_LOAD
+    syscall("perf-events", "perf_event_open", 0, 0, 0, 0, 0),
+    syscall("userfaultfd", "userfaultfd", 0),
+    syscall("read-kernel-keyring", "keyctl", 0, 0, 0),
+    syscall("io-uring", "io_uring_setup", 8, 0),
+    syscall("open-by-handle-shocker", "open_by_handle_at", 0, 0, 0),
+    syscall("set-the-clock-even-to-nothing", "settimeofday", 0, 0),  # a no-op without the filter
+    syscall("disable-aslr", "personality", 0x0040000),
+    syscall("clone-new-user-namespace", "clone", 0x10000000 | 17),
+    syscall("join-a-namespace", "setns", 0, 0),
+    syscall("new-mount-api", "fsopen", 0, 0),
+    syscall("reboot", "reboot", *REBOOT),
+    syscall("kernel-log", "syslog", 3, 0, 0),  # SYSLOG_ACTION_READ_ALL
+    Case("x32-abi-dodges-the-filter", X32_GETPID.replace("{", "{{").replace("}", "}}"),
+         killed_by_seccomp),
+]  # fmt: skip
+
 CASES = [
     Case("read-etc-shadow", "cat /etc/shadow", both(enoent("/etc/shadow"), absent("root:"))),
     Case("read-repository", "cat {repo}/pyproject.toml; ls {repo}/src",
@@ -218,7 +254,7 @@ CASES = [
     Case("mount", "mount -t tmpfs none /tmp; echo rc=$?", mount_refused),
     Case("new-namespaces", "unshare --user --map-root-user id; unshare --net true; echo end",
          namespaces_refused),
-    Case("ptrace-host-process", PTRACE, stdout_is("-1 No such process")),
+    Case("ptrace-host-process", PTRACE, stdout_is("-1 Operation not permitted")),  # seccomp
     Case("kill-host-process", "kill -9 {pid}", stderr_has("No such process")),
     Case("see-host-processes", SEE_PROCESSES, host_pid_invisible),
     Case("setuid-binaries", SETUID, setuid_dropped),
@@ -244,6 +280,7 @@ CASES = [
     Case("daemon-setsid-nohup", "setsid nohup sleep 4343.1 >/dev/null 2>&1 & echo started",
          daemon_gone("4343.1")),
     Case("daemon-double-fork", DOUBLE_FORK, daemon_gone("4343.2")),
+    *SECCOMP_CASES,
 ]  # fmt: skip
 
 
@@ -299,5 +336,6 @@ def test_hostile_egress_is_contained(rig: Rig, egress_report: dict[str, Any], na
 
 
 def test_battery_is_big_enough() -> None:
-    assert len(CASES) + len(EGRESS_CASES) >= 25  # plus the tool cases in the _tools module
+    assert len(CASES) + len(EGRESS_CASES) >= 40  # plus the tool cases in the _tools module
+    assert len(SECCOMP_CASES) >= 15
     assert sys.platform.startswith("linux")
