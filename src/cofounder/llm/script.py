@@ -6,6 +6,7 @@ when loaded, so a typo fails at construction time, not twenty turns into a demo.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -81,19 +82,42 @@ class Script(_Strict):
         return self
 
 
+# Parsed trajectories by content: `build` checks the model at start and then loads it again
+# (and a worker loads it per session); a frozen Script is safe to share.
+_PARSED: dict[bytes, Script] = {}
+_PARSED_MAX = 16
+# libyaml's parser when installed (about ten times faster); the pure-Python one otherwise.
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_script(path: Path) -> Script:
     """Read and validate a trajectory file; every problem is reported in one ModelError."""
     where = f"scripted model: {path}"
     try:
-        text = read_limited(path, MAX_SCRIPT_BYTES, what="trajectory file").decode("utf-8")
+        raw = read_limited(path, MAX_SCRIPT_BYTES, what="trajectory file")
+        text = raw.decode("utf-8")
     except FileRefused as exc:
         reason = "trajectory file not found" if str(exc) == "no such file" else str(exc)
         raise ModelError(f"{where}: {reason}") from None
     except UnicodeDecodeError as exc:
         raise ModelError(f"{where}: cannot read the trajectory file: {exc}") from None
+    digest = hashlib.sha256(raw).digest()
+    cached = _PARSED.get(digest)
+    if cached is not None:
+        return cached
+    script = _parse(text, where)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.pop(next(iter(_PARSED)))
+    _PARSED[digest] = script
+    return script
+
+
+def _parse(text: str, where: str) -> Script:
     try:
-        data: Any = yaml.safe_load(text)
+        data: Any = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.MarkedYAMLError as exc:
+        if "nesting depth" in str(exc.problem):  # libyaml's own limit
+            raise ModelError(f"{where}: invalid YAML: nested too deeply") from None
         mark = exc.problem_mark or exc.context_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ModelError(f"{where}: invalid YAML{at}: {exc.problem or exc.context}") from None
