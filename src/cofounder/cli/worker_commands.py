@@ -69,7 +69,9 @@ def worker(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    options = WorkerOptions(name=name, concurrency=concurrency, drain_seconds=drain_seconds)
+    options = WorkerOptions(
+        name=name, concurrency=concurrency, drain_seconds=drain_seconds, sets_concurrency=True
+    )
     try:
         engine.serve(options, stop)
     except WorkerNameTaken as exc:

@@ -20,10 +20,16 @@ POLL_SECONDS = 0.2
 
 
 def launch(
-    settings: Settings, *, executor_id: str, engine: SqlEngine | None, concurrency: int
-) -> None:
-    """Launch DBOS for this process and serve the queue with `concurrency` sessions at once.
-    A restarted executor id recovers its own unfinished runs at launch."""
+    settings: Settings,
+    *,
+    executor_id: str,
+    engine: SqlEngine | None,
+    concurrency: int,
+    sets_concurrency: bool,
+) -> int:
+    """Launch DBOS for this process and serve the queue; returns the sessions each worker
+    runs at once. DBOS keeps that number on the queue, for every worker alike: a dedicated
+    worker (`sets_concurrency`) sets it, an embedded one takes what is there."""
     DBOS(
         config={
             "name": "cofounder",
@@ -37,12 +43,13 @@ def launch(
         }
     )
     DBOS.launch()
-    DBOS.register_queue(
+    queue = DBOS.register_queue(
         QUEUE,
         worker_concurrency=concurrency,
         polling_interval_sec=POLL_SECONDS,
-        on_conflict="always_update",
+        on_conflict="always_update" if sets_concurrency else "never_update",
     )
+    return queue.worker_concurrency or concurrency
 
 
 def enqueue_run(session_id: str, run_number: int, tier: str) -> str | None:

@@ -14,3 +14,6 @@ class WorkerOptions:
     name: str | None = None  # default: <host>-<pid>
     concurrency: int | None = None  # sessions at once; default: one per core
     drain_seconds: int = 60  # on stop, how long running sessions get to hand back
+    # A dedicated worker sets the queue's per-worker concurrency for every worker (DBOS keeps
+    # one number per queue); an embedded one (`cofounder build`) leaves it as it is.
+    sets_concurrency: bool = False

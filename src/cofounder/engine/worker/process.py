@@ -75,12 +75,21 @@ class Worker:
         live_sessions.check_lease = fence.check
         live_sessions.on_lost_lease = fence.trip
         self.rt.db.before_transaction = fence.check
-        durable.launch(
+        effective = durable.launch(
             settings,
             executor_id=self.me.name,
             engine=self.rt.dbos_engine,
             concurrency=concurrency,
+            sets_concurrency=self.options.sets_concurrency,
         )
+        if effective != concurrency:
+            log.warning(
+                "worker_concurrency_differs",
+                worker=self.me.name,
+                asked=concurrency,
+                queue=effective,
+                note="every worker on a database runs the queue's number at once",
+            )
         self.dispatcher = Dispatcher(
             self.rt, me=self.me, enqueue=durable.enqueue_run, take_over=durable.take_over
         )
