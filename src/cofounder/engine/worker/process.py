@@ -70,6 +70,9 @@ class Worker:
         # six times in that span: a stopped or starved worker stops itself first.
         fence = Fence(valid_for=dead_after * 2 / 3)
         self._fence = fence
+        # Beat from here on: DBOS's launch takes seconds on a busy machine, and neither the
+        # lease (which its first runs check) nor the row (which other reapers read) may lapse.
+        self._spawn("cofounder-heartbeat", self._heartbeat, min(2.0, dead_after / 6))
         live_sessions.worker = self.me.name
         live_sessions.draining = False
         live_sessions.check_lease = fence.check
@@ -93,8 +96,6 @@ class Worker:
         self.dispatcher = Dispatcher(
             self.rt, me=self.me, enqueue=durable.enqueue_run, take_over=durable.take_over
         )
-        beat = min(2.0, dead_after / 6)
-        self._spawn("cofounder-heartbeat", self._heartbeat, beat)
         self._spawn("cofounder-dispatch", self._dispatch)
         structlog.contextvars.bind_contextvars(worker=self.me.name)
         log.info("worker_started", worker=self.me.name, concurrency=concurrency)
