@@ -56,7 +56,7 @@ from cofounder.llm.protocol import ModelUnavailableError
 from cofounder.project import ProjectSpec
 from cofounder.redaction import redact, redact_env_secrets, redact_value
 from cofounder.storage import Checkpoint
-from cofounder.storage.events import append_all_in, append_in
+from cofounder.storage.events import Occurrences, append_all_in
 from cofounder.storage.ledger import CallKey
 from cofounder.tools import (
     DocumentEffect,
@@ -112,6 +112,7 @@ def _think(
 ) -> Turn | Cancelled | Unavailable | Failed | TooBig | Asleep:
     at = {"iteration": iteration, "healing_state": healing}
     rt = runtime.current()
+    once = Occurrences()  # a re-run after a crash shows the founder nothing twice
     record = rt.sessions.get(session_id)
     assert record is not None
     if record.cancel_requested:
@@ -129,10 +130,11 @@ def _think(
                 input_tokens=prepared.context_tokens,
                 max_tokens=prepared.request.max_tokens,
             )
-            append_in(
+            append_all_in(
                 session,
                 session_id,
-                Thinking(iteration=iteration, context_tokens=prepared.context_tokens),
+                [Thinking(iteration=iteration, context_tokens=prepared.context_tokens)],
+                once=once,
             )
         crash_point("think.before_model")
         turn = rt.model(session_id, record.model_spec).complete(prepared.request)
@@ -149,7 +151,9 @@ def _think(
     crash_point("think.after_model")
     turn = _redacted_turn(turn)
     if turn.text:
-        rt.events.append(session_id, AssistantText(iteration=iteration, text=turn.text))
+        rt.events.append_all(
+            session_id, [AssistantText(iteration=iteration, text=turn.text)], once=once
+        )
     return Turn(**at, turn=turn)
 
 
@@ -269,6 +273,7 @@ class _BatchFeed:
         self.session_id = session_id
         self.iteration = iteration
         self.pending: list[AnyEvent] = []
+        self.once = Occurrences()  # a redone batch shows the founder nothing twice
 
     def add(self, event: AnyEvent) -> None:
         self.pending.append(event)
@@ -276,7 +281,7 @@ class _BatchFeed:
     def flush(self, *now: AnyEvent) -> None:
         batch, self.pending = [*self.pending, *now], []
         if batch:
-            runtime.current().events.append_all(self.session_id, batch)
+            runtime.current().events.append_all(self.session_id, batch, once=self.once)
 
     def apply(
         self, effect: PhaseEffect | NarrationEffect | DocumentEffect, phase: str | None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -96,19 +97,83 @@ def _lock_session_events(session: Session, session_id: str) -> None:
         hold_sqlite_writer(session)
 
 
+# How far back a step's re-run looks for the events its earlier attempt already wrote.
+_RECENT = 2000
+
+
+class Occurrences:
+    """What one run of a step has emitted so far, per (type, iteration, tool use): a step that
+    runs again after a crash emits the same events in the same order, and those its earlier
+    attempt already wrote are skipped, so the founder never sees them twice."""
+
+    def __init__(self) -> None:
+        self._emitted: Counter[tuple[str, int, str]] = Counter()  # skipped ones included
+        self._written: Counter[tuple[str, int, str]] = Counter()  # stored by this run
+
+    def fresh(
+        self, events: Sequence[AnyEvent], stored: Counter[tuple[str, int, str]]
+    ) -> list[AnyEvent]:
+        """The events an earlier attempt did not write; `stored` counts every stored one."""
+        emitted = Counter(self._emitted)
+        out = []
+        for event in events:
+            key = _identity(event.type, event_payload(event))
+            earlier = stored[key] - self._written[key]
+            if emitted[key] >= earlier:
+                out.append(event)
+            emitted[key] += 1
+        return out
+
+    def record(self, events: Sequence[AnyEvent], written: Sequence[AnyEvent]) -> None:
+        for event in events:
+            self._emitted[_identity(event.type, event_payload(event))] += 1
+        for event in written:
+            self._written[_identity(event.type, event_payload(event))] += 1
+
+
+def _identity(type_: str, payload: dict[str, Any]) -> tuple[str, int, str]:
+    return (type_, int(payload.get("iteration", -1)), str(payload.get("tool_use_id", "")))
+
+
+def _written_before(
+    session: Session, session_id: str, last: int, events: Sequence[AnyEvent]
+) -> Counter[tuple[str, int, str]]:
+    rows = session.execute(
+        select(EventRow.type, EventRow.payload_json).where(
+            EventRow.session_id == session_id,
+            EventRow.seq > last - _RECENT,
+            EventRow.type.in_({e.type for e in events}),
+        )
+    ).all()
+    return Counter(_identity(type_, json.loads(payload)) for type_, payload in rows)
+
+
 def append_in(session: Session, session_id: str, event: AnyEvent) -> Event:
     """Append inside an open transaction, so an event commits atomically with other writes."""
     return append_all_in(session, session_id, [event])[0]
 
 
-def append_all_in(session: Session, session_id: str, events: Sequence[AnyEvent]) -> list[Event]:
+def append_all_in(
+    session: Session,
+    session_id: str,
+    events: Sequence[AnyEvent],
+    *,
+    once: Occurrences | None = None,
+) -> list[Event]:
     """Append `events` in order inside an open transaction: one lock and one `max(seq)` for
-    all of them."""
+    all of them. With `once` (a step's record of what it emitted), events an earlier attempt
+    of the same step already wrote are left out."""
     if not events:
         return []
     _lock_session_events(session, session_id)
     last = session.scalar(_LAST_SEQ, {"session_id": session_id})
     assert last is not None
+    emitted = events
+    if once is not None:
+        events = once.fresh(events, _written_before(session, session_id, int(last), events))
+        if not events:
+            once.record(emitted, [])
+            return []
     texts = [json.dumps(redact_value(event_payload(e)), ensure_ascii=False) for e in events]
     appended = [
         # As stored: redacted, through JSON, read back as its model.
@@ -123,6 +188,8 @@ def append_all_in(session: Session, session_id: str, events: Sequence[AnyEvent])
             for e, t in zip(appended, texts, strict=True)
         ],
     )
+    if once is not None:
+        once.record(emitted, events)
     return appended
 
 
@@ -134,12 +201,14 @@ class EventLog:
         """Append in its own transaction; a concurrent writer's seq clash is retried."""
         return self.append_all(session_id, [event])[0]
 
-    def append_all(self, session_id: str, events: Sequence[AnyEvent]) -> list[Event]:
+    def append_all(
+        self, session_id: str, events: Sequence[AnyEvent], *, once: Occurrences | None = None
+    ) -> list[Event]:
         """`append_all_in`, in a transaction of its own; a seq clash is retried."""
         for attempt in range(20):
             try:
                 with self._db.transaction() as session:
-                    return append_all_in(session, session_id, events)
+                    return append_all_in(session, session_id, events, once=once)
             except IntegrityError:
                 if attempt == 19:
                     raise

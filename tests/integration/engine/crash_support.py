@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,31 @@ def event_seqs_and_types(db_url: str, session_id: str) -> list[tuple[int, str]]:
     db = Database(db_url)
     try:
         return [(e.seq, e.type) for e in EventLog(db).read(session_id, limit=100_000)]
+    finally:
+        db.close()
+
+
+# What a step shows the founder while it runs (before its result is recorded). A preview
+# coming back in the next run is news, not a repeat: not counted.
+STEP_EVENT_TYPES = frozenset(
+    {
+        "thinking", "assistant_text", "tool_started", "tool_called", "narration",
+        "phase_started", "phase_completed", "documentation_updated",
+        "screenshot_taken",
+    }
+)  # fmt: skip
+
+
+def step_events(db_url: str, session_id: str) -> Counter[tuple[str, int, str]]:
+    """Each step event's (type, iteration, tool use), counted: after a crash and a resume it
+    must equal an uninterrupted run's (nothing shown twice, nothing lost)."""
+    db = Database(db_url)
+    try:
+        return Counter(
+            (e.type, int(e.payload.get("iteration", -1)), str(e.payload.get("tool_use_id", "")))
+            for e in EventLog(db).read(session_id, limit=100_000)
+            if e.type in STEP_EVENT_TYPES
+        )
     finally:
         db.close()
 

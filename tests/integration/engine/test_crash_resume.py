@@ -16,6 +16,7 @@ import pytest
 from crash_support import (
     event_seqs_and_types,
     requested_turns,
+    step_events,
     tool_pairing_problems,
     transcript_of,
     workspace_digest,
@@ -48,6 +49,7 @@ class Baseline:
         self.workspace = workspace_digest(_workspace(backend, self.session_id))
         self.transcript = transcript_of(app_db_url(backend), self.session_id)
         self.turns = requested_turns(backend.home, self.session_id)
+        self.step_events = step_events(app_db_url(backend), self.session_id)
 
 
 def _workspace(backend: Backend, session_id: str) -> Path:
@@ -88,6 +90,8 @@ def _assert_same_as_baseline(
     types = [t for _, t in events]
     assert types.count("session_resumed") == 1
     assert types.count("session_finished") == 1 and types[-1] == "session_finished"
+    # What the founder saw while steps ran: each once, as in the uninterrupted run.
+    assert step_events(app_db_url(backend), session_id) == baseline.step_events
 
 
 @pytest.mark.parametrize(("point", "extra_request"), CRASH_POINTS, ids=[p for p, _ in CRASH_POINTS])
