@@ -42,6 +42,12 @@ class Cancelled(_Thought):
     kind: Literal["cancelled"] = "cancelled"
 
 
+class PauseRequested(_Thought):
+    """The founder asked the build to pause: checked before paying for another turn."""
+
+    kind: Literal["pause_requested"] = "pause_requested"
+
+
 class Unavailable(_Thought):
     """The provider stayed down past its retries: pause, resumable."""
 
@@ -72,7 +78,8 @@ class Asleep(_Thought):
 
 
 Thought = Annotated[
-    Turn | Cancelled | Unavailable | Failed | TooBig | Asleep, Field(discriminator="kind")
+    Turn | Cancelled | PauseRequested | Unavailable | Failed | TooBig | Asleep,
+    Field(discriminator="kind"),
 ]
 
 
@@ -135,6 +142,7 @@ class Requeue(_Frozen):
 Next = Continue | Finish | Pause | Wait | Sleep | Requeue
 
 CANCELLED = "cancelled by request"
+PAUSED = "paused by request; resume continues it"
 CEILING = (
     "the build has asked the founder as many questions as it may; it continues once they are "
     "answered (`cofounder escalations`, then `cofounder resume`)"
@@ -154,11 +162,15 @@ def stops_to_sleep(turn: AssistantTurn, *, winding_down: bool) -> bool:
     return winding_down and not turn.tool_uses and not was_cut_off(turn)
 
 
-def after_think(thought: Turn | Cancelled | Unavailable | Failed | TooBig | Asleep) -> Next:
+def after_think(
+    thought: Turn | Cancelled | PauseRequested | Unavailable | Failed | TooBig | Asleep,
+) -> Next:
     """Whether the run goes on to act on the turn, or how it ends without acting."""
     match thought:
         case Cancelled():
             return Finish(outcome="cancelled", reason=CANCELLED)
+        case PauseRequested():
+            return Pause(reason=PAUSED)
         case Unavailable(error=error):
             return Pause(reason=f"the model is unavailable: {error}")
         case Failed(error=error):

@@ -19,6 +19,7 @@ from cofounder.cli import (
     model_commands,
     preview_commands,
     run_commands,
+    serve_commands,
     session_commands,
     snapshot_commands,
     worker_commands,
@@ -89,6 +90,7 @@ for group in (
     escalation_commands,
     preview_commands,
     worker_commands,
+    serve_commands,
 ):
     group.register(app)
 

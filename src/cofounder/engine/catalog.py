@@ -10,11 +10,12 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from cofounder.agent.loop import PAUSED
 from cofounder.config import Settings
 from cofounder.engine import runtime
 from cofounder.engine.errors import BadInputError, SessionFinishedError
 from cofounder.engine.holders import holder, is_served, live_workers
-from cofounder.engine.outcomes import record_outcome
+from cofounder.engine.outcomes import record_outcome, record_pause
 from cofounder.engine.runtime import Runtime
 from cofounder.events import CancelRequested
 from cofounder.storage import SessionRecord
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from cofounder.storage import Checkpoint, Event, SnapshotStore
     from cofounder.storage.escalations import Escalation
     from cofounder.storage.queue import QueueDepth
+    from cofounder.storage.tokens import TokenRecord
     from cofounder.storage.workers import WorkerRecord
 
 
@@ -155,6 +157,28 @@ class Catalog:
         record = self.rt.sessions.get(session_id)
         return None if record is None else holder(self.rt, record)
 
+    def create_token(self, owner: str, *, admin: bool) -> tuple[TokenRecord, str]:
+        """A new API token for `owner`: its record and the secret, which is shown only now."""
+        return self.rt.tokens.create(owner, admin=admin)
+
+    def tokens(self) -> list[TokenRecord]:
+        return self.rt.tokens.list()
+
+    def revoke_token(self, token_id: str) -> bool:
+        return self.rt.tokens.revoke(token_id)
+
+    def readiness(self) -> dict[str, bool]:
+        """Whether this service can do its job: the database answers with the current schema,
+        and some worker serves the queue."""
+        from cofounder.storage.db import SCHEMA_HEAD, schema_revision
+
+        try:
+            schema = schema_revision(self.rt.db.engine) == SCHEMA_HEAD
+        except Exception:  # an unreachable database: not ready (said, not raised)
+            schema = False
+        workers = schema and bool(live_workers(self.rt))
+        return {"database": schema, "worker": workers}
+
     def live_workers(self) -> list[WorkerRecord]:
         """Workers serving the queue now."""
         return live_workers(self.rt)
@@ -184,6 +208,24 @@ class Catalog:
                 f"session {session_id} already finished with outcome {record.outcome}"
             )
         return record
+
+    def request_pause(self, session_id: str) -> str | None:
+        """Ask a session to pause before its next model call; pause one no run holds at once.
+        Returns "paused" when it paused here, None when its run will pause it."""
+        record = self.unfinished(session_id)
+        if record.state == "paused":
+            return "paused"
+        self.rt.sessions.request_pause(session_id)
+        if record.state == "running" and is_served(self.rt, record):
+            return None
+        return record_pause(
+            self.rt, session_id, PAUSED, from_states=("queued", "sleeping", "waiting", "running")
+        )
+
+    def requeue_paused(self, session_id: str) -> bool:
+        """A paused session joins the queue again (a live worker runs it); False if it was not
+        paused."""
+        return self.rt.queue.requeue(session_id, from_states=("paused",))
 
     def request_cancel(self, session_id: str) -> str | None:
         """Ask a running session to stop; end an interrupted one at once.

@@ -35,3 +35,12 @@ class DailyCapError(EngineError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class ConflictError(EngineError):
+    """The request clashes with the current state (a build already active, a question no
+    longer open): HTTP 409."""
+
+
+class NotFoundError(BadInputError):
+    """No such object, or not the caller's: HTTP 404 (never reveal another owner's)."""

@@ -45,13 +45,16 @@ def record_outcome(rt: Runtime, session_id: str, outcome: str, reason: str) -> s
     return outcome
 
 
-def record_pause(rt: Runtime, session_id: str, reason: str) -> str:
+def record_pause(
+    rt: Runtime, session_id: str, reason: str, *, from_states: tuple[str, ...] = ("running",)
+) -> str:
     """Stop this run without ending the session; a repeat is harmless."""
     with rt.db.transaction() as session:
         row = row_in(session, session_id)
-        if row.state != "running":
+        if row.state not in from_states:
             return row.state
         row.state = "paused"
+        row.pause_requested = False
         row.outcome_reason = reason
         row.updated_at = datetime.now(UTC)
         append_in(

@@ -28,7 +28,9 @@ from cofounder.sandbox import (
 from cofounder.storage import Database, Documents, EventLog, SessionStore, Transcript
 from cofounder.storage.db import dbos_system_engine
 from cofounder.storage.escalations import Escalations
+from cofounder.storage.projects import IdempotentRequests, Projects
 from cofounder.storage.queue import SessionQueue
+from cofounder.storage.tokens import Tokens
 from cofounder.storage.workers import Workers
 
 if TYPE_CHECKING:  # the stores load on first use: read-only commands never touch them
@@ -49,6 +51,9 @@ class Runtime:
     escalations: Escalations
     queue: SessionQueue
     workers: Workers
+    tokens: Tokens
+    projects: Projects
+    idempotent: IdempotentRequests
     sandbox_limits: SandboxLimits = field(default_factory=SandboxLimits)
     # Per session: a model writes that session's request log.
     _models: dict[tuple[str, str], Model] = field(default_factory=dict)
@@ -81,6 +86,9 @@ class Runtime:
             escalations=Escalations(db),
             queue=SessionQueue(db),
             workers=Workers(db),
+            tokens=Tokens(db),
+            projects=Projects(db),
+            idempotent=IdempotentRequests(db),
         )
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from cofounder.engine import workspace as workspace_state
@@ -37,6 +38,15 @@ def kickoff_message(spec: ProjectSpec) -> Message:
     )
 
 
+@dataclass(frozen=True)
+class BuildLink:
+    """Which project a new session builds, as which version, from which workspace."""
+
+    project_id: str
+    version: str
+    from_snapshot: str | None  # the previous build's final workspace; None: start empty
+
+
 class Engine(Catalog):
     """Creates sessions (into the queue) and runs them in this process as a worker."""
 
@@ -47,7 +57,10 @@ class Engine(Catalog):
         *,
         model_override: str | None = None,
         max_tool_calls: int | None = None,
+        build: BuildLink | None = None,
     ) -> SessionRecord:
+        """A new session in the queue. `build` makes it a project's next build version,
+        starting from the final workspace of the build before it."""
         # Models (coder and summarizer), prices, allowance and sandbox backend: fail now.
         model_spec = check_start(
             self.rt.settings,
@@ -60,6 +73,8 @@ class Engine(Catalog):
         session_id = uuid.uuid4().hex[:12]
         workspace = self.rt.files(session_id).workspace
         workspace.mkdir(parents=True, exist_ok=True)
+        if build is not None and build.from_snapshot is not None:
+            self.rt.snapshots.restore(build.from_snapshot, workspace)
         snapshot_id = self.rt.snapshots.take(workspace)
         # The workspace is exactly that snapshot: the first batch need not restore it.
         workspace_state.write_state(
@@ -80,6 +95,8 @@ class Engine(Catalog):
                     max_tool_calls=max_tool_calls or settings.max_tool_calls,
                     max_wall_seconds=settings.max_wall_seconds,
                     network_mode=spec.network,
+                    project_id=build.project_id if build else None,
+                    build_version=build.version if build else None,
                 ),
             )
             append_messages_in(session, session_id, 0, 0, [kickoff_message(spec)])

@@ -15,7 +15,15 @@ import structlog
 from dbos import DBOS
 from pydantic import BaseModel, ConfigDict
 
-from cofounder.agent.loop import Asleep, Cancelled, Failed, TooBig, Turn, Unavailable
+from cofounder.agent.loop import (
+    Asleep,
+    Cancelled,
+    Failed,
+    PauseRequested,
+    TooBig,
+    Turn,
+    Unavailable,
+)
 from cofounder.engine import runtime, steplog
 from cofounder.engine import workspace as workspace_state
 from cofounder.engine.budget import BudgetBlocked, reserve_in
@@ -109,7 +117,7 @@ def think_step(session_id: str) -> dict[str, Any]:
 
 def _think(
     session_id: str, iteration: int, healing: dict[str, Any] | None
-) -> Turn | Cancelled | Unavailable | Failed | TooBig | Asleep:
+) -> Turn | Cancelled | PauseRequested | Unavailable | Failed | TooBig | Asleep:
     at = {"iteration": iteration, "healing_state": healing}
     rt = runtime.current()
     once = Occurrences()  # a re-run after a crash shows the founder nothing twice
@@ -117,6 +125,8 @@ def _think(
     assert record is not None
     if record.cancel_requested:
         return Cancelled(**at)  # checked before paying for another turn
+    if record.pause_requested:
+        return PauseRequested(**at)
     spec = ProjectSpec.model_validate_json(record.project_json)
     try:
         prepared = prepare_request(rt, record, spec, iteration)

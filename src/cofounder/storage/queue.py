@@ -245,6 +245,7 @@ def _enqueue_row(row: SessionRow, now: datetime, *, next_run: bool) -> None:
         row.run_number += 1
     row.wake_at = None
     row.wake_requested = False
+    row.pause_requested = False
     row.worker = None
     row.queued_at = now
     row.updated_at = now

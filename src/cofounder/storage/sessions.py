@@ -51,6 +51,9 @@ class SessionRecord(BaseModel):
     preview_url: str | None = None
     worker: str | None = None
     queued_at: datetime | None = None
+    project_id: str | None = None
+    build_version: str | None = None
+    pause_requested: bool = False
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
@@ -69,6 +72,8 @@ class NewSession(BaseModel):
     max_tool_calls: int
     max_wall_seconds: float
     network_mode: str = "none"
+    project_id: str | None = None
+    build_version: str | None = None
 
 
 def insert_in(session: Session, new: NewSession) -> None:
@@ -144,6 +149,12 @@ class SessionStore:
             if row.state == "sleeping":
                 row.wake_at = now
             row.updated_at = now
+
+    def request_pause(self, session_id: str) -> None:
+        with self._db.transaction() as session:
+            row = row_in(session, session_id)
+            row.pause_requested = True
+            row.updated_at = datetime.now(UTC)
 
     def request_cancel(self, session_id: str) -> None:
         with self._db.transaction() as session:

@@ -82,6 +82,11 @@ class SessionRow(Base):
     worker: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
     # When it last joined the queue: FIFO within a tier.
     queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # Started over the API: its project and version (build_v0_1, _2, ...).
+    project_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    build_version: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # Asked to pause (over the API): the run pauses before its next model call.
+    pause_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
@@ -229,3 +234,43 @@ class WorkerRow(Base):
     version: Mapped[str] = mapped_column(String(40))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime())
     heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ApiTokenRow(Base):
+    """An owner's API token: only its SHA-256 is stored (the token is shown once)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    is_admin: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class ProjectRow(Base):
+    """A founder's project as posted (the spec), and how many builds it has had."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    spec_json: Mapped[str] = mapped_column(Text)
+    builds: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class IdempotentRequestRow(Base):
+    """The first answer to a POST sent with an `Idempotency-Key`, replayed to its retries."""
+
+    __tablename__ = "idempotent_requests"
+
+    owner: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    status: Mapped[int] = mapped_column(Integer)
+    body_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

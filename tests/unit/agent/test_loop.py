@@ -13,6 +13,7 @@ from cofounder.agent.loop import (
     CANCELLED,
     CEILING,
     COMPLETED,
+    PAUSED,
     WOUND_DOWN,
     Asleep,
     Cancelled,
@@ -22,6 +23,7 @@ from cofounder.agent.loop import (
     Finish,
     Next,
     Pause,
+    PauseRequested,
     Requeue,
     Sleep,
     TooBig,
@@ -53,6 +55,7 @@ WORKING = turn()
     [
         (Turn(iteration=1, turn=WORKING), Continue()),
         (Cancelled(iteration=1), Finish(outcome="cancelled", reason=CANCELLED)),
+        (PauseRequested(iteration=1), Pause(reason=PAUSED)),
         (Unavailable(iteration=1, error="503"), Pause(reason="the model is unavailable: 503")),
         (Failed(iteration=1, error="bad key"),
          Finish(outcome="failed", reason="the model failed: bad key")),

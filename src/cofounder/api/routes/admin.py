@@ -1,0 +1,98 @@
+"""The owner's budget, and what only an admin sees or does: workers, top-ups."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from cofounder.api.auth import Caller, admin
+from cofounder.api.routes.common import CallerDep, EngineDep
+
+router = APIRouter(tags=["budget and admin"])
+AdminDep = Annotated[Caller, Depends(admin)]
+
+
+class BudgetView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    owner: str
+    tier: str
+    allowance_microdollars: int
+    spent_microdollars: int
+    reserved_microdollars: int
+    remaining_microdollars: int
+    percent: float
+    window_end: datetime
+
+
+class TopUp(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    amount_usd: Decimal = Field(gt=0, le=100_000, max_digits=12, decimal_places=6)
+
+
+class WorkerView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    host: str
+    state: str
+    concurrency: int
+    heartbeat_age_s: float
+    sessions: list[str]
+
+
+def _budget(engine: EngineDep, owner: str) -> BudgetView:
+    mine = [s for s in engine.sessions() if s.owner == owner]
+    tier = mine[-1].tier if mine else "bootstrapper"
+    status = engine.owner_status(owner, tier)
+    return BudgetView(
+        owner=owner,
+        tier=tier,
+        allowance_microdollars=status.allowance,
+        spent_microdollars=status.spent,
+        reserved_microdollars=status.reserved,
+        remaining_microdollars=status.remaining,
+        percent=status.percent,
+        window_end=status.window_end,
+    )
+
+
+@router.get("/budget", response_model=BudgetView)
+def budget(engine: EngineDep, who: CallerDep) -> BudgetView:
+    """The caller's allowance, spend and reservations in the current window."""
+    return _budget(engine, who.owner)
+
+
+@router.post("/owners/{owner}/top-ups", response_model=BudgetView)
+def top_up(engine: EngineDep, _admin: AdminDep, owner: str, body: TopUp) -> BudgetView:
+    """Add to an owner's allowance for this window; their sleeping builds wake."""
+    engine.top_up(owner, int(body.amount_usd * 1_000_000))
+    return _budget(engine, owner)
+
+
+@router.get("/workers", response_model=list[WorkerView])
+def workers(engine: EngineDep, _admin: AdminDep) -> list[WorkerView]:
+    from datetime import UTC
+
+    now = datetime.now(UTC)
+    live = {w.name for w in engine.live_workers()}
+    running: dict[str, list[str]] = {}
+    for record in engine.sessions():
+        if record.worker is not None and record.state == "running":
+            running.setdefault(record.worker, []).append(record.id)
+    return [
+        WorkerView(
+            name=w.name,
+            host=w.host,
+            state=w.state if w.name in live or w.state not in ("alive", "draining") else "dead",
+            concurrency=w.concurrency,
+            heartbeat_age_s=round(w.heartbeat_age(now), 1),
+            sessions=running.get(w.name, []),
+        )
+        for w in engine.workers()
+    ]

@@ -1,0 +1,108 @@
+"""Projects and their builds: post a project once, start builds of it (each a new version that
+continues from the last build's workspace)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from cofounder.api.routes.common import CallerDep, EngineDep
+from cofounder.api.views import BuildRequest, BuildStarted, ProjectView
+from cofounder.engine.errors import BadInputError
+from cofounder.engine.projects import create_project, project_of, start_build
+from cofounder.llm import ModelError
+from cofounder.llm.registry import parse_model_spec
+from cofounder.project import ProjectSpec
+
+router = APIRouter(tags=["projects"])
+
+# Providers that read a file on the server: an owner must not name one (an admin may).
+_FILE_BACKED = frozenset({"scripted"})
+
+
+def _check_model(spec: str | None, admin: bool, field: str) -> None:
+    if spec is None or admin:
+        return
+    try:
+        provider, _ = parse_model_spec(spec)
+    except ModelError as exc:
+        raise BadInputError(f"{field}: {exc}") from None
+    if provider.name in _FILE_BACKED:
+        raise BadInputError(f"{field}: {provider.name} models are not offered over the API")
+
+
+@router.post("/projects", response_model=ProjectView, status_code=201)
+def post_project(engine: EngineDep, who: CallerDep, body: dict[str, Any]) -> ProjectView:
+    """A project spec as JSON (the fields of a project file); its owner is the caller."""
+    try:
+        spec = ProjectSpec.model_validate({**body, "owner": who.owner})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(p) for p in first["loc"])
+        errors = [
+            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        raise _Invalid(f"{path}: {first['msg']}", errors) from None
+    _check_model(spec.model, who.admin, "model")
+    return ProjectView.of(create_project(engine, spec))
+
+
+class _Invalid(BadInputError):
+    def __init__(self, detail: str, errors: list[dict[str, str]]) -> None:
+        super().__init__(detail)
+        self.errors = errors
+
+
+@router.get("/projects", response_model=list[ProjectView])
+def list_projects(engine: EngineDep, who: CallerDep) -> list[ProjectView]:
+    return [ProjectView.of(p) for p in engine.rt.projects.list(who.scope)]
+
+
+@router.get("/projects/{project_id}", response_model=ProjectView)
+def get_project(engine: EngineDep, who: CallerDep, project_id: str) -> ProjectView:
+    return ProjectView.of(project_of(engine, project_id, who.scope))
+
+
+@router.post("/projects/{project_id}/builds", response_model=BuildStarted, status_code=202)
+def post_build(
+    engine: EngineDep,
+    who: CallerDep,
+    project_id: str,
+    body: BuildRequest | None = None,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
+    """Queue the project's next build. 409 while one is active; 429 (with Retry-After) when
+    the queue is full or the owner's daily cap is reached. A retried POST with the same
+    `Idempotency-Key` gets the first answer."""
+    if idempotency_key is not None:
+        first = engine.rt.idempotent.get(who.owner, idempotency_key)
+        if first is not None:
+            return JSONResponse(content=_json(first[1]), status_code=first[0])
+    project = project_of(engine, project_id, who.scope)
+    request = body or BuildRequest()
+    _check_model(request.model, who.admin, "model")
+    record = start_build(
+        engine,
+        project,
+        model=request.model,
+        max_tool_calls=request.max_tool_calls,
+        network=request.network,
+    )
+    started = BuildStarted(
+        session_id=record.id, build_version=record.build_version, state=record.state
+    )
+    if idempotency_key is not None:
+        status, text = engine.rt.idempotent.put(
+            who.owner, idempotency_key, 202, started.model_dump_json()
+        )
+        return JSONResponse(content=_json(text), status_code=status)
+    return started
+
+
+def _json(text: str) -> Any:
+    import json
+
+    return json.loads(text)

@@ -1,0 +1,147 @@
+"""What the API answers with: typed views of the engine's records (the published contract)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cofounder.engine import Engine
+from cofounder.project import ProjectSpec
+from cofounder.storage import Event, SessionRecord
+from cofounder.storage.projects import ProjectRecord
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class SessionView(_View):
+    """The fields of `cofounder status --json`, plus the worker and the build."""
+
+    session_id: str
+    name: str
+    owner: str
+    state: str  # queued, running, sleeping, waiting, paused, or the outcome once finished
+    outcome: str | None
+    outcome_reason: str | None
+    iteration: int
+    tool_calls: int
+    max_tool_calls: int
+    phase: str | None
+    spend_microdollars: int
+    input_tokens: int
+    output_tokens: int
+    model: str
+    network: str
+    created_at: datetime
+    finished_at: datetime | None
+    wake_at: datetime | None
+    worker: str | None
+    project_id: str | None
+    build_version: str | None
+    preview_url: str | None
+
+    @classmethod
+    def of(cls, engine: Engine, record: SessionRecord) -> SessionView:
+        held = engine.held_by(record.id) if record.state == "running" else None
+        return cls(
+            session_id=record.id,
+            name=record.name,
+            owner=record.owner,
+            state=str(record.outcome) if record.state == "finished" else record.state,
+            outcome=record.outcome,
+            outcome_reason=record.outcome_reason,
+            iteration=record.iteration,
+            tool_calls=record.tool_calls,
+            max_tool_calls=record.max_tool_calls,
+            phase=record.phase,
+            spend_microdollars=record.spend_microdollars,
+            input_tokens=record.input_tokens,
+            output_tokens=record.output_tokens,
+            model=record.model_spec,
+            network=record.network_mode,
+            created_at=record.created_at,
+            finished_at=record.finished_at,
+            wake_at=record.wake_at,
+            worker=held.name if held is not None else None,
+            project_id=record.project_id,
+            build_version=record.build_version,
+            # A URL is live only while a worker runs the session.
+            preview_url=record.preview_url if held is not None else None,
+        )
+
+
+class SessionPage(_View):
+    items: list[SessionView]
+    next_cursor: str | None
+
+
+class EventView(_View):
+    """One event as `cofounder events --json` prints it."""
+
+    session_id: str
+    seq: int
+    type: str
+    ts: datetime
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: Event) -> EventView:
+        return cls.model_validate(json.loads(event.to_json_line()))
+
+
+class EventPage(_View):
+    events: list[EventView]
+    next_after: int
+
+
+class ProjectView(_View):
+    project_id: str
+    owner: str
+    name: str
+    builds: int
+    created_at: datetime
+    spec: dict[str, Any]
+
+    @classmethod
+    def of(cls, project: ProjectRecord) -> ProjectView:
+        return cls(
+            project_id=project.id,
+            owner=project.owner,
+            name=project.name,
+            builds=project.builds,
+            created_at=project.created_at,
+            spec=ProjectSpec.model_validate_json(project.spec_json).model_dump(mode="json"),
+        )
+
+
+class BuildStarted(_View):
+    session_id: str
+    build_version: str | None
+    state: str
+
+
+class BuildRequest(_View):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str | None = Field(default=None, max_length=300)
+    max_tool_calls: int | None = Field(default=None, ge=1, le=1_000_000)
+    network: str | None = Field(default=None, pattern="^(none|egress)$")
+
+
+class ResolveRequest(_View):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    choice: str = Field(min_length=1, max_length=40)
+    guidance: str | None = Field(default=None, max_length=4000)
+
+
+class Done(_View):
+    """The answer to a request to stop, pause, wake or resume a session."""
+
+    session_id: str
+    state: str
+    detail: str
