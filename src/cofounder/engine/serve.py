@@ -8,7 +8,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cofounder.engine import workspace as workspace_state
-from cofounder.engine.errors import BadInputError, ConfigurationError, EngineError
+from cofounder.engine.errors import (
+    BadInputError,
+    ConfigurationError,
+    EngineError,
+    SessionBusyError,
+)
+from cofounder.engine.holders import holder
 from cofounder.engine.live import make_preview, stored_preview
 from cofounder.engine.locks import SessionLock
 from cofounder.engine.runtime import Runtime
@@ -43,8 +49,13 @@ def serve_preview(rt: Runtime, session_id: str, port: int | None) -> Iterator[Se
             f"session {session_id} never started a preview (the agent starts one with its "
             "`preview` tool)"
         )
+    held = holder(rt, record)
+    if held is not None:
+        raise SessionBusyError(
+            f"session {session_id} is running on worker {held.name}: its preview is live there"
+        )
     files = rt.files(session_id)
-    lock = SessionLock(files.lock)
+    lock = SessionLock(files.lock)  # two `cofounder preview`s of one session: one at a time
     lock.acquire()
     try:
         _ensure_workspace(rt, session_id)
