@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, exists, func, not_, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from cofounder.events import Waking
 from cofounder.storage.db import Database, hold_sqlite_writer
@@ -69,6 +70,8 @@ class SessionQueue:
         wake_at) index: 10,000 sleepers cost one range scan."""
         now = now or datetime.now(UTC)
         woken: list[str] = []
+        if not self._anything_due(now):
+            return woken  # the usual case: no write lock taken, a poller costs one read
         with self._db.transaction() as session:
             lock_queue(session)
             sleepers = session.scalars(
@@ -76,17 +79,9 @@ class SessionQueue:
                 .where(SessionRow.state == "sleeping", SessionRow.wake_at <= now)
                 .with_for_update()
             ).all()
-            answered = ~exists().where(
-                EscalationRow.session_id == SessionRow.id,
-                EscalationRow.state == "open",
-                not_(EscalationRow.can_continue),
-            )
             waiters = session.scalars(
                 select(SessionRow)
-                .where(
-                    SessionRow.state == "waiting",
-                    or_(answered, and_(SessionRow.wake_at.is_not(None), SessionRow.wake_at <= now)),
-                )
+                .where(SessionRow.state == "waiting", _waiter_due(now))
                 .with_for_update()
             ).all()
             for row in sleepers:
@@ -106,6 +101,20 @@ class SessionQueue:
                 _enqueue_row(row, now, next_run=True)
                 woken.append(row.id)
         return woken
+
+    def _anything_due(self, now: datetime) -> bool:
+        with self._db.transaction() as session:
+            due = session.execute(
+                select(SessionRow.id)
+                .where(
+                    or_(
+                        and_(SessionRow.state == "sleeping", SessionRow.wake_at <= now),
+                        and_(SessionRow.state == "waiting", _waiter_due(now)),
+                    )
+                )
+                .limit(1)
+            ).first()
+            return due is not None
 
     def requeue(self, session_id: str, *, from_states: tuple[str, ...]) -> bool:
         """Put a session back in the queue as its next run (resume of a paused session, a
@@ -129,6 +138,8 @@ class SessionQueue:
         """Give free slots to queued sessions: highest tier first, then oldest; a session over
         its owner's or project's running limit stays queued (others may pass it)."""
         admitted: list[Admitted] = []
+        if not self._any_queued():
+            return admitted  # nothing waits: no write lock taken
         with self._db.transaction() as session:
             lock_queue(session)
             running = session.execute(
@@ -160,6 +171,13 @@ class SessionQueue:
                 row.updated_at = now
                 admitted.append(Admitted(row.id, row.run_number, row.tier))
         return admitted
+
+    def _any_queued(self) -> bool:
+        with self._db.transaction() as session:
+            first = session.execute(
+                select(SessionRow.id).where(SessionRow.state == "queued").limit(1)
+            ).first()
+            return first is not None
 
     def unclaimed_running(self, older_than: timedelta) -> list[Admitted]:
         """Admitted sessions no worker has picked up for a while: their enqueue may have been
@@ -223,6 +241,17 @@ class SessionQueue:
                     )
                 ).scalar_one()
             )
+
+
+def _waiter_due(now: datetime) -> ColumnElement[bool]:
+    """A waiting session is due once no blocking question is open, or a deadline passed
+    (`wake_at` holds the earliest; the next run applies its default)."""
+    answered = ~exists().where(
+        EscalationRow.session_id == SessionRow.id,
+        EscalationRow.state == "open",
+        not_(EscalationRow.can_continue),
+    )
+    return or_(answered, and_(SessionRow.wake_at.is_not(None), SessionRow.wake_at <= now))
 
 
 def earliest_blocking_deadline_in(session: Session, session_id: str) -> datetime | None:
