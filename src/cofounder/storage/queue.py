@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, exists, func, not_, or_, select, update
+from sqlalchemy import and_, case, exists, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -147,13 +147,17 @@ class SessionQueue:
             ).all()
             per_owner = Counter(owner for owner, _ in running)
             per_project = Counter((owner, name) for owner, name in running)
-            queued = session.scalars(
-                select(SessionRow).where(SessionRow.state == "queued").limit(limit * 10)
-            ).all()
-            ordered = sorted(
-                queued,
-                key=lambda r: (priority.get(r.tier, 99), r.queued_at or r.created_at, r.id),
+            rank = case(
+                *((SessionRow.tier == tier, n) for tier, n in priority.items()), else_=99
             )
+            # Highest tier first, then the longest waiting; a page at a time (a session over
+            # its limits is passed over, so more than `limit` rows may be looked at).
+            ordered = session.scalars(
+                select(SessionRow)
+                .where(SessionRow.state == "queued")
+                .order_by(rank, SessionRow.queued_at, SessionRow.id)
+                .limit(limit * 10)
+            ).all()
             now = datetime.now(UTC)
             for row in ordered:
                 if len(admitted) >= limit:
