@@ -3,6 +3,7 @@ errors, a request size limit, health and readiness."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -32,12 +33,13 @@ def create_app(settings: Settings, *, worker: bool = False) -> FastAPI:
             from cofounder.engine.worker.process import Worker
 
             serving = Worker(engine.rt)
-            serving.start()
+            # DBOS refuses its sync calls on a thread that runs an event loop.
+            await asyncio.to_thread(serving.start)
         try:
             yield
         finally:
             if serving is not None:
-                serving.stop()
+                await asyncio.to_thread(serving.stop)
             engine.close()
 
     app = FastAPI(
