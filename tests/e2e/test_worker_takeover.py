@@ -1,6 +1,7 @@
 """Takeover of dead and stale workers (issue 14, item 3), with real `cofounder worker`
-processes sharing PostgreSQL: detached scripted builds, workers SIGKILLed or SIGSTOPped at
-random moments, and every session compared with an uninterrupted run of the same project.
+processes sharing PostgreSQL (and SQLite, on one machine): detached scripted builds, workers
+SIGKILLed or SIGSTOPped at random moments, and every session compared with an uninterrupted
+run of the same project.
 
 `COFOUNDER_TAKEOVER_KILLS` sets how many workers the chaos test kills (CI default below; the
 issue's figure is 10) and `COFOUNDER_TAKEOVER_SEED` its random moments, so a failure replays.
@@ -30,8 +31,6 @@ from takeover_support import (
 )
 
 from cf_support import Backend
-
-pytestmark = pytest.mark.postgres
 
 KILLS = int(os.environ.get("COFOUNDER_TAKEOVER_KILLS", "4"))
 SEED = int(os.environ.get("COFOUNDER_TAKEOVER_SEED", "14"))
@@ -78,6 +77,7 @@ def _wait_taken_over(
     return taken
 
 
+@pytest.mark.postgres
 def test_killed_workers_sessions_are_taken_over_and_end_as_if_uninterrupted(
     pg: Backend, tmp_path: Path, references: References
 ) -> None:
@@ -134,11 +134,11 @@ def test_killed_workers_sessions_are_taken_over_and_end_as_if_uninterrupted(
 
 
 def _start_holding(
-    pool: WorkerPool, rows: Rows, pg: Backend, tmp_path: Path, variant: int
+    pool: WorkerPool, rows: Rows, backend: Backend, tmp_path: Path, variant: int
 ) -> tuple[RunningWorker, RunningWorker, str]:
     """A first worker that holds one detached build, then a second one, both serving."""
     first = pool.start()
-    [session_id] = detach_builds(pg, _projects(tmp_path, [variant]))
+    [session_id] = detach_builds(backend, _projects(tmp_path, [variant]))
     pool.wait_ready(first)
     deadline = time.monotonic() + 60
     while session_id not in rows.held_by(first.name):
@@ -164,6 +164,7 @@ def _wait_for_tool(rows: Rows, session_id: str, tool: str, after_iteration: int)
         time.sleep(0.02)
 
 
+@pytest.mark.postgres
 def test_a_stale_worker_changes_nothing_after_its_takeover(
     pg: Backend, tmp_path: Path, references: References
 ) -> None:
@@ -197,15 +198,16 @@ def test_a_stale_worker_changes_nothing_after_its_takeover(
 
 
 def test_a_killed_worker_on_this_host_is_taken_over_at_once(
-    pg: Backend, tmp_path: Path, references: References
+    backend: Backend, tmp_path: Path, references: References
 ) -> None:
     """With a long dead-after, a SIGKILLed worker's session still moves at once: a reaper on
-    the same host sees its process gone without waiting for the heartbeat to age."""
-    rows = Rows(pg)
+    the same host sees its process gone without waiting for the heartbeat to age (SQLite too:
+    several workers on one machine)."""
+    rows = Rows(backend)
     long_dead_after = 60.0
     env = {"COFOUNDER_WORKER_DEAD_AFTER_SECONDS": str(long_dead_after)}
-    with worker_pool(pg, tmp_path / "logs", concurrency=2, **env) as pool:
-        doomed, live, session_id = _start_holding(pool, rows, pg, tmp_path, variant=1)
+    with worker_pool(backend, tmp_path / "logs", concurrency=2, **env) as pool:
+        doomed, live, session_id = _start_holding(pool, rows, backend, tmp_path, variant=1)
         pool.kill(doomed)
         killed_at = time.monotonic()
         taken = _wait_taken_over(rows, {session_id}, doomed.name, killed_at, long_dead_after)
@@ -216,6 +218,6 @@ def test_a_killed_worker_on_this_host_is_taken_over_at_once(
 
     assert taken[session_id] <= 3.0, taken
     assert final[session_id].outcome == "completed"
-    assert references.get(1).differences(Finished.read(pg, session_id)) == []
-    repeats = repeated_requests(requests_by_turn(pg.home, session_id), {doomed.proc.pid})
+    assert references.get(1).differences(Finished.read(backend, session_id)) == []
+    repeats = repeated_requests(requests_by_turn(backend.home, session_id), {doomed.proc.pid})
     assert repeats == []
