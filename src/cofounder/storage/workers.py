@@ -8,6 +8,7 @@ declared dead finds out at its next heartbeat.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -50,15 +51,26 @@ class Workers:
         self._db = db
 
     def register(
-        self, name: str, *, host: str, pid: int, concurrency: int, version: str, dead_after: float
+        self,
+        name: str,
+        *,
+        host: str,
+        pid: int,
+        concurrency: int,
+        version: str,
+        dead_after: float,
+        process_exists: Callable[[int], bool] = lambda _pid: True,
     ) -> WorkerRecord:
-        """Start serving under `name`; a stale row of the same name (a restart) is replaced."""
+        """Start serving under `name`; a stale row of the same name (a restart) is replaced,
+        and so is a fresh one whose process on this host is gone (a restart after a crash
+        need not wait for the heartbeat to age)."""
         now = datetime.now(UTC)
         with self._db.transaction() as session:
             row = session.get(WorkerRow, name, with_for_update=True)
             if row is not None:
                 old = WorkerRecord.model_validate(row)
-                if old.is_live(now, dead_after) and (old.host, old.pid) != (host, pid):
+                gone = old.host == host and not process_exists(old.pid)
+                if old.is_live(now, dead_after) and (old.host, old.pid) != (host, pid) and not gone:
                     raise WorkerNameTaken(
                         f"worker {name!r} is alive (pid {old.pid} on {old.host}, heartbeat "
                         f"{old.heartbeat_age(now):.1f} s ago); give another --name"
