@@ -300,7 +300,7 @@ def elapsed_since(start: datetime, end: datetime | None = None) -> str:
 def display_state(record: SessionRecord, active: bool) -> str:
     if record.state == "finished":
         return str(record.outcome)
-    if record.state in ("paused", "sleeping", "waiting"):
+    if record.state in ("queued", "paused", "sleeping", "waiting"):
         return record.state
     return "running" if active else "interrupted"
 

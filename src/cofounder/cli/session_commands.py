@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,6 +27,9 @@ from cofounder.cli.common import (
     resolve_or_fail,
 )
 
+if TYPE_CHECKING:
+    from cofounder.cli.session_views import Placement
+
 
 def sessions(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     """List sessions."""
@@ -35,9 +38,14 @@ def sessions(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     catalog = open_catalog(data_dir)
     records = catalog.sessions()
     if as_json:
+        from cofounder.cli.session_views import Placement
+
+        live = {w.name for w in catalog.live_workers()}
+        positions = catalog.queue_positions()
         for record in records:
             workspace = str(catalog.workspace_path(record.id))
-            print(json.dumps(status_payload(record, catalog.is_active(record.id), workspace)))
+            payload = status_payload(record, catalog.is_active(record.id), workspace)
+            print(json.dumps(payload | placed(Placement.of(record, live, positions))))
         return
     if not records:
         out().print("no sessions yet — start one with `cofounder build PROJECT_FILE`")
@@ -63,6 +71,11 @@ def status(session_id: SessionId, data_dir: DataDir = None, as_json: JsonFlag = 
     payload["sandbox_limits"] = probe_active_limits(
         catalog.sandbox_limits, parse_network_mode(record.network_mode)
     ).summary
+    from cofounder.cli.session_views import Placement
+
+    live = {w.name for w in catalog.live_workers()}
+    placement = Placement.of(record, live, catalog.queue_positions())
+    payload |= placed(placement)
     if as_json:
         print(json.dumps(payload))
         return
@@ -72,11 +85,18 @@ def status(session_id: SessionId, data_dir: DataDir = None, as_json: JsonFlag = 
     from cofounder.cli.session_views import held_by
 
     for key, value in payload.items():
+        if key == "state":
+            value = placement.describe(str(value), record.id)
         shown = "—" if value is None else inert(str(value))
         out().print(Text.assemble((f"{key:>18}", "bold"), "  ", shown))
     held = held_by(catalog, record)
     if held is not None:
         out().print(held, soft_wrap=True)
+
+
+def placed(placement: Placement) -> dict[str, object]:
+    """The JSON fields saying who runs a session and where it waits in the queue."""
+    return {"worker": placement.worker, "queue_position": placement.queue_position}
 
 
 def events(
@@ -96,8 +116,12 @@ def events(
     catalog = open_catalog(data_dir)
     record = resolve_or_fail(catalog, session_id)
     seq = after
-    if follow and record.state == "running" and not catalog.is_active(record.id):
-        err().print(f"{record.id} is interrupted; waiting for `cofounder resume {record.id}`...")
+    if follow and record.state in ("running", "queued") and not catalog.is_active(record.id):
+        stands = "is interrupted" if record.state == "running" else "waits for a worker"
+        err().print(
+            f"{record.id} {stands}; waiting for `cofounder worker` or "
+            f"`cofounder resume {record.id}`..."
+        )
     while True:
         for event in catalog.events_after(record.id, seq):
             seq = event.seq

@@ -1,9 +1,11 @@
-"""Views over several sessions: the `sessions` table, and what holds a session that cannot
-run yet (a founder's answer, a budget window) with the command that moves it on."""
+"""Views over several sessions: the `sessions` table, where a session stands among the workers
+(who runs it, its place in the queue), and what holds a session that cannot run yet (a
+founder's answer, a budget window) with the command that moves it on."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rich.cells import cell_len
@@ -62,6 +64,42 @@ def sessions_table(
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))
     return table
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a session stands among the workers, as `status` shows it."""
+
+    worker: str | None  # the live worker running it now
+    queue_position: int | None  # its place in line while queued (1 = next)
+    workers_alive: bool  # whether any worker serves the queue
+
+    @classmethod
+    def of(
+        cls, record: SessionRecord, live: Collection[str], positions: Mapping[str, int]
+    ) -> Placement:
+        """From the live workers' names and the queue's order (`Catalog.queue_positions`)."""
+        worker = record.worker if record.worker in live else None
+        return cls(worker, positions.get(record.id), bool(live))
+
+    def describe(self, state: str, session_id: str) -> str:
+        """The state with who runs it or where it waits: `running on worker w1`, `queued
+        (position 3)`, and what to do when no worker serves the queue."""
+        if state == "running":
+            if self.worker is not None:
+                return f"running on worker {self.worker}"
+            return "running (admitted; waiting for a worker to pick it up)"
+        if state != "queued":
+            return state
+        line = (
+            "queued" if self.queue_position is None else f"queued (position {self.queue_position})"
+        )
+        if self.workers_alive:
+            return line
+        return (
+            f"{line}; no worker is running: start one with `cofounder worker`, or run it here "
+            f"with `cofounder resume {session_id}`"
+        )
 
 
 def held_by(catalog: Catalog, record: SessionRecord, now: datetime | None = None) -> Text | None:

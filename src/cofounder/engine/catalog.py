@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from cofounder.agent.loop import PAUSED
-from cofounder.config import Settings
+from cofounder.config import TIER_PRIORITY, Settings
 from cofounder.engine import runtime
 from cofounder.engine.errors import BadInputError, SessionFinishedError
 from cofounder.engine.holders import holder, is_served, live_workers
@@ -240,6 +240,16 @@ class Catalog:
             return None  # its worker stops it before the next model call
         # Queued, asleep, waiting, paused or orphaned: no run will see the request.
         return record_outcome(self.rt, session_id, "cancelled", "cancelled by request")
+
+    def queue_positions(self) -> dict[str, int]:
+        """Each queued session's place in line (1 = next), in the order admission takes them
+        (`storage.queue.SessionQueue.admit`): higher tier first, then the longest waiting. One
+        over its owner's or project's running limit keeps its place while later ones pass."""
+        queued = [s for s in self.rt.sessions.list() if s.state == "queued"]
+        queued.sort(
+            key=lambda s: (TIER_PRIORITY.get(s.tier, 99), s.queued_at or s.created_at, s.id)
+        )
+        return {s.id: n for n, s in enumerate(queued, start=1)}
 
 
 class HasId(Protocol):
