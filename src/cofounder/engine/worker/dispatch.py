@@ -46,6 +46,9 @@ class Dispatcher:
         self.me = me
         self._enqueue = enqueue
         self._take_over = take_over
+        # Workers declared dead by this one whose runs are not recovered yet: heartbeat age
+        # and whether the process was seen gone, for the log.
+        self._owed: dict[str, tuple[float, bool]] = {}
 
     def tick(self, *, admit: bool = True) -> None:
         """One round: due sessions join the queue, free slots are given out, runs enqueued."""
@@ -63,7 +66,6 @@ class Dispatcher:
         is gone) and put its unfinished runs back on the queue; the names taken over."""
         now = datetime.now(UTC)
         dead_after = self.rt.settings.worker_dead_after_seconds
-        taken: list[str] = []
         for other in self.rt.workers.list():
             if other.name == self.me.name or other.state not in SERVING:
                 continue
@@ -72,16 +74,29 @@ class Dispatcher:
                 continue
             if not self.rt.workers.declare_dead(other.name, other.heartbeat_at):
                 continue  # another worker took it, or it came back
-            runs = self._take_over(other.name)
+            self._owed[other.name] = (round(other.heartbeat_age(now), 3), gone)
+        return self._recover_owed()
+
+    def _recover_owed(self) -> list[str]:
+        """Recover the runs of the workers this one declared dead. A recovery that failed is
+        tried again at the next sweep: no other worker will, the dead one is no longer serving."""
+        taken: list[str] = []
+        for name, (age, gone) in list(self._owed.items()):
+            try:
+                runs = self._take_over(name)
+            except Exception:
+                log.exception("take_over_failed", worker=self.me.name, dead_worker=name)
+                continue
+            del self._owed[name]
             log.warning(
                 "worker_taken_over",
                 worker=self.me.name,
-                dead_worker=other.name,
-                heartbeat_age_s=round(other.heartbeat_age(now), 3),
+                dead_worker=name,
+                heartbeat_age_s=age,
                 process_gone=gone,
                 runs=runs,
             )
-            taken.append(other.name)
+            taken.append(name)
         return taken
 
     def _slots(self, tier: str) -> Slots:
