@@ -9,9 +9,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cofounder.api import problems
+from cofounder.api import limits, problems
 from cofounder.api.auth import caller
 from cofounder.api.routes import admin, escalations, events, projects, sessions
 from cofounder.config import Settings
@@ -49,7 +48,8 @@ def create_app(settings: Settings, *, worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
-    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(limits.BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(limits.PlainTarget)
     secured = [Depends(caller)]
     for router in (projects.router, sessions.router, events.router, escalations.router):
         app.include_router(router, prefix=API, dependencies=secured)
@@ -71,44 +71,3 @@ def create_app(settings: Settings, *, worker: bool = False) -> FastAPI:
         return problems.problem(503, "not ready", checks=checks)
 
     return app
-
-
-class _BodyLimit:
-    """Refuse a request body past `limit` bytes with 413, whether it announces its length or
-    streams it (chunked): counted as it arrives, never buffered here."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(self.limit)(scope, receive, send)
-            return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await _too_large(self.limit)(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-def _too_large(limit: int) -> JSONResponse:
-    return problems.problem(413, f"request bodies are limited to {limit} bytes")

@@ -62,6 +62,19 @@ def _status_of(exc: EngineError) -> int:
     return 409
 
 
+def _field_error(error: Any) -> dict[str, str]:
+    """One validation error as {path, message}: the path names the field in the body (as
+    `name`, not `body.name`), or the parameter (`query.limit`), or `body` as a whole; a body
+    that is not JSON is `body` too (its `loc` holds the character offset, not a field)."""
+    if error.get("type") == "json_invalid":
+        position = error.get("loc", ("body", 0))[-1]
+        reason = error.get("ctx", {}).get("error", "invalid JSON")
+        return {"path": "body", "message": f"malformed JSON at character {position}: {reason}"}
+    loc = tuple(error.get("loc", ()))
+    path = ".".join(str(p) for p in (loc[1:] if loc[:1] == ("body",) and len(loc) > 1 else loc))
+    return {"path": path, "message": str(error.get("msg", "invalid"))}
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_problem(_request: Request, exc: HTTPException) -> JSONResponse:
@@ -69,10 +82,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"path": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e["msg"]}
-            for e in exc.errors()
-        ]
+        errors = [_field_error(e) for e in exc.errors()]
         first = errors[0] if errors else {"path": "", "message": "invalid request"}
         detail = f"{first['path']}: {first['message']}" if first["path"] else first["message"]
         return problem(422, detail, errors=errors)

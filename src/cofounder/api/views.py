@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from cofounder.engine import Engine
 from cofounder.project import ProjectSpec
@@ -16,6 +17,50 @@ from cofounder.storage.projects import ProjectRecord
 
 class _View(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+_CONTROL = frozenset(chr(c) for c in [*range(0x20), 0x7F]) - {"\t", "\n", "\r"}
+CONTROL_MESSAGE = "must not contain control characters"
+
+
+def has_control(text: str) -> bool:
+    """A control character other than tab and line breaks: never meant, and a NUL is one
+    PostgreSQL refuses to store."""
+    return not _CONTROL.isdisjoint(text)
+
+
+def _printable(text: str) -> str:
+    if has_control(text):
+        raise PydanticCustomError("control_characters", CONTROL_MESSAGE)
+    return text
+
+
+Printable = Annotated[str, AfterValidator(_printable)]
+
+
+def control_errors(body: Any) -> list[dict[str, str]]:
+    """Where a parsed JSON body holds a control character, in a key or a string, as
+    {path, message} (the shape of a validation error). A loop, not recursion: a body may
+    nest as deep as the JSON parser allows."""
+    found: list[dict[str, str]] = []
+    pending: list[tuple[tuple[str, ...], Any]] = [((), body)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, dict):
+            items = [(str(k), v) for k, v in value.items()]
+            found.extend(
+                {"path": ".".join((*path, k)), "message": CONTROL_MESSAGE}
+                for k, _ in items
+                if has_control(k)
+            )
+        elif isinstance(value, list):
+            items = [(str(n), v) for n, v in enumerate(value)]
+        else:
+            if isinstance(value, str) and has_control(value):
+                found.append({"path": ".".join(path), "message": CONTROL_MESSAGE})
+            continue
+        pending.extend(((*path, k), v) for k, v in reversed(items))
+    return found
 
 
 class SessionView(_View):
@@ -127,7 +172,7 @@ class BuildStarted(_View):
 class BuildRequest(_View):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    model: str | None = Field(default=None, max_length=300)
+    model: Printable | None = Field(default=None, max_length=300)
     max_tool_calls: int | None = Field(default=None, ge=1, le=1_000_000)
     network: str | None = Field(default=None, pattern="^(none|egress)$")
 
@@ -135,8 +180,8 @@ class BuildRequest(_View):
 class ResolveRequest(_View):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    choice: str = Field(min_length=1, max_length=40)
-    guidance: str | None = Field(default=None, max_length=4000)
+    choice: Printable = Field(min_length=1, max_length=40)
+    guidance: Printable | None = Field(default=None, max_length=4000)
 
 
 class Done(_View):

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from cofounder.api.auth import Caller, admin
 from cofounder.api.routes.common import CallerDep, EngineDep
+from cofounder.project.spec import OWNER_PATTERN
 
 router = APIRouter(tags=["budget and admin"])
 AdminDep = Annotated[Caller, Depends(admin)]
+# An owner as a project file names one: a top-up for any other string could never be spent.
+OwnerInPath = Annotated[str, Path(pattern=OWNER_PATTERN)]
 
 
 class BudgetView(BaseModel):
@@ -69,7 +72,7 @@ def budget(engine: EngineDep, who: CallerDep) -> BudgetView:
 
 
 @router.post("/owners/{owner}/top-ups", response_model=BudgetView)
-def top_up(engine: EngineDep, _admin: AdminDep, owner: str, body: TopUp) -> BudgetView:
+def top_up(engine: EngineDep, _admin: AdminDep, owner: OwnerInPath, body: TopUp) -> BudgetView:
     """Add to an owner's allowance for this window; their sleeping builds wake."""
     engine.top_up(owner, int(body.amount_usd * 1_000_000))
     return _budget(engine, owner)
@@ -77,8 +80,6 @@ def top_up(engine: EngineDep, _admin: AdminDep, owner: str, body: TopUp) -> Budg
 
 @router.get("/workers", response_model=list[WorkerView])
 def workers(engine: EngineDep, _admin: AdminDep) -> list[WorkerView]:
-    from datetime import UTC
-
     now = datetime.now(UTC)
     live = {w.name for w in engine.live_workers()}
     running: dict[str, list[str]] = {}

@@ -18,11 +18,16 @@ def session_escalations(engine: EngineDep, record: OwnedSession) -> list[Escalat
 
 
 def _owned(engine: EngineDep, who: CallerDep, escalation_id: str) -> Escalation:
+    """The escalation if the caller may see its session; another owner's is reported exactly
+    as a missing one (not as its session: that would say it exists, and where)."""
     found = [e for e in engine.rt.escalations.find(escalation_id) if e.id == escalation_id]
-    if not found:
-        raise NotFoundError(f"no escalation with id {escalation_id!r}")
-    owned_session(engine, who, found[0].session_id)  # another owner's: 404 too
-    return found[0]
+    try:
+        if found:
+            owned_session(engine, who, found[0].session_id)
+            return found[0]
+    except NotFoundError:
+        pass
+    raise NotFoundError(f"no escalation with id {escalation_id!r}")
 
 
 @router.get("/escalations/{escalation_id}", response_model=Escalation)

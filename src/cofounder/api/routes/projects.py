@@ -3,6 +3,7 @@ continues from the last build's workspace)."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
@@ -10,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from cofounder.api.routes.common import CallerDep, EngineDep
-from cofounder.api.views import BuildRequest, BuildStarted, ProjectView
+from cofounder.api.views import BuildRequest, BuildStarted, ProjectView, control_errors
 from cofounder.engine.errors import BadInputError
 from cofounder.engine.projects import create_project, project_of, start_build
 from cofounder.llm import ModelError
@@ -37,22 +38,24 @@ def _check_model(spec: str | None, admin: bool, field: str) -> None:
 @router.post("/projects", response_model=ProjectView, status_code=201)
 def post_project(engine: EngineDep, who: CallerDep, body: dict[str, Any]) -> ProjectView:
     """A project spec as JSON (the fields of a project file); its owner is the caller."""
+    odd = control_errors(body)
+    if odd:
+        raise _Invalid(odd)
     try:
         spec = ProjectSpec.model_validate({**body, "owner": who.owner})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        path = ".".join(str(p) for p in first["loc"])
-        errors = [
-            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
-        ]
-        raise _Invalid(f"{path}: {first['msg']}", errors) from None
+        errors = [{"path": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]
+        raise _Invalid(errors) from None
     _check_model(spec.model, who.admin, "model")
     return ProjectView.of(create_project(engine, spec))
 
 
 class _Invalid(BadInputError):
-    def __init__(self, detail: str, errors: list[dict[str, str]]) -> None:
-        super().__init__(detail)
+    """422 with every field's error, the first one as the detail."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        path, message = errors[0]["path"], errors[0]["message"]
+        super().__init__(f"{path}: {message}" if path else message)
         self.errors = errors
 
 
@@ -66,22 +69,27 @@ def get_project(engine: EngineDep, who: CallerDep, project_id: str) -> ProjectVi
     return ProjectView.of(project_of(engine, project_id, who.scope))
 
 
+# A key is the client's, printable ASCII; it is kept per owner and project.
+_KEY = Header(max_length=150, pattern=r"^[\x20-\x7e]+$")
+
+
 @router.post("/projects/{project_id}/builds", response_model=BuildStarted, status_code=202)
 def post_build(
     engine: EngineDep,
     who: CallerDep,
     project_id: str,
     body: BuildRequest | None = None,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, _KEY] = None,
 ) -> Any:
     """Queue the project's next build. 409 while one is active; 429 (with Retry-After) when
     the queue is full or the owner's daily cap is reached. A retried POST with the same
-    `Idempotency-Key` gets the first answer."""
-    if idempotency_key is not None:
-        first = engine.rt.idempotent.get(who.owner, idempotency_key)
-        if first is not None:
-            return JSONResponse(content=_json(first[1]), status_code=first[0])
+    `Idempotency-Key` gets the first answer (a key used for another project is another key)."""
     project = project_of(engine, project_id, who.scope)
+    key = f"{project.id}/{idempotency_key}" if idempotency_key is not None else None
+    if key is not None:
+        first = engine.rt.idempotent.get(who.owner, key)
+        if first is not None:
+            return JSONResponse(content=json.loads(first[1]), status_code=first[0])
     request = body or BuildRequest()
     _check_model(request.model, who.admin, "model")
     record = start_build(
@@ -94,15 +102,7 @@ def post_build(
     started = BuildStarted(
         session_id=record.id, build_version=record.build_version, state=record.state
     )
-    if idempotency_key is not None:
-        status, text = engine.rt.idempotent.put(
-            who.owner, idempotency_key, 202, started.model_dump_json()
-        )
-        return JSONResponse(content=_json(text), status_code=status)
+    if key is not None:
+        status, text = engine.rt.idempotent.put(who.owner, key, 202, started.model_dump_json())
+        return JSONResponse(content=json.loads(text), status_code=status)
     return started
-
-
-def _json(text: str) -> Any:
-    import json
-
-    return json.loads(text)
