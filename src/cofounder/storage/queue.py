@@ -133,10 +133,13 @@ class SessionQueue:
         slots: Callable[[str], Slots],
         priority: Mapping[str, int],
         *,
+        capacity: Callable[[], int] | None = None,
         limit: int = 1000,
     ) -> list[Admitted]:
         """Give free slots to queued sessions: highest tier first, then oldest; a session over
-        its owner's or project's running limit stays queued (others may pass it)."""
+        its owner's or project's running limit stays queued (others may pass it). With
+        `capacity` (the live workers' slots), no more than that many run at once: the rest
+        wait here, in fair order, rather than in DBOS's queue in arrival order."""
         admitted: list[Admitted] = []
         if not self._any_queued():
             return admitted  # nothing waits: no write lock taken
@@ -147,6 +150,10 @@ class SessionQueue:
             ).all()
             per_owner = Counter(owner for owner, _ in running)
             per_project = Counter((owner, name) for owner, name in running)
+            if capacity is not None:
+                limit = min(limit, capacity() - len(running))
+                if limit <= 0:
+                    return admitted
             rank = case(
                 *((SessionRow.tier == tier, n) for tier, n in priority.items()), else_=99
             )

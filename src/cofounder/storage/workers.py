@@ -107,6 +107,14 @@ class Workers:
             if state in ("stopped", "dead"):
                 _release_sessions(session, name)
 
+    def set_concurrency(self, name: str, concurrency: int) -> WorkerRecord:
+        with self._db.transaction() as session:
+            row = session.get(WorkerRow, name)
+            assert row is not None
+            row.concurrency = concurrency
+            session.flush()
+            return WorkerRecord.model_validate(row)
+
     def expire(self, name: str) -> None:
         """Leaving with runs in flight: make the heartbeat stale now, so the next live worker
         takes them over at its next sweep instead of after `dead_after`."""

@@ -119,13 +119,16 @@ def _no_takeover(_executor: str) -> int:
 
 
 @contextmanager
-def dispatcher(rt: Runtime, name: str = "fair") -> Iterator[tuple[Dispatcher, Recorder]]:
-    """A registered worker's dispatcher whose enqueues are recorded."""
+def dispatcher(
+    rt: Runtime, name: str = "fair", *, concurrency: int = 1000
+) -> Iterator[tuple[Dispatcher, Recorder]]:
+    """A registered worker's dispatcher whose enqueues are recorded; its `concurrency` is the
+    capacity admission may fill (large by default: the tier limits are under test)."""
     me = rt.workers.register(
         f"{name}-{next(_ids)}",
         host=socket.gethostname(),
         pid=os.getpid(),
-        concurrency=4,
+        concurrency=concurrency,
         version="test",
         dead_after=rt.settings.worker_dead_after_seconds,
     )

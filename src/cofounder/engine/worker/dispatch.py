@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from cofounder.config import TIER_PRIORITY
+from cofounder.engine.holders import live_workers
 from cofounder.engine.outcomes import record_outcome
 from cofounder.engine.runtime import Runtime
 from cofounder.storage.queue import Admitted, Slots
@@ -41,11 +42,14 @@ class Dispatcher:
         me: WorkerRecord,
         enqueue: Callable[[str, int, str], str | None],
         take_over: Callable[[str], int],
+        run_status: Callable[[str, int], str | None] | None = None,
     ) -> None:
         self.rt = rt
         self.me = me
         self._enqueue = enqueue
         self._take_over = take_over
+        # Without DBOS to ask (tests), every unclaimed run counts as lost.
+        self._run_status = run_status or (lambda _session_id, _run: None)
         # Workers declared dead by this one whose runs are not recovered yet: heartbeat age
         # and whether the process was seen gone, for the log.
         self._owed: dict[str, tuple[float, bool]] = {}
@@ -54,12 +58,23 @@ class Dispatcher:
         """One round: due sessions join the queue, free slots are given out, runs enqueued."""
         self.rt.queue.wake_due()
         if admit:
-            self._start(self.rt.queue.admit(self._slots, TIER_PRIORITY))
+            admitted = self.rt.queue.admit(self._slots, TIER_PRIORITY, capacity=self._capacity)
+            self._start(admitted)
 
     def sweep(self) -> None:
-        """The slower round: dead workers' sessions, and admitted runs nobody picked up."""
+        """The slower round: dead workers' sessions, and admitted runs nobody picked up whose
+        enqueue was lost (a run DBOS holds, queued or started, is left alone)."""
         self.reap()
-        self._start(self.rt.queue.unclaimed_running(UNCLAIMED_AFTER))
+        lost = [
+            run
+            for run in self.rt.queue.unclaimed_running(UNCLAIMED_AFTER)
+            if self._run_status(run.session_id, run.run_number) is None
+        ]
+        self._start(lost)
+
+    def _capacity(self) -> int:
+        """Sessions the live workers run at once, all together."""
+        return sum(w.concurrency for w in live_workers(self.rt))
 
     def reap(self) -> list[str]:
         """Declare dead every worker whose heartbeat is stale (or, on this host, whose process

@@ -61,6 +61,13 @@ def enqueue_run(session_id: str, run_number: int, tier: str) -> str | None:
     return status.status if status.status in DEAD_WORKFLOW_STATES else None
 
 
+def run_status(session_id: str, run_number: int) -> str | None:
+    """DBOS's state of the run (ENQUEUED, PENDING, SUCCESS, ...); None when it was never
+    enqueued."""
+    status = DBOS.get_workflow_status(run_workflow_id(session_id, run_number))
+    return None if status is None else status.status
+
+
 def take_over(executor_id: str) -> int:
     """Put a dead worker's unfinished runs back on their queue (DBOS's internal recovery call:
     self-hosted DBOS has no public one; the version is pinned and a test covers it)."""

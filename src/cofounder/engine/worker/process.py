@@ -94,8 +94,14 @@ class Worker:
                 queue=effective,
                 note="every worker on a database runs the queue's number at once",
             )
+        if effective != self.me.concurrency:  # what the capacity count reads
+            self.me = self.rt.workers.set_concurrency(self.me.name, effective)
         self.dispatcher = Dispatcher(
-            self.rt, me=self.me, enqueue=durable.enqueue_run, take_over=durable.take_over
+            self.rt,
+            me=self.me,
+            enqueue=durable.enqueue_run,
+            take_over=durable.take_over,
+            run_status=durable.run_status,
         )
         self._spawn("cofounder-dispatch", self._dispatch)
         structlog.contextvars.bind_contextvars(worker=self.me.name)
