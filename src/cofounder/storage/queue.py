@@ -154,9 +154,7 @@ class SessionQueue:
                 limit = min(limit, capacity() - len(running))
                 if limit <= 0:
                     return admitted
-            rank = case(
-                *((SessionRow.tier == tier, n) for tier, n in priority.items()), else_=99
-            )
+            rank = case(*((SessionRow.tier == tier, n) for tier, n in priority.items()), else_=99)
             # Highest tier first, then the longest waiting; a page at a time (a session over
             # its limits is passed over, so more than `limit` rows may be looked at).
             ordered = session.scalars(
