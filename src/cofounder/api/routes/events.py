@@ -1,27 +1,25 @@
 """A session's events: pages, and a live SSE stream that replays from any seq.
 
-The events table is the source of truth: a stream is a loop that reads rows after the last
-seq it sent, so a client that reconnects with `Last-Event-ID` gets every event once, in order,
-however long ago the session ran."""
+The events table is the source of truth: a stream sends the rows after the last seq it sent,
+so a client that reconnects with `Last-Event-ID` gets every event once, in order, however long
+ago the session ran. Live streams of one session share one poller per process (`api.fanout`)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi import APIRouter, Depends, Header, Query, Request
 
+from cofounder.api.event_stream import EventStream
+from cofounder.api.fanout import Fanout
 from cofounder.api.routes.common import EngineDep, OwnedSession
 from cofounder.api.views import EventPage, EventView
-from cofounder.engine import Engine
 
 router = APIRouter(tags=["events"])
 
 MAX_SEQ = 2**63 - 1
-POLL_SECONDS = 0.2  # how often a stream looks for new rows
-BATCH = 500
+HEARTBEAT_SECONDS = 15.0  # a comment on an idle stream, so proxies keep it open
 
 
 @router.get("/sessions/{session_id}/events", response_model=EventPage)
@@ -43,32 +41,27 @@ def _resume_point(last_event_id: str | None, after: int | None) -> int:
     return after or 0
 
 
-@router.get("/sessions/{session_id}/events/stream", response_class=EventSourceResponse)
+async def _fanout(request: Request, engine: EngineDep) -> Fanout:
+    """The process's fan-out (one per event loop: its pollers are tasks on that loop)."""
+    state = request.app.state
+    loop = asyncio.get_running_loop()
+    current: tuple[asyncio.AbstractEventLoop, Fanout] | None = getattr(state, "fanout", None)
+    if current is None or current[0] is not loop or current[1].source is not engine:
+        current = state.fanout = (loop, Fanout(engine))
+    return current[1]
+
+
+@router.get("/sessions/{session_id}/events/stream", response_class=EventStream)
 async def stream(
-    request: Request,
-    engine: EngineDep,
     record: OwnedSession,
+    fanout: Annotated[Fanout, Depends(_fanout)],
     after: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
     last_event_id: Annotated[str | None, Header(max_length=30)] = None,
-) -> AsyncIterator[ServerSentEvent]:
+) -> EventStream:
     """SSE: `id` is the seq, `event` the type, `data` the event as `events --json` prints it.
-    Ends after `session_finished`; a heartbeat comment keeps idle connections open."""
+    Resumes after `Last-Event-ID` (or `?after=`); ends after `session_finished` (at once for a
+    finished session with nothing after the resume point); a `: ping` comment every 15 s keeps
+    an idle connection open."""
     seq = _resume_point(last_event_id, after)
-    async for event in _follow(engine, record.id, seq, request):
-        yield event
-
-
-async def _follow(
-    engine: Engine, session_id: str, seq: int, request: Request
-) -> AsyncIterator[ServerSentEvent]:
-    while True:
-        batch = await asyncio.to_thread(engine.events_after, session_id, seq, limit=BATCH)
-        for event in batch:
-            seq = event.seq
-            yield ServerSentEvent(raw_data=event.to_json_line(), event=event.type, id=str(seq))
-            if event.type == "session_finished":
-                return
-        if len(batch) < BATCH:
-            if await request.is_disconnected():
-                return
-            await asyncio.sleep(POLL_SECONDS)
+    live = record.state != "finished"
+    return EventStream(fanout.follow(record.id, seq, live=live, idle=HEARTBEAT_SECONDS))
