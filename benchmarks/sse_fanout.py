@@ -159,6 +159,13 @@ class _Stream:
                 yield fields
 
 
+def _stamp(data: str) -> float:
+    """The event's `ts`, found without parsing the whole JSON (the clients' CPU is the
+    server's too)."""
+    start = data.index('"ts": "') + 7
+    return datetime.fromisoformat(data[start : data.index('"', start)]).timestamp()
+
+
 async def _client(target: Target, seen: Seen, live_from: int, ready: asyncio.Event) -> None:
     host, port = target.base.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
@@ -175,7 +182,7 @@ async def _client(target: Target, seen: Seen, live_from: int, ready: asyncio.Eve
             seq = int(message["id"])
             seen.seqs.append(seq)
             if seq > live_from:
-                ts = datetime.fromisoformat(json.loads(message["data"])["ts"]).timestamp()
+                ts = _stamp(message["data"])
                 seen.latency_ms.append((received - ts) * 1000)
             elif seq == live_from:
                 ready.set()

@@ -82,26 +82,20 @@ class _Tail:
         return list(islice(self.frames, seq + 1 - self.frames[0].seq, None))
 
     def publish(self, frames: list[Frame], *, ended: bool = False) -> None:
+        """Add `frames` (the rows after `last`) and wake every stream waiting on this tail."""
         for frame in frames:
             assert frame.seq == self.last + 1, f"seq {frame.seq} after {self.last}"
             self.frames.append(frame)
             self.last = frame.seq
         self.ended = self.ended or ended or any(f.type == FINISHED for f in frames)
-        if frames or self.ended:
-            changed, self._changed = self._changed, asyncio.Event()
-            changed.set()
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
-    async def wait(self, seq: int, timeout: float) -> bool:
-        """Until there is something after `seq` or the session has ended (True), or
-        `timeout` seconds have passed (False)."""
-        deadline = time.monotonic() + timeout
-        while self.last <= seq and not self.ended:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), left)
-        return True
+    async def wait(self, seq: int) -> None:
+        """Until there is something after `seq`, the session has ended, or the poller's next
+        idle tick (about every `Tuning.state_seconds`, so a stream can send a heartbeat)."""
+        if self.last <= seq and not self.ended:
+            await self._changed.wait()
 
 
 class Fanout:
@@ -123,6 +117,7 @@ class Fanout:
         batches; an empty batch after `idle` seconds without one (time for a heartbeat).
         Not `live` (the session had ended when asked): the history only, then stop."""
         seq, tail, done = after, None, False
+        sent = time.monotonic()
         try:
             while not done:
                 frames = tail.since(seq) if tail is not None else None
@@ -139,11 +134,14 @@ class Fanout:
                 if frames:
                     seq = frames[-1].seq
                     yield frames
+                    sent = time.monotonic()
                 elif tail is not None:
                     if tail.ended and seq >= tail.last:
                         return
-                    if not await tail.wait(seq, idle):
+                    await tail.wait(seq)
+                    if tail.last <= seq and time.monotonic() - sent >= idle:
                         yield []
+                        sent = time.monotonic()
         finally:
             if tail is not None:
                 self._leave(tail)
@@ -173,8 +171,8 @@ class Fanout:
         checked = time.monotonic()
         while not tail.ended:
             try:
-                ended = False
-                if time.monotonic() - checked >= self.tuning.state_seconds:
+                ended, idle = False, time.monotonic() - checked >= self.tuning.state_seconds
+                if idle:
                     # Ask before reading: the last rows commit with the state, so a read after
                     # a "finished" answer holds every event there will be.
                     record = await asyncio.to_thread(self.source.session, tail.session_id)
@@ -185,7 +183,8 @@ class Fanout:
                 log.exception("events_poll_failed", session_id=tail.session_id)
                 await asyncio.sleep(self.tuning.retry_seconds)
                 continue
-            tail.publish(frames, ended=ended and not frames)
+            if frames or idle:  # an idle tick wakes the streams too: time for a heartbeat?
+                tail.publish(frames, ended=ended and not frames)
             if frames:
                 checked = time.monotonic()  # a session that writes is not finished
             if len(frames) < self.tuning.batch:
