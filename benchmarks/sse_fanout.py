@@ -98,7 +98,9 @@ def _server(data_dir: Path, database_url: str | None) -> Iterator[str]:
     if database_url:
         env["COFOUNDER_DATABASE_URL"] = database_url
     command = [sys.executable, "-m", "cofounder", "serve", "--no-worker", "--port", str(port)]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = data_dir.parent / "serve.log"  # a file: a pipe nobody reads could stall the server
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -109,8 +111,7 @@ def _server(data_dir: Path, database_url: str | None) -> Iterator[str]:
             except httpx2.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                stderr = proc.stderr.read().decode() if proc.stderr else ""
-                raise SystemExit(f"the server did not start:\n{stderr}")
+                raise SystemExit(f"the server did not start:\n{log.read_text(errors='replace')}")
             time.sleep(0.1)
         yield base
     finally:
@@ -127,7 +128,7 @@ class _Stream:
         self.chunked = False
         self.pending = b""
 
-    async def open(self, target: Target) -> None:
+    async def open(self) -> None:
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = head.split(b" ", 2)[1]
         if status != b"200":
@@ -176,7 +177,7 @@ async def _client(target: Target, seen: Seen, live_from: int, ready: asyncio.Eve
     )
     stream = _Stream(reader)
     try:
-        await stream.open(target)
+        await stream.open()
         async for message in stream.messages():
             received = time.time()
             seq = int(message["id"])
