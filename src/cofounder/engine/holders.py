@@ -15,7 +15,8 @@ from cofounder.storage.workers import WorkerRecord
 SERVED_STATES = ("queued", "running", "sleeping", "waiting")
 
 
-def _process_exists(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
+    """Whether a process of this pid exists on this host (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -29,7 +30,7 @@ def is_live(worker: WorkerRecord, dead_after: float, now: datetime | None = None
     """Fresh heartbeat, and not a process of this host that is gone."""
     if not worker.is_live(now or datetime.now(UTC), dead_after):
         return False
-    return worker.host != socket.gethostname() or _process_exists(worker.pid)
+    return worker.host != socket.gethostname() or process_exists(worker.pid)
 
 
 def live_workers(rt: Runtime) -> list[WorkerRecord]:

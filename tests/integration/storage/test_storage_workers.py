@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cofounder.engine.worker.dispatch import pid_alive
+from cofounder.engine.holders import process_exists
 from cofounder.storage import Database
 from cofounder.storage.workers import WorkerNameTaken, Workers
 
@@ -43,7 +43,7 @@ def _exited_pid() -> int:
 def _register(workers: Workers, pid: int, host: str = HOST) -> None:
     workers.register(
         "w1", host=host, pid=pid, concurrency=1, version="v", dead_after=DEAD_AFTER,
-        process_exists=pid_alive,
+        process_exists=process_exists,
     )  # fmt: skip
 
 

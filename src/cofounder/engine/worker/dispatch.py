@@ -5,14 +5,13 @@ or runs under the queue's lock, and enqueueing a run twice is harmless."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
 
 from cofounder.config import TIER_PRIORITY
-from cofounder.engine.holders import live_workers
+from cofounder.engine.holders import live_workers, process_exists
 from cofounder.engine.outcomes import record_outcome
 from cofounder.engine.runtime import Runtime
 from cofounder.storage.queue import Admitted, Slots
@@ -22,16 +21,6 @@ log = structlog.get_logger(__name__)
 
 # An admitted run no worker claimed for this long is enqueued again (a lost enqueue).
 UNCLAIMED_AFTER = timedelta(seconds=5)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Dispatcher:
@@ -84,7 +73,7 @@ class Dispatcher:
         for other in self.rt.workers.list():
             if other.name == self.me.name or other.state not in SERVING:
                 continue
-            gone = other.host == self.me.host and not pid_alive(other.pid)
+            gone = other.host == self.me.host and not process_exists(other.pid)
             if not gone and other.heartbeat_age(now) <= dead_after:
                 continue
             if not self.rt.workers.declare_dead(other.name, other.heartbeat_at):

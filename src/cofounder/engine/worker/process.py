@@ -16,10 +16,11 @@ from collections.abc import Callable
 
 import structlog
 
+from cofounder.engine.holders import process_exists
 from cofounder.engine.live import live_sessions
 from cofounder.engine.runtime import Runtime
 from cofounder.engine.worker import durable
-from cofounder.engine.worker.dispatch import Dispatcher, pid_alive
+from cofounder.engine.worker.dispatch import Dispatcher
 from cofounder.engine.worker.fence import Fence
 from cofounder.engine.worker.names import default_concurrency, default_name
 from cofounder.engine.worker.options import WorkerOptions
@@ -65,7 +66,7 @@ class Worker:
             concurrency=concurrency,
             version=durable.WORKFLOW_VERSION,
             dead_after=dead_after,
-            process_exists=pid_alive,
+            process_exists=process_exists,
         )
         # The lease is trusted for 2/3 of the time after which others take over, renewed
         # six times in that span: a stopped or starved worker stops itself first.
