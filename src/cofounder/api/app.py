@@ -46,6 +46,7 @@ def create_app(settings: Settings, *, worker: bool = False) -> FastAPI:
         version="1",
         summary="Builds of founders' apps: start them, watch them live, answer their questions.",
         lifespan=lifespan,
+        responses=problems.RESPONSES,
     )
     problems.install(app)
     app.add_middleware(limits.BodyLimit, limit=MAX_BODY_BYTES)

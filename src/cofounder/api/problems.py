@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from cofounder.engine.errors import (
@@ -36,6 +37,27 @@ _TITLES = {
     429: "Too many requests",
     503: "Service unavailable",
     500: "Internal server error",
+}
+
+
+class Problem(BaseModel):
+    """What went wrong with a request: the body of every error answer (RFC 9457)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = None  # 422: each field's {path, message}
+    retry_after_s: int | None = None  # 429: also the Retry-After header
+
+
+# Every route may answer a client error (bad input, no or bad token, not the caller's or
+# absent, a conflict, too large, too many): documented once, as problem+json only.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {
+        "description": "A problem (RFC 9457): `detail` says what, `errors` which fields",
+        "content": {PROBLEM: {"schema": Problem.model_json_schema()}},
+    }
 }
 
 

@@ -51,7 +51,9 @@ async def _fanout(request: Request, engine: EngineDep) -> Fanout:
     return current[1]
 
 
-@router.get("/sessions/{session_id}/events/stream", response_class=EventStream)
+# status_code: FastAPI reads a response class's default status from its __init__, and
+# EventStream's takes none (without it /openapi.json fails to build).
+@router.get("/sessions/{session_id}/events/stream", response_class=EventStream, status_code=200)
 async def stream(
     record: OwnedSession,
     fanout: Annotated[Fanout, Depends(_fanout)],
