@@ -12,7 +12,16 @@ from fastapi.responses import JSONResponse
 
 from cofounder.api import limits, problems
 from cofounder.api.auth import caller
-from cofounder.api.routes import admin, escalations, events, projects, sessions
+from cofounder.api.routes import (
+    admin,
+    escalations,
+    events,
+    files,
+    meta,
+    preview,
+    projects,
+    sessions,
+)
 from cofounder.config import Settings
 from cofounder.engine import Engine
 
@@ -55,6 +64,9 @@ def create_app(settings: Settings, *, worker: bool = False) -> FastAPI:
     for router in (projects.router, sessions.router, events.router, escalations.router):
         app.include_router(router, prefix=API, dependencies=secured)
     app.include_router(admin.router, prefix=API, dependencies=secured)
+    app.include_router(files.router, prefix=API, dependencies=secured)
+    app.include_router(preview.router, prefix=API, dependencies=secured)
+    app.include_router(meta.router, prefix=API, dependencies=secured)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

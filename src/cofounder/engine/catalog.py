@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from cofounder.storage import Checkpoint, Event, SnapshotStore
     from cofounder.storage.escalations import Escalation
     from cofounder.storage.queue import QueueDepth
+    from cofounder.storage.stats import Stats
     from cofounder.storage.tokens import TokenRecord
     from cofounder.storage.workers import WorkerRecord
 
@@ -250,6 +251,18 @@ class Catalog:
             key=lambda s: (TIER_PRIORITY.get(s.tier, 99), s.queued_at or s.created_at, s.id)
         )
         return {s.id: n for n, s in enumerate(queued, start=1)}
+
+    @property
+    def stats(self) -> Stats:
+        """Aggregate reads of the database (sessions by state, ledger totals, new events),
+        the same from every process: what /metrics shows."""
+        from cofounder.storage.stats import Stats
+
+        return Stats(self.rt.db)
+
+    def events_of_types(self, session_id: str, types: Sequence[str]) -> list[Event]:
+        """The session's events of these types (e.g. its screenshots), in order."""
+        return self.stats.events_of_types(session_id, types)
 
 
 class HasId(Protocol):

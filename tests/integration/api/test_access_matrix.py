@@ -26,6 +26,7 @@ from api_support import (
     serve,
 )
 from fastapi.routing import APIRoute, iter_route_contexts
+from files_support import add_screenshots
 
 from cofounder.api.app import create_app
 from cofounder.engine import Engine
@@ -83,6 +84,12 @@ ACCESS: dict[tuple[str, str], Row] = {
     ("GET", f"{API}/budget"): Row(200, "caller"),
     ("POST", f"{API}/owners/{{owner}}/top-ups"): Row(200, "admin", {"amount_usd": "1.5"}),
     ("GET", f"{API}/workers"): Row(200, "admin"),
+    ("GET", f"{S}/docs"): Row(200, "owned"),
+    ("GET", f"{S}/export"): Row(200, "owned"),
+    ("GET", f"{S}/screenshots"): Row(200, "owned"),
+    ("GET", f"{API}/screenshots/{{screenshot_id}}"): Row(200, "owned"),
+    ("GET", f"{S}/preview"): Row(200, "owned"),
+    ("GET", f"{API}/models"): Row(200, "caller"),
 }
 # Outside /api/v1 and open to anyone: health, readiness, the schema and its pages, metrics.
 PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -192,6 +199,7 @@ def test_access(world: World, route: tuple[str, str], actor: Actor) -> None:
         project_id=owned.project_id,
         escalation_id=owned.escalation_id,
         owner="alice",
+        screenshot_id=_screenshot(engine, owned, template),
     )
     before = _fingerprint(engine, owned)
 
@@ -210,6 +218,12 @@ def test_access(world: World, route: tuple[str, str], actor: Actor) -> None:
 # Each route on alice's object, asked by bob, against the same route on an id nobody has.
 _ABSENT = {"session_id": "0123456789ab", "project_id": "prj_0123456789ab"}
 _ABSENT["escalation_id"] = "0123456789ab-1-0"
+_ABSENT["screenshot_id"] = "0123456789ab-9-0"
+
+
+def _screenshot(engine: Engine, owned: Owned, template: str) -> str:
+    """A picture in alice's session, for the route that names one."""
+    return add_screenshots(engine, owned.session_id)[0] if "{screenshot_id}" in template else ""
 
 
 @pytest.mark.parametrize(
@@ -221,7 +235,8 @@ def test_another_owners_object_looks_absent(world: World, route: tuple[str, str]
     """The 404 for alice's object says exactly what the 404 for a missing one says."""
     method, template = route
     owned = make_owned(world.api.engine, "alice")
-    real = {
+    real = {  # the screenshot id holds the session id: replaced first, whole
+        "screenshot_id": _screenshot(world.api.engine, owned, template),
         "session_id": owned.session_id,
         "project_id": owned.project_id,
         "escalation_id": owned.escalation_id,
@@ -232,7 +247,8 @@ def test_another_owners_object_looks_absent(world: World, route: tuple[str, str]
     assert theirs.status_code == nobodys.status_code == 404
     redacted = theirs.text
     for key, value in real.items():
-        redacted = redacted.replace(value, _ABSENT[key])
+        if value:  # "" for a route that names no screenshot
+            redacted = redacted.replace(value, _ABSENT[key])
     assert redacted == nobodys.text
     assert theirs.headers == nobodys.headers
 

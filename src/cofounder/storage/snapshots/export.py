@@ -13,7 +13,7 @@ import re
 import tarfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -61,30 +61,79 @@ def write_tar(
     """Write every recorded path under `root/`, then the extras; returns the number of code
     files. On any problem `out` is not created (the tar is written beside it and renamed at
     the end)."""
-    entries = [e for e in manifest.entries if e.kind != "excluded"]
-    files = [e for e in entries if e.kind == "file"]
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
-    now = int(time.time())
     try:
         with tarfile.open(tmp, "w:gz") as tar:
-            tar.addfile(_dir_info(root, now))
-            blobs: dict[int, bytes] = {}
-            # Fetch in slices so memory holds a bounded number of blobs at once.
-            for chunk in chunks(files, 64):
-                blobs.clear()
-                fetch(chunk, blobs.__setitem__)
-                for index, entry in enumerate(chunk):
-                    info = _tar_info(entry, root)
-                    info.size = len(blobs[index])
-                    tar.addfile(info, io.BytesIO(blobs[index]))
-            for entry in entries:
-                if entry.kind != "file":
-                    tar.addfile(_tar_info(entry, root))
-            _add_extras(tar, root, extras, now)
+            for _ in _fill(tar, manifest, fetch, root, extras):
+                pass
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    return len(files)
+    return sum(1 for e in manifest.entries if e.kind == "file")
+
+
+def tar_stream(
+    manifest: Manifest,
+    fetch: FetchVerified,
+    root: str,
+    extras: Sequence[ExtraFile | ExtraTree] = (),
+) -> Iterator[bytes]:
+    """The archive `write_tar` writes, as gzip pieces while it is made (an HTTP export sends
+    each on at once: nothing is written to disk and memory holds one slice of blobs). The
+    first piece comes after the first slice was fetched and verified, so most bad blobs are
+    raised before anything is sent; a later one ends the stream early with SnapshotError."""
+    sink = _Pieces()
+    with tarfile.open(fileobj=sink, mode="w|gz") as tar:  # type: ignore[call-overload]
+        for _ in _fill(tar, manifest, fetch, root, extras):
+            if sink.size:
+                yield sink.take()
+    yield sink.take()
+
+
+class _Pieces:
+    """A write-only file whose bytes are taken as they come."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        self.size += len(data)
+        return len(data)
+
+    def take(self) -> bytes:
+        data, self._parts, self.size = b"".join(self._parts), [], 0
+        return data
+
+
+def _fill(
+    tar: tarfile.TarFile,
+    manifest: Manifest,
+    fetch: FetchVerified,
+    root: str,
+    extras: Sequence[ExtraFile | ExtraTree],
+) -> Iterator[None]:
+    """Add every recorded path under `root/`, then the extras; pauses after each slice of
+    files (fetched in slices so memory holds a bounded number of blobs at once)."""
+    entries = [e for e in manifest.entries if e.kind != "excluded"]
+    files = [e for e in entries if e.kind == "file"]
+    now = int(time.time())
+    tar.addfile(_dir_info(root, now))
+    blobs: dict[int, bytes] = {}
+    for chunk in chunks(files, 64):
+        blobs.clear()
+        fetch(chunk, blobs.__setitem__)
+        for index, entry in enumerate(chunk):
+            info = _tar_info(entry, root)
+            info.size = len(blobs[index])
+            tar.addfile(info, io.BytesIO(blobs[index]))
+        yield
+    for entry in entries:
+        if entry.kind != "file":
+            tar.addfile(_tar_info(entry, root))
+    _add_extras(tar, root, extras, now)
+    yield
 
 
 def _add_extras(
@@ -152,7 +201,7 @@ def doc_files(folder: str, sections: dict[str, str]) -> list[ExtraFile]:
     `/`, `..` or control character), numbered when two slugs meet."""
     files: list[ExtraFile] = []
     used: set[str] = set(_KNOWN_SECTIONS.values())
-    for section in sorted(sections, key=lambda s: (_KNOWN_SECTIONS.get(s, "~"), s)):
+    for section in reading_order(sections):
         name = _KNOWN_SECTIONS.get(section)
         if name is None:
             slug = re.sub(r"[^a-z0-9]+", "-", section.casefold()).strip("-")[:60] or "section"
@@ -163,3 +212,9 @@ def doc_files(folder: str, sections: dict[str, str]) -> list[ExtraFile]:
             used.add(name)
         files.append(ExtraFile(f"{folder}/{name}", sections[section].encode("utf-8")))
     return files
+
+
+def reading_order(sections: Iterable[str]) -> list[str]:
+    """Section names in the order a founder reads them: the known ones first, then the rest
+    by name."""
+    return sorted(sections, key=lambda s: (_KNOWN_SECTIONS.get(s, "~"), s))
