@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from cofounder.engine import Engine
+from cofounder.events import Timestamp
 from cofounder.project import ProjectSpec
 from cofounder.storage import Event, SessionRecord
 from cofounder.storage.projects import ProjectRecord
@@ -130,7 +131,7 @@ class EventView(_View):
     session_id: str
     seq: int
     type: str
-    ts: datetime
+    ts: Timestamp  # as stored and streamed: "+00:00", never "Z"
     payload: dict[str, Any]
 
     @classmethod
