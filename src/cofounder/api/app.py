@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from cofounder.api import limits, problems
+from cofounder.api import limits, metrics, problems
 from cofounder.api.auth import caller
 from cofounder.api.routes import (
     admin,
@@ -67,6 +67,7 @@ def create_app(settings: Settings, *, worker: bool = False) -> FastAPI:
     app.include_router(files.router, prefix=API, dependencies=secured)
     app.include_router(preview.router, prefix=API, dependencies=secured)
     app.include_router(meta.router, prefix=API, dependencies=secured)
+    app.include_router(metrics.router)  # open, like /healthz: bounded labels, no owner's data
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

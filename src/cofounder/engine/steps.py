@@ -24,7 +24,7 @@ from cofounder.agent.loop import (
     Turn,
     Unavailable,
 )
-from cofounder.engine import runtime, steplog
+from cofounder.engine import runtime, steplog, telemetry
 from cofounder.engine import workspace as workspace_state
 from cofounder.engine.budget import BudgetBlocked, reserve_in
 from cofounder.engine.context import prepare_request
@@ -147,7 +147,10 @@ def _think(
                 once=once,
             )
         crash_point("think.before_model")
-        turn = rt.model(session_id, record.model_spec).complete(prepared.request)
+        model, max_tokens = record.model_spec, prepared.request.max_tokens
+        with telemetry.model_call(session_id, iteration, model, max_tokens=max_tokens) as call:
+            turn = rt.model(session_id, model).complete(prepared.request)
+            call.finished(turn)
     except BudgetBlocked as blocked:
         return _blocked(session_id, iteration, blocked, healing)
     except ModelUnavailableError as exc:
@@ -239,7 +242,9 @@ def run_batch(
     for call in calls:
         live_sessions.check_lease()  # a worker that lost its sessions runs nothing more
         feed.flush(ToolStarted(iteration=iteration, tool_use_id=call.id, name=call.name))
-        run = toolbox.run(call)
+        with telemetry.tool_call(session_id, iteration, call.name, call.id) as traced:
+            run = toolbox.run(call)
+            traced.finished(ok=run.result.ok, exit_code=run.result.exit_code)
         result = run.result.model_copy(update={"content": redact(run.result.content)})
         if run.images:
             feed.flush()
@@ -266,6 +271,7 @@ def run_batch(
         )
         results.append(result)
         crash_point("act.after_tool")
+    live_sessions.check_lease()  # the snapshot rewrites files workers on this host share
     crash_point("act.before_snapshot")
     snapshot_id = workspace_state.snapshot(rt, session_id, iteration) if writes else None
     crash_point("act.after_snapshot")
