@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from cofounder.api import limits, metrics, problems
 from cofounder.api.auth import caller
+from cofounder.api.request_ids import RequestIds
 from cofounder.api.routes import (
     admin,
     escalations,
@@ -60,6 +61,7 @@ def create_app(settings: Settings, *, worker: bool = False) -> FastAPI:
     problems.install(app)
     app.add_middleware(limits.BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(limits.PlainTarget)
+    app.add_middleware(RequestIds)  # outermost: every answer, even a refusal, carries an id
     secured = [Depends(caller)]
     for router in (projects.router, sessions.router, events.router, escalations.router):
         app.include_router(router, prefix=API, dependencies=secured)
