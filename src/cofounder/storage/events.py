@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy import ARRAY, Table, Text, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -174,7 +174,7 @@ def append_all_in(
         if not events:
             once.record(emitted, [])
             return []
-    texts = [json.dumps(redact_value(event_payload(e)), ensure_ascii=False) for e in events]
+    texts = [_stored_text(e) for e in events]
     appended = [
         # As stored: redacted, through JSON, read back as its model.
         Event.stored(session_id, int(last) + n, event.type, datetime.now(UTC), json.loads(text))
@@ -191,6 +191,55 @@ def append_all_in(
     if once is not None:
         once.record(emitted, events)
     return appended
+
+
+def _stored_text(event: AnyEvent) -> str:
+    """The payload as the events table keeps it: redacted JSON."""
+    return json.dumps(redact_value(event_payload(event)), ensure_ascii=False)
+
+
+def append_each_in(session: Session, events: Sequence[tuple[str, AnyEvent]]) -> None:
+    """One event each for many sessions (a session at most once) inside an open transaction:
+    their locks, last seqs and rows in a statement each, not in three per session (the poller
+    waking a thousand sleepers at once)."""
+    if not events:
+        return
+    ids = sorted(session_id for session_id, _ in events)
+    assert len(set(ids)) == len(ids), "one event per session"
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # In one order for every caller that takes several: they cannot deadlock each other.
+        ordered = (
+            select(func.unnest(bindparam("ids", ids, type_=ARRAY(Text))).label("id"))
+            .order_by("id")
+            .subquery()
+        )
+        session.execute(
+            select(func.pg_advisory_xact_lock(_EVENT_LOCK_CLASS, func.hashtext(ordered.c.id)))
+        )
+    elif dialect == "sqlite":
+        hold_sqlite_writer(session)  # its one writer lock covers every session's log
+    last = dict(
+        session.execute(
+            select(EventRow.session_id, func.max(EventRow.seq))
+            .where(EventRow.session_id.in_(ids))
+            .group_by(EventRow.session_id)
+        ).all()
+    )
+    now = datetime.now(UTC)
+    session.execute(
+        insert(_EVENTS),
+        [
+            {
+                "session_id": session_id,
+                "seq": int(last.get(session_id) or 0) + 1,
+                "type": event.type,
+                "ts": now,
+                "payload_json": _stored_text(event),
+            }
+            for session_id, event in events
+        ],
+    )
 
 
 class EventLog:

@@ -21,11 +21,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from cofounder.events import Waking
 from cofounder.storage.db import Database, hold_sqlite_writer
-from cofounder.storage.events import append_in
+from cofounder.storage.events import append_each_in
 from cofounder.storage.tables import EscalationRow, SessionRow
 
 # Key of the PostgreSQL advisory lock that serialises admission ("CFQU").
 _QUEUE_LOCK = 0x43465155
+# Sessions woken in one transaction (under the queue's lock).
+WAKE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -66,41 +68,65 @@ class SessionQueue:
 
     def wake_due(self, now: datetime | None = None) -> list[str]:
         """Sleepers past their `wake_at` (or woken on request) and waiters whose questions are
-        answered or past a deadline join the queue as their next run. Uses the (state,
-        wake_at) index: 10,000 sleepers cost one range scan."""
+        answered or past a deadline join the queue as their next run, the most overdue first.
+        Uses the (state, wake_at) index: 10,000 sleepers cost one range scan. A batch at a time,
+        each in a few statements: a window that ends for thousands at once holds the queue's
+        lock for a batch, not for all of them."""
         now = now or datetime.now(UTC)
         woken: list[str] = []
-        if not self._anything_due(now):
-            return woken  # the usual case: no write lock taken, a poller costs one read
+        while self._anything_due(now):  # the usual case: no write lock taken, one read
+            batch = self._wake_batch(now)
+            woken += batch
+            if len(batch) < WAKE_BATCH:
+                break
+        return woken
+
+    def _wake_batch(self, now: datetime) -> list[str]:
         with self._db.transaction() as session:
             lock_queue(session)
-            sleepers = session.scalars(
-                select(SessionRow)
+            sleepers = session.execute(
+                select(
+                    SessionRow.id,
+                    SessionRow.iteration,
+                    SessionRow.run_number,
+                    SessionRow.wake_requested,
+                    SessionRow.wake_at,
+                )
                 .where(SessionRow.state == "sleeping", SessionRow.wake_at <= now)
+                .order_by(SessionRow.wake_at)
+                .limit(WAKE_BATCH)
                 .with_for_update()
             ).all()
             waiters = session.scalars(
-                select(SessionRow)
+                select(SessionRow.id)
                 .where(SessionRow.state == "waiting", _waiter_due(now))
+                .limit(WAKE_BATCH - len(sleepers))
                 .with_for_update()
             ).all()
-            for row in sleepers:
-                append_in(
-                    session,
-                    row.id,
-                    Waking(
-                        iteration=row.iteration,
-                        run=row.run_number + 1,
-                        on_request=row.wake_requested,
-                        wake_at=row.wake_at,
-                    ),
+            append_each_in(
+                session,
+                [
+                    (
+                        row.id,
+                        Waking(
+                            iteration=row.iteration,
+                            run=row.run_number + 1,
+                            on_request=row.wake_requested,
+                            wake_at=row.wake_at,
+                        ),
+                    )
+                    for row in sleepers
+                ],
+            )
+            woken = [row.id for row in sleepers] + list(waiters)
+            if woken:
+                session.execute(
+                    update(SessionRow)
+                    .where(SessionRow.id.in_(woken))
+                    .values(_next_run(now))
+                    .execution_options(synchronize_session=False)
                 )
-                _enqueue_row(row, now, next_run=True)
-                woken.append(row.id)
-            for row in waiters:
-                _enqueue_row(row, now, next_run=True)
-                woken.append(row.id)
-        return woken
+            return woken
 
     def _anything_due(self, now: datetime) -> bool:
         with self._db.transaction() as session:
@@ -122,11 +148,13 @@ class SessionQueue:
         now = datetime.now(UTC)
         with self._db.transaction() as session:
             lock_queue(session)
-            row = session.get(SessionRow, session_id, with_for_update=True)
-            if row is None or row.state not in from_states:
-                return False
-            _enqueue_row(row, now, next_run=True)
-            return True
+            done = session.execute(
+                update(SessionRow)
+                .where(SessionRow.id == session_id, SessionRow.state.in_(from_states))
+                .values(_next_run(now))
+                .execution_options(synchronize_session=False)
+            )
+            return bool(done.rowcount)  # type: ignore[attr-defined]
 
     def admit(
         self,
@@ -277,13 +305,14 @@ def earliest_blocking_deadline_in(session: Session, session_id: str) -> datetime
     return deadline
 
 
-def _enqueue_row(row: SessionRow, now: datetime, *, next_run: bool) -> None:
-    row.state = "queued"
-    if next_run:
-        row.run_number += 1
-    row.wake_at = None
-    row.wake_requested = False
-    row.pause_requested = False
-    row.worker = None
-    row.queued_at = now
-    row.updated_at = now
+def _next_run(now: datetime) -> dict[str, object]:
+    """A session's columns as it joins the queue for its next run."""
+    return {
+        "state": "queued",
+        "run_number": SessionRow.run_number + 1,
+        "wake_at": None,
+        "wake_requested": False,
+        "worker": None,
+        "queued_at": now,
+        "updated_at": now,
+    }
