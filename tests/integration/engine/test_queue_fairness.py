@@ -269,7 +269,7 @@ def test_the_queue_cap_refuses_with_when_to_retry(backend: Backend) -> None:
         assert str(refused).endswith(f"about {math.ceil(TYPICAL_RUN_SECONDS / 60)} minutes")
         queue_builds(rt, [Build("o5"), Build("o6")])
         assert _refused(rt).retry_after_s == 3 * TYPICAL_RUN_SECONDS
-        with dispatcher(rt):  # a live worker that runs four at once drains it in one round
+        with dispatcher(rt, concurrency=4):  # a live worker running four at once: one round
             assert _refused(rt).retry_after_s == TYPICAL_RUN_SECONDS
     finally:
         rt.close()
