@@ -191,8 +191,12 @@ def test_wake_over_http_wakes_a_sleeper(sqlite_backend: Backend) -> None:
             time.sleep(0.1)
         assert wakes[0]["on_request"] is True
         # Its allowance is still spent, so it goes back to sleep without another model call.
-        again = live.wait_for(session_id, lambda s: _types(live, session_id).count("sleeping") == 2)
-        assert again["state"] == "sleeping" and live.model_calls(session_id) == calls
+        # (The view is read before the events the predicate checks: ask for the state itself.)
+        live.wait_for(
+            session_id,
+            lambda s: s["state"] == "sleeping" and _types(live, session_id).count("sleeping") == 2,
+        )
+        assert live.model_calls(session_id) == calls
 
         ended = live.ok("POST", f"/sessions/{session_id}/cancel")
         assert ended["state"] == "cancelled"  # no run holds a sleeper: it ends at once
