@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 import uuid
@@ -11,6 +12,7 @@ from pathlib import Path
 from cofounder.engine import workspace as workspace_state
 from cofounder.engine.admission import check_room
 from cofounder.engine.catalog import Catalog
+from cofounder.engine.errors import EngineError
 from cofounder.engine.startup import check_start
 from cofounder.engine.worker.names import default_name
 from cofounder.engine.worker.options import WorkerOptions
@@ -19,6 +21,7 @@ from cofounder.llm import Message, TextBlock
 from cofounder.project import ProjectSpec
 from cofounder.storage import Checkpoint, NewSession, SessionRecord
 from cofounder.storage.events import append_in
+from cofounder.storage.queue import lock_queue
 from cofounder.storage.sessions import insert_in
 from cofounder.storage.transcript import append_messages_in, save_checkpoint_in
 
@@ -80,8 +83,33 @@ class Engine(Catalog):
         workspace_state.write_state(
             self.rt, session_id, workspace_state.WorkspaceState(kind="at", snapshot_id=snapshot_id)
         )
+        try:
+            self._insert(
+                spec, session_id, workspace, snapshot_id, model_spec, max_tool_calls, build
+            )
+        except EngineError:  # refused at the last moment (a cap): leave nothing behind
+            shutil.rmtree(self.rt.files(session_id).root, ignore_errors=True)
+            raise
+        record = self.rt.sessions.get(session_id)
+        assert record is not None
+        return record
+
+    def _insert(
+        self,
+        spec: ProjectSpec,
+        session_id: str,
+        workspace: Path,
+        snapshot_id: str,
+        model_spec: str,
+        max_tool_calls: int | None,
+        build: BuildLink | None,
+    ) -> None:
+        """The session's rows, its first message and checkpoint and its first event, at once;
+        the caps are checked again inside, under the queue's lock."""
         settings = self.rt.settings
         with self.rt.db.transaction() as session:
+            lock_queue(session)
+            check_room(self.rt, spec.owner, spec.tier, session)
             insert_in(
                 session,
                 NewSession(
@@ -125,9 +153,6 @@ class Engine(Catalog):
                     network=spec.network,
                 ),
             )
-        record = self.rt.sessions.get(session_id)
-        assert record is not None
-        return record
 
     def run(self, session_id: str, *, resumed: bool = False, poll_seconds: float = 0.1) -> str:
         """Serve the queue in this process (an embedded worker) until the session ends or

@@ -256,28 +256,32 @@ class SessionQueue:
 
     def depth(self) -> QueueDepth:
         with self._db.transaction() as session:
-            counts = dict(
-                session.execute(
-                    select(SessionRow.state, func.count()).group_by(SessionRow.state)
-                ).all()
-            )
-        return QueueDepth(
-            queued=counts.get("queued", 0),
-            running=counts.get("running", 0),
-            sleeping=counts.get("sleeping", 0),
-            waiting=counts.get("waiting", 0),
-        )
+            return depth_in(session)
 
     def started_since(self, owner: str, since: datetime) -> int:
         """Sessions the owner started since `since` (the daily cap)."""
         with self._db.transaction() as session:
-            return int(
-                session.execute(
-                    select(func.count()).where(
-                        SessionRow.owner == owner, SessionRow.created_at >= since
-                    )
-                ).scalar_one()
-            )
+            return started_since_in(session, owner, since)
+
+
+def depth_in(session: Session) -> QueueDepth:
+    counts = dict(
+        session.execute(select(SessionRow.state, func.count()).group_by(SessionRow.state)).all()
+    )
+    return QueueDepth(
+        queued=counts.get("queued", 0),
+        running=counts.get("running", 0),
+        sleeping=counts.get("sleeping", 0),
+        waiting=counts.get("waiting", 0),
+    )
+
+
+def started_since_in(session: Session, owner: str, since: datetime) -> int:
+    return int(
+        session.execute(
+            select(func.count()).where(SessionRow.owner == owner, SessionRow.created_at >= since)
+        ).scalar_one()
+    )
 
 
 def _waiter_due(now: datetime) -> ColumnElement[bool]:

@@ -3,13 +3,19 @@ in DBOS's, in arrival order), and start as slots free; with no live worker nothi
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from queue_support import Build, dispatcher, finish, open_runtime, queue_builds, states
 
-from cf_support import Backend
+from cf_support import Backend, scripted_project
+from cofounder.config import Settings
+from cofounder.engine import Engine
+from cofounder.engine.errors import QueueFullError
 from cofounder.engine.runtime import Runtime
+from cofounder.project import load_project
 
 
 @pytest.fixture
@@ -53,3 +59,37 @@ def test_with_no_live_worker_nothing_is_admitted(rt: Runtime) -> None:
         rt.workers.set_state(worker.me.name, "stopped")
         worker.tick()
         assert recorder.ids == [] and states(rt, ids) == {ids[0]: "queued"}
+
+
+def test_two_builds_at_the_edge_of_the_queue_cap_cannot_both_join(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """The caps are checked again inside the insert, under the queue's lock: of several builds
+    started at once with one place left, exactly one gets it and the rest leave nothing."""
+    engine = Engine(Settings(home=backend.home, database_url=backend.database_url, queue_cap=3))
+    try:
+        project = scripted_project(tmp_path / "p", [{"text": "done"}], name="Edge")
+        spec = load_project(project)
+        for _ in range(2):
+            engine.create_session(spec, project)
+        outcomes: list[str] = []
+        barrier = threading.Barrier(4)
+
+        def start() -> None:
+            barrier.wait()
+            try:
+                engine.create_session(spec, project)
+                outcomes.append("queued")
+            except QueueFullError:
+                outcomes.append("refused")
+
+        threads = [threading.Thread(target=start) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(outcomes) == ["queued", "refused", "refused", "refused"]
+        assert len(engine.sessions()) == 3
+        assert len(list((backend.home / "sessions").iterdir())) == 3  # refused: nothing left
+    finally:
+        engine.close()
