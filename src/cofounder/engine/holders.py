@@ -3,27 +3,16 @@ worker's heartbeat is fresh (and, on this host, its process exists)."""
 
 from __future__ import annotations
 
-import os
 import socket
 from datetime import UTC, datetime
 
 from cofounder.engine.runtime import Runtime
+from cofounder.pids import process_exists
 from cofounder.storage import SessionRecord
 from cofounder.storage.workers import WorkerRecord
 
 # States in which a live worker carries a session on by itself (wakes it, admits it, runs it).
 SERVED_STATES = ("queued", "running", "sleeping", "waiting")
-
-
-def process_exists(pid: int) -> bool:
-    """Whether a process of this pid exists on this host (another user's counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def is_live(worker: WorkerRecord, dead_after: float, now: datetime | None = None) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cofounder.engine.holders import process_exists
+from cofounder.pids import process_exists
 from cofounder.storage import Database
 from cofounder.storage.workers import WorkerNameTaken, Workers
 

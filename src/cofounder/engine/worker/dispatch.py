@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from cofounder.config import TIER_PRIORITY
-from cofounder.engine.holders import live_workers, process_exists
+from cofounder.engine.holders import live_workers
 from cofounder.engine.outcomes import record_outcome
 from cofounder.engine.runtime import Runtime
+from cofounder.pids import process_exists
 from cofounder.storage.queue import Admitted, Slots
 from cofounder.storage.workers import SERVING, WorkerRecord
 

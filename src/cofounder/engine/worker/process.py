@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 import structlog
 
-from cofounder.engine.holders import process_exists
 from cofounder.engine.live import live_sessions
 from cofounder.engine.runtime import Runtime
 from cofounder.engine.worker import durable
@@ -24,6 +23,7 @@ from cofounder.engine.worker.dispatch import Dispatcher
 from cofounder.engine.worker.fence import Fence
 from cofounder.engine.worker.names import default_concurrency, default_name
 from cofounder.engine.worker.options import WorkerOptions
+from cofounder.pids import process_exists
 from cofounder.storage.workers import WorkerRecord
 
 log = structlog.get_logger(__name__)

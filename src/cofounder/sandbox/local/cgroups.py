@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from cofounder.pids import process_exists
+
 CgroupVersion = Literal["v1", "v2"]
 CONTROLLERS = ("memory", "pids")
 GROUP_PREFIX = "cofounder-sb-"
@@ -149,16 +151,6 @@ def _counter(path: Path, key: str) -> int:
     return 0
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class SandboxCgroup:
     """One group (a directory per hierarchy) holding every process of one sandbox."""
 
@@ -276,7 +268,7 @@ def sweep_stale(support: CgroupSupport) -> int:
                 if not entry.name.startswith(GROUP_PREFIX) or not entry.is_dir():
                     continue
                 owner = entry.name[len(GROUP_PREFIX) :].split("-", 1)[0]
-                if not owner.isdigit() or _pid_alive(int(owner)):
+                if not owner.isdigit() or process_exists(int(owner)):
                     continue
                 stale = SandboxCgroup(support.version or "v1", {"stale": entry})
                 stale.remove(timeout_s=0.5)
