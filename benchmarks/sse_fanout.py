@@ -156,7 +156,7 @@ class _Stream:
                 for line in block.split(b"\n")
                 if line and not line.startswith(b":")
             )
-            if fields:
+            if "id" in fields:  # not the `retry:` advice the stream opens with
                 yield fields
 
 

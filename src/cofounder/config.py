@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -250,6 +250,20 @@ class Settings(BaseSettings):
         le=_DAY,
         description="A worker whose heartbeat is older than this is dead: live workers take "
         "over its sessions.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        max_length=4096,
+        description="Signs the dashboard's sign-in cookie (default: a random key kept in "
+        "the data dir; set it when several API processes share one database).",
+    )
+    event_stream_max_seconds: float = Field(
+        default=600,
+        ge=1,
+        le=_DAY,
+        description="An SSE response ends after this long and the client resumes from "
+        "Last-Event-ID, so no proxy timeout or deploy waits on an endless stream.",
     )
     compaction_tool_result_chars: int = Field(
         default=2_000,

@@ -21,6 +21,7 @@ import yaml
 from cf_support import REPO, Backend
 
 OWNER = "alice"
+_USAGE = {"input_tokens": 2_000, "output_tokens": 200}
 PROJECT = {
     "name": "Streaks",
     "goal": "print a streak",
@@ -31,6 +32,19 @@ PROJECT = {
 
 def call(name: str, **args: Any) -> dict[str, Any]:
     return {"name": name, "input": args}
+
+
+# A build that sleeps for its budget within a few turns: each turn costs 2,400 microdollars of
+# an allowance of 12,000, in a window of an hour.
+SLEEPY_TURNS: list[dict[str, Any]] = [
+    {"tool_calls": [call("narrate", message=f"step {n}")], "usage": _USAGE} for n in range(12)
+] + [{"text": "done", "usage": _USAGE}]
+SLEEPY_BUDGET = {
+    "COFOUNDER_PRICES": json.dumps({"scripted:*": {"input": 1, "output": 2}}),
+    "COFOUNDER_ALLOWANCES": json.dumps({"bootstrapper": "0.012"}),
+    "COFOUNDER_BUDGET_WINDOW_SECONDS": "3600",
+    "COFOUNDER_MAX_TOKENS": "1000",
+}
 
 
 @dataclass(frozen=True)
@@ -142,7 +156,7 @@ def _complete(buffer: bytes) -> tuple[list[Message], bytes]:
                 continue
             name, _, value = line.partition(": ")
             fields[name] = value
-        if fields:
+        if "id" in fields:  # not the `retry:` advice a stream opens with
             messages.append(Message(int(fields["id"]), fields["event"], json.loads(fields["data"])))
     return messages, rest
 

@@ -5,13 +5,12 @@ resumes a build; wakes a sleeper."""
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from datetime import datetime
 from typing import Any
 
-from api_live_support import Live, Message, call, serve
+from api_live_support import SLEEPY_BUDGET, SLEEPY_TURNS, Live, Message, call, serve
 
 from cf_support import Backend
 
@@ -76,7 +75,8 @@ def test_a_build_over_http_completes_and_a_stream_dropped_ten_times_misses_nothi
         assert at_end.ended and at_end.messages == []
         middle = live.api("GET", f"/sessions/{session_id}/events/stream?after=5")
         assert middle.status_code == 200
-        assert middle.text.startswith("event: ") and "\nid: 6\n\n" in middle.text
+        # the reconnect advice first (a second), then the events
+        assert middle.text.startswith("retry: 1000\n\nevent: ") and "\nid: 6\n\n" in middle.text
         assert middle.text.count("\nid: ") == len(logged) - 5
 
 
@@ -167,17 +167,7 @@ def test_pause_then_resume_over_http(sqlite_backend: Backend) -> None:
 
 
 def test_wake_over_http_wakes_a_sleeper(sqlite_backend: Backend) -> None:
-    usage = {"input_tokens": 2_000, "output_tokens": 200}  # 2,400 microdollars a turn
-    turns = [
-        {"tool_calls": [call("narrate", message=f"step {n}")], "usage": usage} for n in range(12)
-    ] + [{"text": "done", "usage": usage}]
-    budget = {
-        "COFOUNDER_PRICES": json.dumps({"scripted:*": {"input": 1, "output": 2}}),
-        "COFOUNDER_ALLOWANCES": json.dumps({"bootstrapper": "0.012"}),
-        "COFOUNDER_BUDGET_WINDOW_SECONDS": "3600",  # it would sleep for an hour
-        "COFOUNDER_MAX_TOKENS": "1000",
-    }
-    with serve(sqlite_backend, turns, **budget) as live:
+    with serve(sqlite_backend, SLEEPY_TURNS, **SLEEPY_BUDGET) as live:
         session_id = live.start_build()
         asleep = live.wait_for(session_id, lambda s: s["state"] == "sleeping")
         assert asleep["wake_at"] is not None

@@ -10,8 +10,9 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from cofounder.api import limits, metrics, problems
+from cofounder.api import dashboard, limits, metrics, problems
 from cofounder.api.auth import caller
+from cofounder.api.cookies import CookieSigner
 from cofounder.api.request_ids import RequestIds
 from cofounder.api.routes import (
     admin,
@@ -37,6 +38,7 @@ def create_app(settings: Settings, *, worker: bool = False) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = Engine(settings)
         app.state.engine = engine
+        app.state.cookies = CookieSigner(settings)
         serving = None
         if worker:
             from cofounder.engine.worker.process import Worker
@@ -70,6 +72,9 @@ def create_app(settings: Settings, *, worker: bool = False) -> FastAPI:
     app.include_router(preview.router, prefix=API, dependencies=secured)
     app.include_router(meta.router, prefix=API, dependencies=secured)
     app.include_router(metrics.router)  # open, like /healthz: bounded labels, no owner's data
+    app.include_router(dashboard.auth_router)  # the token is the credential
+    app.include_router(dashboard.router)  # pages check the cookie themselves
+    app.mount("/static", dashboard.static_files(), name="static")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -23,9 +23,10 @@ class EventStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, batches: AsyncGenerator[list[Frame]]) -> None:
+    def __init__(self, batches: AsyncGenerator[list[Frame]], *, retry_ms: int = 1000) -> None:
         # Not Response.__init__: it would announce an empty body (content-length: 0).
         self.batches = batches
+        self.retry_ms = retry_ms
         self.status_code = 200
         self.background = None
         self.init_headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -34,6 +35,9 @@ class EventStream(Response):
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
+        # How soon a browser comes back after the stream ends (its default is seconds).
+        opening = f"retry: {self.retry_ms}\n\n".encode()
+        await send({"type": "http.response.body", "body": opening, "more_body": True})
         pump = asyncio.ensure_future(self._pump(send))
         gone = asyncio.ensure_future(_disconnected(receive))
         try:

@@ -111,15 +111,23 @@ class Fanout:
         return {sid: tail.watchers for sid, tail in self._tails.items()}
 
     async def follow(
-        self, session_id: str, after: int, *, live: bool, idle: float = 15.0
+        self,
+        session_id: str,
+        after: int,
+        *,
+        live: bool,
+        idle: float = 15.0,
+        lasting: float | None = None,
     ) -> AsyncGenerator[list[Frame]]:
         """Every event after `after`, once each, in seq order, through `session_finished`, in
         batches; an empty batch after `idle` seconds without one (time for a heartbeat).
-        Not `live` (the session had ended when asked): the history only, then stop."""
+        Not `live` (the session had ended when asked): the history only, then stop. After
+        `lasting` seconds it stops between two batches: the client resumes from the last."""
         seq, tail, done = after, None, False
         sent = time.monotonic()
+        until = sent + lasting if lasting is not None else None
         try:
-            while not done:
+            while not done and (until is None or time.monotonic() < until):
                 frames = tail.since(seq) if tail is not None else None
                 if frames is None:  # history, or fallen out of the window: the table
                     frames = await self._read(session_id, seq)

@@ -68,6 +68,14 @@ class Tokens:
                 return None
             return TokenRecord.model_validate(row)
 
+    def live(self, token_id: str) -> TokenRecord | None:
+        """The token with this id unless it was revoked (a dashboard cookie names one)."""
+        with self._db.transaction() as session:
+            row = session.get(ApiTokenRow, token_id)
+            if row is None or row.revoked_at is not None:
+                return None
+            return TokenRecord.model_validate(row)
+
     def touch(self, token_id: str) -> None:
         with self._db.transaction() as session:
             session.execute(

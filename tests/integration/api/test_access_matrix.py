@@ -91,10 +91,18 @@ ACCESS: dict[tuple[str, str], Row] = {
     ("GET", f"{API}/screenshots/{{screenshot_id}}"): Row(200, "owned"),
     ("GET", f"{S}/preview"): Row(200, "owned"),
     ("GET", f"{API}/models"): Row(200, "caller"),
+    ("GET", f"{API}/me"): Row(200, "caller"),
+    ("GET", f"{API}/owners"): Row(200, "admin"),
+    ("GET", f"{API}/queue"): Row(200, "admin"),
 }
 # Outside /api/v1 and open to anyone: health, readiness, the schema and its pages, metrics.
 PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 PUBLIC |= {"/metrics"}
+# The dashboard: its sign-in (the token in the body is the credential), its scripts and
+# styles, and pages that check the sign-in cookie themselves (test_dashboard_auth.py).
+PUBLIC |= {"/auth/sign-in", "/auth/sign-out", "/static", "/sign-in"}
+PUBLIC |= {"/", "/projects", "/projects/new", "/admin"}
+PUBLIC |= {"/projects/{project_id}", "/builds/{session_id}"}
 
 
 def _api_routes() -> tuple[set[tuple[str, str]], set[str]]:

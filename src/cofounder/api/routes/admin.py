@@ -71,6 +71,43 @@ def budget(engine: EngineDep, who: CallerDep) -> BudgetView:
     return _budget(engine, who.owner)
 
 
+class OwnerView(BudgetView):
+    sessions: int
+    active: int  # not finished
+
+
+class QueueView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    queued: int
+    running: int
+    sleeping: int
+    waiting: int
+
+
+@router.get("/owners", response_model=list[OwnerView])
+def owners(engine: EngineDep, _admin: AdminDep) -> list[OwnerView]:
+    """Every owner with a session: their budget in this window and how many builds they have."""
+    counts: dict[str, list[int]] = {}
+    for record in engine.sessions():
+        seen = counts.setdefault(record.owner, [0, 0])
+        seen[0] += 1
+        seen[1] += record.state != "finished"
+    return [
+        OwnerView(**_budget(engine, owner).model_dump(), sessions=total, active=active)
+        for owner, (total, active) in sorted(counts.items())
+    ]
+
+
+@router.get("/queue", response_model=QueueView)
+def queue(engine: EngineDep, _admin: AdminDep) -> QueueView:
+    """Sessions by where they stand in the queue, across every worker."""
+    depth = engine.queue_depth()
+    return QueueView(
+        queued=depth.queued, running=depth.running, sleeping=depth.sleeping, waiting=depth.waiting
+    )
+
+
 @router.post("/owners/{owner}/top-ups", response_model=BudgetView)
 def top_up(engine: EngineDep, _admin: AdminDep, owner: OwnerInPath, body: TopUp) -> BudgetView:
     """Add to an owner's allowance for this window; their sleeping builds wake."""

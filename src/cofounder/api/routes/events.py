@@ -55,6 +55,7 @@ async def _fanout(request: Request, engine: EngineDep) -> Fanout:
 # EventStream's takes none (without it /openapi.json fails to build).
 @router.get("/sessions/{session_id}/events/stream", response_class=EventStream, status_code=200)
 async def stream(
+    engine: EngineDep,
     record: OwnedSession,
     fanout: Annotated[Fanout, Depends(_fanout)],
     after: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
@@ -63,7 +64,11 @@ async def stream(
     """SSE: `id` is the seq, `event` the type, `data` the event as `events --json` prints it.
     Resumes after `Last-Event-ID` (or `?after=`); ends after `session_finished` (at once for a
     finished session with nothing after the resume point); a `: ping` comment every 15 s keeps
-    an idle connection open."""
+    an idle connection open. A response lasts at most `event_stream_max_seconds`; the client
+    resumes with `Last-Event-ID` (browsers' EventSource does so by itself)."""
     seq = _resume_point(last_event_id, after)
     live = record.state != "finished"
-    return EventStream(fanout.follow(record.id, seq, live=live, idle=HEARTBEAT_SECONDS))
+    lasting = engine.settings.event_stream_max_seconds
+    return EventStream(
+        fanout.follow(record.id, seq, live=live, idle=HEARTBEAT_SECONDS, lasting=lasting)
+    )

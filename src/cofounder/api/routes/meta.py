@@ -124,3 +124,14 @@ def models(engine: EngineDep, who: CallerDep) -> ModelsView:
         for p, env in PROVIDER_KEY_ENV.items()
     ]
     return ModelsView(owner=owner, tiers=rows, prices=prices, providers=keys if who.admin else None)
+
+
+class Me(_View):
+    owner: str
+    admin: bool
+
+
+@router.get("/me", response_model=Me, tags=["models"])
+def me(who: CallerDep) -> Me:
+    """Who the token (or the dashboard's cookie) is."""
+    return Me(owner=who.owner, admin=who.admin)

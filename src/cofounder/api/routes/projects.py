@@ -17,6 +17,7 @@ from cofounder.engine.projects import create_project, project_of, start_build
 from cofounder.llm import ModelError
 from cofounder.llm.registry import parse_model_spec
 from cofounder.project import ProjectSpec
+from cofounder.project.problems import problems_from_validation_error
 
 router = APIRouter(tags=["projects"])
 
@@ -44,7 +45,12 @@ def post_project(engine: EngineDep, who: CallerDep, body: dict[str, Any]) -> Pro
     try:
         spec = ProjectSpec.model_validate({**body, "owner": who.owner})
     except ValidationError as exc:
-        errors = [{"path": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]
+        # The CLI's words for each problem ("must not be empty"), at the API's dotted paths.
+        words = problems_from_validation_error(exc)
+        errors = [
+            {"path": ".".join(map(str, e["loc"])), "message": said.problem}
+            for e, said in zip(exc.errors(), words, strict=True)
+        ]
         raise _Invalid(errors) from None
     _check_model(spec.model, who.admin, "model")
     return ProjectView.of(create_project(engine, spec))

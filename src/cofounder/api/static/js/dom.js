@@ -1,0 +1,40 @@
+// Elements built from data. Text always becomes a text node and is never parsed as HTML:
+// model output, file names and project fields reach this page, and all of them are data.
+
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "text") el.textContent = String(value);
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  return append(el, children);
+}
+
+export function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+export function replace(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}
+
+// Only web links become hrefs: a `javascript:` URL from anywhere is shown, never followed.
+export function safeUrl(url) {
+  return typeof url === "string" && /^https?:\/\//i.test(url) ? url : null;
+}
+
+export function loading(what = "Loading…") {
+  return h("p", { class: "loading", role: "status" }, what);
+}
+
+export function problemText(error) {
+  return error && error.detail ? error.detail : "Something went wrong. Please try again.";
+}

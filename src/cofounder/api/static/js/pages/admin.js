@@ -1,0 +1,56 @@
+// What the operator sees: every session, the workers and their heartbeats, the queue, and
+// what each owner has spent.
+import { api, path } from "../api.js";
+import { h, loading, problemText, replace } from "../dom.js";
+import { clock, usd } from "../format.js";
+import { badge } from "./projects.js";
+
+function table(columns, rows) {
+  return h("table", {},
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c))))));
+}
+
+export async function adminPage(main, me) {
+  document.title = "Admin · Cofounder";
+  if (!me.admin) {
+    replace(main, h("section", { class: "card narrow" }, h("h1", {}, "Admins only"), h("p", {}, "This page is for whoever runs Cofounder.")));
+    return;
+  }
+  const boxes = { queue: h("div", {}, loading()), workers: h("div", {}, loading()), owners: h("div", {}, loading()), sessions: h("div", {}, loading()) };
+  const updated = h("p", { class: "meta", role: "status" });
+  replace(main,
+    h("div", { class: "page-head" }, h("h1", {}, "Admin"), updated),
+    h("section", { class: "card", "aria-labelledby": "queue-title" }, h("h2", { id: "queue-title" }, "Queue"), boxes.queue),
+    h("section", { class: "card", "aria-labelledby": "workers-title" }, h("h2", { id: "workers-title" }, "Workers"), boxes.workers),
+    h("section", { class: "card", "aria-labelledby": "owners-title" }, h("h2", { id: "owners-title" }, "Spend per owner"), boxes.owners),
+    h("section", { class: "card", "aria-labelledby": "sessions-title" }, h("h2", { id: "sessions-title" }, "Every session"), boxes.sessions));
+  const draw = async () => {
+    const [queue, workers, owners, sessions] = await Promise.all([
+      api("/queue"), api("/workers"), api("/owners"), api("/sessions?limit=200")]);
+    replace(boxes.queue, h("dl", { class: "numbers" },
+      ["queued", "running", "sleeping", "waiting"].map((k) => h("div", {}, h("dt", {}, k), h("dd", {}, queue[k])))));
+    replace(boxes.workers, workers.length
+      ? table(["Worker", "Host", "State", "Heartbeat", "Slots", "Running"], workers.map((w) =>
+          [w.name, w.host, w.state, `${w.heartbeat_age_s.toFixed(1)} s ago`, w.concurrency, w.sessions.length]))
+      : h("p", { class: "empty" }, "No worker has registered."));
+    replace(boxes.owners, owners.length
+      ? table(["Owner", "Plan", "Spent", "Allowance", "Used", "Builds", "Active"], owners.map((o) =>
+          [o.owner, o.tier, usd(o.spent_microdollars), usd(o.allowance_microdollars), `${Math.round(o.percent)}%`, o.sessions, o.active]))
+      : h("p", { class: "empty" }, "Nobody has built anything yet."));
+    replace(boxes.sessions, sessions.items.length
+      ? table(["Build", "Owner", "State", "Spent", "Started"], [...sessions.items].reverse().map((s) =>
+          [h("a", { href: path`/builds/${s.session_id}` }, `${s.name} ${s.build_version || ""}`), s.owner, badge(s), usd(s.spend_microdollars), clock(s.created_at)]))
+      : h("p", { class: "empty" }, "No sessions yet."));
+    updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+  };
+  const tick = async () => {
+    try {
+      await draw();
+    } catch (error) {
+      updated.textContent = problemText(error);
+    }
+    setTimeout(tick, 5000);
+  };
+  await tick();
+}

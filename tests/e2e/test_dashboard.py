@@ -1,0 +1,243 @@
+"""The founders' dashboard in Debian's Chromium (Playwright, offline) against `cofounder serve`
+with a scripted tier model: the whole founder path, history across a reload and across streams
+the server cuts, a sleeper woken from the page, and what other owners and signed-out visitors
+get. Set COFOUNDER_UI_SHOTS=DIR to keep a desktop and a phone screenshot of every page."""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+from typing import Any
+
+from api_live_support import SLEEPY_BUDGET, SLEEPY_TURNS, Live, call, serve
+from dashboard_support import chromium, new_page, shoot, sign_in
+from playwright.sync_api import Page, expect
+
+from cf_support import Backend
+
+# Event types the feed does not draw as a line of its own (`tool_started` becomes its call's).
+UNDRAWN = {"thinking", "iteration_committed", "budget_updated", "tool_started"}
+
+
+def _new_token(live: Live, owner: str, *, admin: bool = False) -> str:
+    made = live.backend.cli("token", "create", owner, "--json", *(["--admin"] if admin else []))
+    assert made.returncode == 0, made.stderr
+    return str(json.loads(made.stdout)["token"])
+
+
+def _feed_seqs(page: Page) -> list[int]:
+    return [
+        int(s)
+        for s in page.locator(".feed li").evaluate_all("(rows) => rows.map(r => r.dataset.seq)")
+    ]
+
+
+def _drawn_seqs(live: Live, session_id: str) -> list[int]:
+    return [
+        e["seq"]
+        for e in live.events(session_id)
+        if e["type"] not in UNDRAWN
+        and not (e["type"].startswith("tool_") and e["payload"]["name"] == "narrate")
+    ]
+
+
+def test_the_founder_path_from_sign_in_to_download(sqlite_backend: Backend) -> None:
+    ask = call(
+        "ask_founder",
+        problem="Should a streak count weekends?",
+        tried=["read the brief", "looked at similar apps"],
+        recommendation="Count every day.",
+        options=[
+            {"key": "every_day", "label": "Every day counts"},
+            {"key": "weekdays", "label": "Only weekdays count"},
+        ],
+        default="every_day",
+    )
+    turns: list[dict[str, Any]] = [
+        {
+            "text": "Planning first.",
+            "tool_calls": [
+                call("narrate", message="I am reading your brief.", phase_name="Planning"),
+                call("bash", command="sleep 1; echo planned"),
+            ],
+        },
+        {"text": "One product question.", "tool_calls": [ask]},
+        {
+            "text": "Weekdays it is.",
+            "expect": ["Only weekdays count"],
+            "tool_calls": [
+                call("narrate", message="Building the streak page now.", phase_name="Building"),
+                call("write_file", path="index.html", content="<h1>Streaks</h1>\n"),
+                call(
+                    "document", section="overview", content="# Streaks\n\nTrack **daily** streaks."
+                ),
+                call(
+                    "document", section="features", content="- Tick a habit off\n- See your streak"
+                ),
+            ],
+        },
+        {"text": "All done."},
+    ]
+    with serve(sqlite_backend, turns) as live, chromium() as browser:
+        page = new_page(browser, live.base)
+        sign_in(page, live.token)
+        shoot(page, "projects-empty")
+
+        page.get_by_role("link", name="New project").click()
+        page.get_by_label("Project name").fill("Streaks")
+        page.get_by_label("The problem").fill("I drop habits after a week.")
+        page.get_by_label("Question 1").fill("Who uses it?")  # the answer left empty
+        page.get_by_label("The goal").fill("Show my streak for each habit.")
+        page.get_by_role("button", name="Create project").click()
+        answer = page.locator("#qna-0-answer")
+        expect(answer).to_have_attribute("aria-invalid", "true")  # the API's error, at its field
+        expect(page.locator("#qna-0-answer-error")).not_to_be_empty()
+        shoot(page, "new-project-error")
+        answer.fill("Just me, on my laptop.")
+        page.get_by_role("button", name="Create project").click()
+        expect(page.get_by_role("heading", name="Streaks", level=1)).to_be_visible()
+        shoot(page, "project")
+
+        page.get_by_role("button", name="Start the build").click()
+        expect(page).to_have_url(re.compile(r"/builds/"))
+        session_id = page.url.rsplit("/", 1)[1]
+        feed = page.locator(".feed")
+        expect(feed).to_contain_text("I am reading your brief.")  # live, mid-build
+        card = page.locator(".escalation")
+        expect(card).to_contain_text("Should a streak count weekends?")
+        expect(page.locator(".badge").first).to_have_text("Waiting for you")
+        expect(page.locator(".phases")).to_contain_text("Planning")
+        assert live.session(session_id)["outcome"] is None
+        shoot(page, "build-question")
+
+        card.get_by_label("Anything to add? (optional)").fill("Saturdays are rest days.")
+        card.get_by_role("button", name="Only weekdays count").click()
+        expect(card).to_contain_text("You chose “Only weekdays count”")
+        expect(page.locator(".badge").first).to_have_text("Completed")
+        expect(feed).to_contain_text("Building the streak page now.")
+        expect(feed).to_contain_text("Answered: “weekdays” — Saturdays are rest days.")
+        phases = page.locator(".phases li")
+        expect(phases).to_have_count(2)
+        expect(phases.first).to_have_class(re.compile("done"))
+
+        tabs = page.get_by_role("tab")
+        expect(tabs).to_have_text(["Overview", "Features"])
+        expect(page.get_by_role("tabpanel")).to_contain_text("Track daily streaks.")
+        tabs.nth(1).click()
+        expect(page.get_by_role("tabpanel")).to_contain_text("See your streak")
+        expect(page.locator(".connection")).to_have_text("Ended")
+        shoot(page, "build-completed")
+
+        with page.expect_download() as fetched:
+            page.get_by_role("link", name="Download the code").click()
+        with tarfile.open(fetched.value.path(), mode="r:gz") as archive:
+            names = archive.getnames()
+        assert any(n.endswith("/index.html") for n in names), names
+        assert any("COFOUNDER_DOCS" in n and n.endswith("overview.md") for n in names), names
+
+        assert sorted(_feed_seqs(page)) == _drawn_seqs(live, session_id)
+
+
+def test_history_survives_a_reload_and_streams_the_server_cuts(sqlite_backend: Backend) -> None:
+    steps = 30
+    turns: list[dict[str, Any]] = [
+        {
+            "tool_calls": [
+                call("narrate", message=f"step {n}"),
+                call("bash", command=f"sleep 0.4; echo {n}"),
+            ]
+        }
+        for n in range(steps)
+    ] + [{"text": "done"}]
+    # Every response of the stream ends after a second: the browser resumes with Last-Event-ID.
+    with (
+        serve(sqlite_backend, turns, COFOUNDER_EVENT_STREAM_MAX_SECONDS="1") as live,
+        chromium() as browser,
+    ):
+        session_id = live.start_build()
+        page = new_page(browser, live.base)
+        resumed: list[str] = []  # the Last-Event-ID of each stream request after the first
+        page.on(
+            "request",
+            lambda r: (
+                "/events/stream" in r.url
+                and (sent := r.all_headers()).get("last-event-id")
+                and resumed.append(sent["last-event-id"])
+            ),
+        )
+        sign_in(page, live.token, f"/builds/{session_id}")
+        feed = page.locator(".feed")
+        expect(feed).to_contain_text("step 3")
+        assert live.session(session_id)["outcome"] is None
+        page.reload()
+        expect(feed).to_contain_text("step 0")  # the whole history again
+        expect(page.locator(".badge").first).to_have_text("Completed")
+        voices = page.locator(".feed .voice p").all_inner_texts()
+        assert voices == [f"step {n}" for n in range(steps)]  # no gap, no duplicate
+        seqs = _feed_seqs(page)  # a tool's row stands where it started, with its call's seq
+        assert len(seqs) == len(set(seqs)) and sorted(seqs) == _drawn_seqs(live, session_id)
+        assert len(resumed) >= 3, f"resumed {resumed}: the server never cut the stream"
+        assert [int(n) for n in resumed] == sorted(int(n) for n in resumed)
+
+
+def test_a_sleeping_build_says_until_when_and_wakes_from_the_page(sqlite_backend: Backend) -> None:
+    with serve(sqlite_backend, SLEEPY_TURNS, **SLEEPY_BUDGET) as live, chromium() as browser:
+        session_id = live.start_build()
+        page = new_page(browser, live.base)
+        sign_in(page, live.token, f"/builds/{session_id}")
+        badge = page.locator(".badge").first
+        expect(badge).to_have_text(re.compile(r"^Sleeping until \d"))
+        used = live.ok("GET", "/budget")["percent"]
+        expect(page.locator("[role=meter]")).to_have_attribute("aria-valuenow", str(round(used)))
+        expect(page.get_by_text(re.compile(r"^Resumes at"))).to_be_visible()
+        shoot(page, "build-sleeping")
+
+        page.get_by_role("button", name="Wake it now").click()
+        expect(page.locator(".feed")).to_contain_text("Woken up on request")
+        # Its allowance is still spent: it goes back to sleep, and the page says so.
+        expect(page.locator(".feed li[data-type=sleeping]")).to_have_count(2)
+        expect(badge).to_have_text(re.compile(r"^Sleeping until"))
+
+
+def test_other_owners_see_nothing_and_signed_out_visitors_sign_in(sqlite_backend: Backend) -> None:
+    with serve(sqlite_backend, [{"text": "done"}]) as live, chromium() as browser:
+        session_id = live.start_build()
+        project_id = live.session(session_id)["project_id"]
+        live.wait_for(session_id, lambda s: s["outcome"] is not None)
+        page = new_page(browser, live.base)
+        for path in (
+            "/",
+            "/projects/new",
+            f"/builds/{session_id}",
+            "/admin",
+            f"/projects/{project_id}",
+        ):
+            response = page.goto(path)
+            assert response is not None
+            expect(page).to_have_url(re.compile(r"/sign-in\?next="))
+            expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        shoot(page, "sign-in")
+
+        sign_in(page, _new_token(live, "bob"))
+        for path in (f"/builds/{session_id}", f"/projects/{project_id}"):
+            response = page.goto(path)
+            assert response is not None and response.status == 404
+            expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+        expect(page.locator("body")).not_to_contain_text("Streaks")
+        shoot(page, "not-found")
+        assert page.request.get(f"/api/v1/sessions/{session_id}").status == 404
+        page.goto("/admin")
+        expect(page.get_by_role("heading", name="Admins only")).to_be_visible()
+
+        page.get_by_role("button", name="Sign out").click()
+        expect(page).to_have_url(re.compile(r"/sign-in$"))
+        page.goto("/")
+        expect(page).to_have_url(re.compile(r"/sign-in\?next="))
+        assert page.request.get("/api/v1/me").status == 401
+
+        sign_in(page, _new_token(live, "root", admin=True), "/admin")
+        owners = page.get_by_role("region", name="Spend per owner")
+        expect(owners.get_by_role("cell", name="alice", exact=True)).to_be_visible()
+        expect(page.get_by_role("cell", name="alive")).to_be_visible()  # the embedded worker
+        shoot(page, "admin")
