@@ -27,9 +27,20 @@ export async function projectsPage(main) {
             last ? [badge(last), " ", h("a", { href: path`/builds/${last.session_id}` }, "latest build")] : null));
       }))
     : h("p", { class: "empty" }, "No projects yet. Describe your idea and Cofounder builds it.");
+  const builds = [...sessions.items].reverse().slice(0, 20);
   replace(main,
     h("div", { class: "page-head" }, h("h1", {}, "Your projects"), h("a", { class: "button", href: "/projects/new" }, "New project")),
-    list);
+    list,
+    builds.length
+      ? h("section", { class: "card", "aria-labelledby": "recent-title" },
+          h("h2", { id: "recent-title" }, "Recent builds"),
+          h("table", {},
+            h("thead", {}, h("tr", {}, ["Build", "State", "Started"].map((c) => h("th", { scope: "col" }, c)))),
+            h("tbody", {}, builds.map((s) => h("tr", {},
+              h("td", {}, h("a", { href: path`/builds/${s.session_id}` }, `${s.name} ${s.build_version || ""}`)),
+              h("td", {}, badge(s)),
+              h("td", {}, clock(s.created_at)))))))
+      : null);
 }
 
 const BRIEF = [
