@@ -241,3 +241,37 @@ def test_other_owners_see_nothing_and_signed_out_visitors_sign_in(sqlite_backend
         expect(owners.get_by_role("cell", name="alice", exact=True)).to_be_visible()
         expect(page.get_by_role("cell", name="alive")).to_be_visible()  # the embedded worker
         shoot(page, "admin")
+
+
+def test_the_app_shows_in_the_preview_and_its_screenshots_in_the_gallery(
+    sqlite_backend: Backend,
+) -> None:
+    page_html = "<!doctype html><title>Streaks</title><h1>My streaks</h1>\n"
+    turns: list[dict[str, Any]] = [
+        {
+            "tool_calls": [
+                call("write_file", path="index.html", content=page_html),
+                call("preview", command="python3 -m http.server 8000", port=8000),
+                call("take_screenshot"),
+            ]
+        },
+        # The build keeps working a while: its preview is live only while a worker runs it.
+        {"tool_calls": [call("bash", command="sleep 20; echo checked")]},
+        {"text": "done"},
+    ]
+    with serve(sqlite_backend, turns) as live, chromium() as browser:
+        session_id = live.start_build()
+        page = new_page(browser, live.base)
+        sign_in(page, live.token, f"/builds/{session_id}")
+        preview = page.get_by_role("region", name="Preview")
+        expect(preview.get_by_text("Live", exact=True)).to_be_visible()
+        frame = page.frame_locator("iframe[title='Your app, live']")
+        expect(frame.get_by_role("heading", name="My streaks")).to_be_visible()
+        link = preview.get_by_role("link", name="Open your app")
+        assert link.get_attribute("href") == live.session(session_id)["preview_url"]
+        shots = page.get_by_role("region", name="Screenshots").get_by_role("img")
+        expect(shots).to_have_count(2)  # desktop and mobile
+        expect(shots.first).to_have_js_property("naturalWidth", 1280)
+        shoot(page, "build-preview")
+        expect(page.locator(".badge").first).to_have_text("Completed")
+        expect(preview).to_contain_text("Stopped")

@@ -115,13 +115,12 @@ export class Feed {
     if (event.type === "tool_called") {
       const row = this.pending.get(p.tool_use_id);
       this.pending.delete(p.tool_use_id);
-      const body = [time, toolRow(event)];
       if (row) {
         row.className = "tool";
-        replace(row, ...body);
+        replace(row, time, h("div", { class: "body" }, toolRow(event)));
         return row;
       }
-      return this.item("tool", ...body);
+      return this.item("tool", time, toolRow(event));
     }
     if (event.type === "narration") return this.item("voice agent", time, h("p", {}, p.message));
     if (event.type === "assistant_text") return this.item("thought", time, h("p", {}, p.text));
@@ -136,8 +135,9 @@ export class Feed {
     return this.item(`system ${tone}`, time, words(p));
   }
 
-  item(kind, ...children) {
-    const row = h("li", { class: kind }, ...children);
+  // A line: its time, then one box for whatever it says.
+  item(kind, time, ...content) {
+    const row = h("li", { class: kind }, time, h("div", { class: "body" }, ...content));
     // Follow the newest line, unless the founder scrolled up to read.
     const list = this.list;
     const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;

@@ -187,7 +187,7 @@ function drawPreview(box, preview) {
   if (preview.status === "live" && url) {
     replace(box,
       h("p", {}, h("span", { class: "badge good" }, "Live"), " ", h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, "Open your app")),
-      h("iframe", { src: url, title: "Your app, live", class: "preview-frame", loading: "lazy",
+      h("iframe", { src: url, title: "Your app, live", class: "preview-frame",
         sandbox: "allow-scripts allow-forms allow-same-origin allow-popups" }));
     return;
   }
