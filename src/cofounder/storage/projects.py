@@ -4,10 +4,11 @@ build is a session, `build_v0_<n>`, continuing from the build before it)."""
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from cofounder.storage.db import Database
 from cofounder.storage.tables import IdempotentRequestRow, ProjectRow, SessionRow
@@ -93,7 +94,14 @@ class Projects:
 
 
 class IdempotentRequests:
-    """`Idempotency-Key` answers, per owner: a retried POST gets the first result."""
+    """`Idempotency-Key` answers, per owner: a retried POST gets the first result.
+
+    A request claims its key before it acts (a row with no answer yet), so two requests sent
+    at once with one key cannot both act: the second waits for the first's answer. A claim
+    whose request died before answering is taken over after `STALE_SECONDS`."""
+
+    PENDING = 0  # the status of a claimed key whose request has not answered yet
+    STALE_SECONDS = 120
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -103,23 +111,47 @@ class IdempotentRequests:
             row = session.get(IdempotentRequestRow, (owner, key))
             return (row.status, row.body_json) if row else None
 
-    def put(self, owner: str, key: str, status: int, body_json: str) -> tuple[int, str]:
-        """Keep the answer; if another request with the key got there first, theirs."""
-        from sqlalchemy.exc import IntegrityError
-
+    def claim(self, owner: str, key: str) -> tuple[int, str] | None:
+        """None when this request now holds the key; else what the key holds (its answer,
+        or `PENDING` while the request that claimed it is still at work)."""
+        now = datetime.now(UTC)
+        with self._db.transaction() as session:
+            session.execute(
+                delete(IdempotentRequestRow).where(
+                    IdempotentRequestRow.owner == owner,
+                    IdempotentRequestRow.key == key,
+                    IdempotentRequestRow.status == self.PENDING,
+                    IdempotentRequestRow.created_at < now - timedelta(seconds=self.STALE_SECONDS),
+                )
+            )
         try:
             with self._db.transaction() as session:
                 session.add(
                     IdempotentRequestRow(
-                        owner=owner,
-                        key=key,
-                        status=status,
-                        body_json=body_json,
-                        created_at=datetime.now(UTC),
+                        owner=owner, key=key, status=self.PENDING, body_json="", created_at=now
                     )
                 )
         except IntegrityError:
-            first = self.get(owner, key)
-            assert first is not None
-            return first
-        return status, body_json
+            held = self.get(owner, key)
+            return held if held is not None else (self.PENDING, "")  # released meanwhile
+        return None
+
+    def answer(self, owner: str, key: str, status: int, body_json: str) -> None:
+        """Keep the answer of the request that holds the key."""
+        with self._db.transaction() as session:
+            session.execute(
+                update(IdempotentRequestRow)
+                .where(IdempotentRequestRow.owner == owner, IdempotentRequestRow.key == key)
+                .values(status=status, body_json=body_json)
+            )
+
+    def release(self, owner: str, key: str) -> None:
+        """Give a claimed key back unanswered (the request failed: a retry may act)."""
+        with self._db.transaction() as session:
+            session.execute(
+                delete(IdempotentRequestRow).where(
+                    IdempotentRequestRow.owner == owner,
+                    IdempotentRequestRow.key == key,
+                    IdempotentRequestRow.status == self.PENDING,
+                )
+            )

@@ -6,6 +6,7 @@ PostgreSQL refuses some values SQLite takes (a NUL in text, an over-long string)
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -234,6 +235,31 @@ def test_odd_query_parameters_are_4xx(alice: Caller, owned: Owned) -> None:
     # a repeated parameter is the last one, still validated
     assert alice.send("GET", "/sessions?limit=1&limit=2").status_code == 200
     alice.field_error("query.limit", "GET", "/sessions?limit=1&limit=0")
+
+
+def test_one_idempotency_key_sent_many_times_at_once_starts_one_build(
+    alice: Caller, owned: Owned
+) -> None:
+    """A double click, or a client retrying before the first answer: the requests wait for
+    the first one's answer instead of each starting a build (or failing as a conflict)."""
+    engine = alice.api.engine
+    engine.request_cancel(owned.session_id)  # the first build is over: another may start
+    builds, key = f"/projects/{owned.project_id}/builds", {"Idempotency-Key": "double-click"}
+    before = len(engine.sessions())
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda _: alice.send("POST", builds, json={}, headers=key), range(8))
+        )
+    assert [a.status_code for a in answers] == [202] * 8, [a.text for a in answers]
+    assert len({a.json()["session_id"] for a in answers}) == 1
+    assert len(engine.sessions()) == before + 1
+    # A refused request gives its key back: a retry with it may act once the way is clear.
+    refused = alice.send("POST", builds, json={}, headers={"Idempotency-Key": "later"})
+    assert refused.status_code == 409  # the build above is active
+    engine.request_cancel(answers[0].json()["session_id"])
+    assert (
+        alice.send("POST", builds, json={}, headers={"Idempotency-Key": "later"}).status_code == 202
+    )
 
 
 def test_idempotency_keys_are_printable_and_per_project(alice: Caller, owned: Owned) -> None:

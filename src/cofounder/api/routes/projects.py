@@ -4,6 +4,7 @@ continues from the last build's workspace)."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
@@ -12,17 +13,21 @@ from pydantic import ValidationError
 
 from cofounder.api.routes.common import CallerDep, EngineDep
 from cofounder.api.views import BuildRequest, BuildStarted, ProjectView, control_errors
-from cofounder.engine.errors import BadInputError
+from cofounder.engine import Engine
+from cofounder.engine.errors import BadInputError, ConflictError
 from cofounder.engine.projects import create_project, project_of, start_build
 from cofounder.llm import ModelError
 from cofounder.llm.registry import parse_model_spec
 from cofounder.project import ProjectSpec
 from cofounder.project.problems import problems_from_validation_error
+from cofounder.storage.projects import IdempotentRequests, ProjectRecord
 
 router = APIRouter(tags=["projects"])
 
 # Providers that read a file on the server: an owner must not name one (an admin may).
 _FILE_BACKED = frozenset({"scripted"})
+# How long a retry waits for the first request with its key to answer (then 409).
+IDEMPOTENT_WAIT_SECONDS = 30
 
 
 def _check_model(spec: str | None, admin: bool, field: str) -> None:
@@ -91,13 +96,24 @@ def post_build(
     the queue is full or the owner's daily cap is reached. A retried POST with the same
     `Idempotency-Key` gets the first answer (a key used for another project is another key)."""
     project = project_of(engine, project_id, who.scope)
-    key = f"{project.id}/{idempotency_key}" if idempotency_key is not None else None
-    if key is not None:
-        first = engine.rt.idempotent.get(who.owner, key)
-        if first is not None:
-            return JSONResponse(content=json.loads(first[1]), status_code=first[0])
     request = body or BuildRequest()
     _check_model(request.model, who.admin, "model")
+    if idempotency_key is None:
+        return _start(engine, project, request)
+    key = f"{project.id}/{idempotency_key}"
+    first = _first_answer(engine, who.owner, key)
+    if first is not None:
+        return JSONResponse(content=json.loads(first[1]), status_code=first[0])
+    try:
+        started = _start(engine, project, request)
+    except BaseException:
+        engine.rt.idempotent.release(who.owner, key)  # nothing was started: a retry may act
+        raise
+    engine.rt.idempotent.answer(who.owner, key, 202, started.model_dump_json())
+    return started
+
+
+def _start(engine: Engine, project: ProjectRecord, request: BuildRequest) -> BuildStarted:
     record = start_build(
         engine,
         project,
@@ -105,10 +121,19 @@ def post_build(
         max_tool_calls=request.max_tool_calls,
         network=request.network,
     )
-    started = BuildStarted(
+    return BuildStarted(
         session_id=record.id, build_version=record.build_version, state=record.state
     )
-    if key is not None:
-        status, text = engine.rt.idempotent.put(who.owner, key, 202, started.model_dump_json())
-        return JSONResponse(content=json.loads(text), status_code=status)
-    return started
+
+
+def _first_answer(engine: Engine, owner: str, key: str) -> tuple[int, str] | None:
+    """None once this request holds the key; else the answer of the request that held it
+    first, waited for while that request is still at work."""
+    deadline = time.monotonic() + IDEMPOTENT_WAIT_SECONDS
+    while (held := engine.rt.idempotent.claim(owner, key)) is not None:
+        if held[0] != IdempotentRequests.PENDING:
+            return held
+        if time.monotonic() > deadline:
+            raise ConflictError("a request with this Idempotency-Key is still in progress")
+        time.sleep(0.05)
+    return None
