@@ -115,15 +115,7 @@ class IdempotentRequests:
         """None when this request now holds the key; else what the key holds (its answer,
         or `PENDING` while the request that claimed it is still at work)."""
         now = datetime.now(UTC)
-        with self._db.transaction() as session:
-            session.execute(
-                delete(IdempotentRequestRow).where(
-                    IdempotentRequestRow.owner == owner,
-                    IdempotentRequestRow.key == key,
-                    IdempotentRequestRow.status == self.PENDING,
-                    IdempotentRequestRow.created_at < now - timedelta(seconds=self.STALE_SECONDS),
-                )
-            )
+        self._drop_claim(owner, key, made_before=now - timedelta(seconds=self.STALE_SECONDS))
         try:
             with self._db.transaction() as session:
                 session.add(
@@ -147,11 +139,12 @@ class IdempotentRequests:
 
     def release(self, owner: str, key: str) -> None:
         """Give a claimed key back unanswered (the request failed: a retry may act)."""
+        self._drop_claim(owner, key)
+
+    def _drop_claim(self, owner: str, key: str, *, made_before: datetime | None = None) -> None:
+        row = IdempotentRequestRow
+        unanswered = [row.owner == owner, row.key == key, row.status == self.PENDING]
+        if made_before is not None:
+            unanswered.append(row.created_at < made_before)
         with self._db.transaction() as session:
-            session.execute(
-                delete(IdempotentRequestRow).where(
-                    IdempotentRequestRow.owner == owner,
-                    IdempotentRequestRow.key == key,
-                    IdempotentRequestRow.status == self.PENDING,
-                )
-            )
+            session.execute(delete(row).where(*unanswered))
