@@ -199,6 +199,15 @@ def test_a_sleeping_build_says_until_when_and_wakes_from_the_page(sqlite_backend
         expect(page.locator(".feed li[data-type=sleeping]")).to_have_count(2)
         expect(badge).to_have_text(re.compile(r"^Sleeping until"))
 
+        # An admin tops alice up from the admin page: her build wakes and finishes in her page.
+        admin = new_page(browser, live.base)
+        sign_in(admin, _new_token(live, "root", admin=True), "/admin")
+        owners = admin.get_by_role("region", name="Spend per owner")
+        owners.get_by_label("Top-up for alice, in US dollars").fill("1")
+        owners.get_by_role("button", name="Add").click()
+        expect(owners.get_by_role("status").filter(has_text="Added")).to_be_visible()
+        expect(badge).to_have_text("Completed")
+
 
 def test_other_owners_see_nothing_and_signed_out_visitors_sign_in(sqlite_backend: Backend) -> None:
     with serve(sqlite_backend, [{"text": "done"}]) as live, chromium() as browser:

@@ -11,6 +11,30 @@ function table(columns, rows) {
     h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c))))));
 }
 
+// Add dollars to an owner's current window; their sleeping builds wake.
+function topUp(owner, redraw) {
+  const id = `top-up-${owner}`;
+  const amount = h("input", { id, type: "number", min: "0.01", step: "0.01", inputmode: "decimal", class: "amount" });
+  const note = h("span", { class: "meta", role: "status" });
+  const form = h("form", { class: "inline" },
+    h("label", { for: id, class: "visually-hidden" }, `Top-up for ${owner}, in US dollars`),
+    amount, h("button", { type: "submit", class: "secondary" }, "Add"), note);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    note.textContent = "Adding…";
+    try {
+      await api(path`/owners/${owner}/top-ups`, { method: "POST", body: { amount_usd: amount.value } });
+      amount.value = "";
+      amount.blur();
+      note.textContent = "Added";
+      await redraw();
+    } catch (error) {
+      note.textContent = problemText(error);
+    }
+  });
+  return form;
+}
+
 export async function adminPage(main, me) {
   document.title = "Admin · Cofounder";
   if (!me.admin) {
@@ -34,10 +58,12 @@ export async function adminPage(main, me) {
       ? table(["Worker", "Host", "State", "Heartbeat", "Slots", "Running"], workers.map((w) =>
           [w.name, w.host, w.state, `${w.heartbeat_age_s.toFixed(1)} s ago`, w.concurrency, w.sessions.length]))
       : h("p", { class: "empty" }, "No worker has registered."));
-    replace(boxes.owners, owners.length
-      ? table(["Owner", "Plan", "Spent", "Allowance", "Used", "Builds", "Active"], owners.map((o) =>
-          [o.owner, o.tier, usd(o.spent_microdollars), usd(o.allowance_microdollars), `${Math.round(o.percent)}%`, o.sessions, o.active]))
-      : h("p", { class: "empty" }, "Nobody has built anything yet."));
+    if (!boxes.owners.contains(document.activeElement)) { // never redraw under a typing admin
+      replace(boxes.owners, owners.length
+        ? table(["Owner", "Plan", "Spent", "Allowance", "Used", "Builds", "Active", "Top up"], owners.map((o) =>
+            [o.owner, o.tier, usd(o.spent_microdollars), usd(o.allowance_microdollars), `${Math.round(o.percent)}%`, o.sessions, o.active, topUp(o.owner, draw)]))
+        : h("p", { class: "empty" }, "Nobody has built anything yet."));
+    }
     replace(boxes.sessions, sessions.items.length
       ? table(["Build", "Owner", "State", "Spent", "Started"], [...sessions.items].reverse().map((s) =>
           [h("a", { href: path`/builds/${s.session_id}` }, `${s.name} ${s.build_version || ""}`), s.owner, badge(s), usd(s.spend_microdollars), clock(s.created_at)]))
