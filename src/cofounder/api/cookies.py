@@ -1,9 +1,11 @@
 """The dashboard's sign-in cookie: the token's id, signed and dated, never the token itself.
 
 A browser's `EventSource` cannot send an `Authorization` header, so the dashboard signs in
-once with a token and then rides a cookie: HttpOnly (no script reads it), SameSite=Strict (no
-other site's page sends it), Secure over https. It names the token, so revoking the token
-ends every cookie made from it at once."""
+once with a token and then rides a cookie: HttpOnly (no script reads it), SameSite=Lax (no
+other site's page sends it with a request of its own; a founder following a link to a build
+from an email still arrives signed in), Secure over https. Changes through the cookie also
+need a header no form can send (`auth.CSRF_HEADER`). It names the token, so revoking the
+token ends every cookie made from it at once."""
 
 from __future__ import annotations
 

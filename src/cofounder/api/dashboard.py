@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from cofounder.api import problems
-from cofounder.api.auth import Caller, cookie_caller, engine_of
+from cofounder.api.auth import CSRF_HEADER, Caller, cookie_caller, engine_of
 from cofounder.api.cookies import COOKIE, MAX_AGE_SECONDS, CookieSigner
 from cofounder.api.routes.common import owned_session
 from cofounder.engine.errors import NotFoundError
@@ -106,7 +106,10 @@ class SignedIn(BaseModel):
 
 @auth_router.post("/sign-in", response_model=SignedIn)
 def sign_in(request: Request, body: SignIn) -> Response:
-    """Trade an API token for the dashboard's cookie."""
+    """Trade an API token for the dashboard's cookie (asked for with the dashboard's header:
+    no other site's page may sign a visitor in as someone else)."""
+    if request.headers.get(CSRF_HEADER) != "1":
+        return problems.problem(403, f"sign in from the dashboard ({CSRF_HEADER}: 1)")
     token = engine_of(request).rt.tokens.verify(body.token.strip())
     if token is None:
         return problems.problem(401, "that token is unknown or revoked")
@@ -120,7 +123,7 @@ def sign_in(request: Request, body: SignIn) -> Response:
         signer.issue(token.id),
         max_age=MAX_AGE_SECONDS,
         httponly=True,
-        samesite="strict",
+        samesite="lax",
         secure=request.url.scheme == "https",
         path="/",
     )
@@ -131,6 +134,6 @@ def sign_in(request: Request, body: SignIn) -> Response:
 def sign_out(request: Request) -> Response:
     answer = Response(status_code=204)
     answer.delete_cookie(
-        COOKIE, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
+        COOKIE, httponly=True, samesite="lax", secure=request.url.scheme == "https", path="/"
     )
     return answer

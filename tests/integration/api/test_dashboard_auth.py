@@ -31,19 +31,24 @@ def alice(api: Api) -> Owned:
     return make_owned(api.engine, "alice")
 
 
+DASHBOARD = {"X-Cofounder-CSRF": "1"}
+
+
 def _sign_in(api: Api, token: str) -> str:
-    response = api.client.post("/auth/sign-in", json={"token": token})
+    response = api.client.post("/auth/sign-in", json={"token": token}, headers=DASHBOARD)
     assert response.status_code == 200, response.text
     return str(response.cookies[COOKIE])
 
 
 def test_a_token_becomes_a_cookie_no_script_or_other_site_gets(api: Api) -> None:
     token = api.token("alice")
-    response = api.client.post("/auth/sign-in", json={"token": token})
+    elsewhere = api.client.post("/auth/sign-in", json={"token": token})  # another site's form
+    assert elsewhere.status_code == 403 and COOKIE not in elsewhere.cookies
+    response = api.client.post("/auth/sign-in", json={"token": token}, headers=DASHBOARD)
     assert response.json() == {"owner": "alice", "admin": False}
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE}=")
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=43200" in cookie
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Max-Age=43200" in cookie
     value = response.cookies[COOKIE]
     assert token not in value and token.removeprefix("cof_") not in value
     assert api.client.get(f"{API}/me").json() == {"owner": "alice", "admin": False}
@@ -51,10 +56,11 @@ def test_a_token_becomes_a_cookie_no_script_or_other_site_gets(api: Api) -> None
 
 @pytest.mark.parametrize("token", ["cof_" + "x" * 43, "nonsense", " "])
 def test_a_bad_token_signs_nobody_in(api: Api, token: str) -> None:
-    response = api.client.post("/auth/sign-in", json={"token": token})
+    response = api.client.post("/auth/sign-in", json={"token": token}, headers=DASHBOARD)
     assert response.status_code in (401, 422)
     assert COOKIE not in response.cookies
-    assert api.client.post("/auth/sign-in", json={"token": "x", "owner": "root"}).status_code == 422
+    smuggled = {"token": "x", "owner": "root"}
+    assert api.client.post("/auth/sign-in", json=smuggled, headers=DASHBOARD).status_code == 422
 
 
 def test_a_forged_or_altered_cookie_is_nobody(api: Api) -> None:

@@ -31,7 +31,7 @@ export function signInPage(main) {
       const response = await fetch("/auth/sign-in", {
         method: "POST",
         credentials: "same-origin",
-        headers: { "Content-Type": "application/json" },
+        headers: { "Content-Type": "application/json", "X-Cofounder-CSRF": "1" },
         body: JSON.stringify({ token: input.value.trim() }),
       });
       if (response.ok) {
