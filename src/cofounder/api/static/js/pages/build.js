@@ -73,7 +73,8 @@ export async function buildPage(main, me, sessionId) {
     const [words, tone] = stateWords(session);
     view.badge.className = `badge ${tone}`;
     view.badge.textContent = words;
-    view.facts.textContent = `${session.build_version || ""} · step ${session.iteration} · ${session.tool_calls} tool calls · ${usd(session.spend_microdollars)} spent`;
+    view.facts.textContent = [session.build_version, `step ${session.iteration}`,
+      `${session.tool_calls} tool calls`, `${usd(session.spend_microdollars)} spent`].filter(Boolean).join(" · ");
     view.reason.textContent = session.outcome && session.outcome !== "completed" && session.outcome_reason ? `Why: ${session.outcome_reason}` : "";
     drawActions();
     drawBudget();

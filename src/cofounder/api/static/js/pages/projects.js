@@ -2,7 +2,7 @@
 // project with its builds and a button that starts the next.
 import { api, ApiError, path } from "../api.js";
 import { h, loading, problemText, replace } from "../dom.js";
-import { clock, stateWords } from "../format.js";
+import { clock, stateWords, usd } from "../format.js";
 import { notFound } from "./signin.js";
 
 export function badge(session) {
@@ -241,6 +241,6 @@ export async function projectPage(main, me, projectId) {
               h("td", {}, h("a", { href: path`/builds/${s.session_id}` }, s.build_version || s.session_id)),
               h("td", {}, badge(s)),
               h("td", {}, clock(s.created_at)),
-              h("td", {}, `$${(s.spend_microdollars / 1e6).toFixed(2)}`)))))
+              h("td", {}, usd(s.spend_microdollars))))))
         : h("p", { class: "empty" }, "No builds yet.")));
 }
