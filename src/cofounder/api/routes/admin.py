@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cofounder.api.auth import Caller, admin
 from cofounder.api.routes.common import CallerDep, EngineDep
 from cofounder.project.spec import OWNER_PATTERN
+from cofounder.storage.session_pages import SessionPages
 
 router = APIRouter(tags=["budget and admin"])
 AdminDep = Annotated[Caller, Depends(admin)]
@@ -49,9 +50,9 @@ class WorkerView(BaseModel):
     sessions: list[str]
 
 
-def _budget(engine: EngineDep, owner: str) -> BudgetView:
-    mine = [s for s in engine.sessions() if s.owner == owner]
-    tier = mine[-1].tier if mine else "bootstrapper"
+def _budget(engine: EngineDep, owner: str, tier: str | None = None) -> BudgetView:
+    """`tier`: the owner's (of their newest session), when the caller knows it already."""
+    tier = tier or SessionPages(engine.rt.db).tier_of(owner) or "bootstrapper"
     status = engine.owner_status(owner, tier)
     return BudgetView(
         owner=owner,
@@ -88,14 +89,13 @@ class QueueView(BaseModel):
 @router.get("/owners", response_model=list[OwnerView])
 def owners(engine: EngineDep, _admin: AdminDep) -> list[OwnerView]:
     """Every owner with a session: their budget in this window and how many builds they have."""
-    counts: dict[str, list[int]] = {}
-    for record in engine.sessions():
-        seen = counts.setdefault(record.owner, [0, 0])
-        seen[0] += 1
-        seen[1] += record.state != "finished"
     return [
-        OwnerView(**_budget(engine, owner).model_dump(), sessions=total, active=active)
-        for owner, (total, active) in sorted(counts.items())
+        OwnerView(
+            **_budget(engine, o.owner, o.tier).model_dump(),
+            sessions=o.sessions,
+            active=o.unfinished,
+        )
+        for o in SessionPages(engine.rt.db).owners()
     ]
 
 
@@ -119,10 +119,7 @@ def top_up(engine: EngineDep, _admin: AdminDep, owner: OwnerInPath, body: TopUp)
 def workers(engine: EngineDep, _admin: AdminDep) -> list[WorkerView]:
     now = datetime.now(UTC)
     live = {w.name for w in engine.live_workers()}
-    running: dict[str, list[str]] = {}
-    for record in engine.sessions():
-        if record.worker is not None and record.state == "running":
-            running.setdefault(record.worker, []).append(record.id)
+    running = SessionPages(engine.rt.db).running_by_worker()
     return [
         WorkerView(
             name=w.name,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from cofounder.api.routes.common import CallerDep, EngineDep, OwnedSession
 from cofounder.api.views import Done, SessionPage, SessionView
 from cofounder.engine.errors import ConflictError
+from cofounder.storage.session_pages import SessionPages, SessionQuery
 
 router = APIRouter(tags=["sessions"])
 
@@ -23,24 +24,22 @@ def list_sessions(
     project: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
+    order: Annotated[Literal["oldest", "newest"], Query()] = "oldest",
 ) -> SessionPage:
-    """The caller's sessions (an admin's: everyone's), oldest first; `cursor` is the last id
-    of the previous page."""
-    records = [
-        r
-        for r in engine.sessions()
-        if who.may_see(r.owner)
-        and (state is None or r.state == state)
-        and (project is None or r.project_id == project)
-    ]
-    if cursor is not None:
-        ids = [r.id for r in records]
-        records = records[ids.index(cursor) + 1 :] if cursor in ids else []
-    page = records[:limit]
-    more = len(records) > limit
+    """The caller's sessions (an admin's: everyone's), oldest first (or `order=newest`);
+    `cursor` is the last id of the previous page."""
+    query = SessionQuery(
+        owner=who.scope,
+        state=state,
+        project_id=project,
+        after_id=cursor,
+        limit=limit,
+        newest_first=order == "newest",
+    )
+    page = SessionPages(engine.rt.db).page(query)
     return SessionPage(
-        items=[SessionView.of(engine, r) for r in page],
-        next_cursor=page[-1].id if more and page else None,
+        items=[SessionView.of(engine, r) for r in page.records],
+        next_cursor=page.records[-1].id if page.more and page.records else None,
     )
 
 

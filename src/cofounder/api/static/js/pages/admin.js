@@ -48,10 +48,10 @@ export async function adminPage(main, me) {
     h("section", { class: "card", "aria-labelledby": "queue-title" }, h("h2", { id: "queue-title" }, "Queue"), boxes.queue),
     h("section", { class: "card", "aria-labelledby": "workers-title" }, h("h2", { id: "workers-title" }, "Workers"), boxes.workers),
     h("section", { class: "card", "aria-labelledby": "owners-title" }, h("h2", { id: "owners-title" }, "Spend per owner"), boxes.owners),
-    h("section", { class: "card", "aria-labelledby": "sessions-title" }, h("h2", { id: "sessions-title" }, "Every session"), boxes.sessions));
+    h("section", { class: "card", "aria-labelledby": "sessions-title" }, h("h2", { id: "sessions-title" }, "Sessions, newest first"), boxes.sessions));
   const draw = async () => {
     const [queue, workers, owners, sessions] = await Promise.all([
-      api("/queue"), api("/workers"), api("/owners"), api("/sessions?limit=200")]);
+      api("/queue"), api("/workers"), api("/owners"), api("/sessions?limit=200&order=newest")]);
     replace(boxes.queue, h("dl", { class: "numbers" },
       ["queued", "running", "sleeping", "waiting"].map((k) => h("div", {}, h("dt", {}, k), h("dd", {}, queue[k])))));
     replace(boxes.workers, workers.length
@@ -65,7 +65,7 @@ export async function adminPage(main, me) {
         : h("p", { class: "empty" }, "Nobody has built anything yet."));
     }
     replace(boxes.sessions, sessions.items.length
-      ? table(["Build", "Owner", "State", "Spent", "Started"], [...sessions.items].reverse().map((s) =>
+      ? table(["Build", "Owner", "State", "Spent", "Started"], sessions.items.map((s) =>
           [h("a", { href: path`/builds/${s.session_id}` }, `${s.name} ${s.build_version || ""}`), s.owner, badge(s), usd(s.spend_microdollars), clock(s.created_at)]))
       : h("p", { class: "empty" }, "No sessions yet."));
     updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;

@@ -13,9 +13,9 @@ export function badge(session) {
 export async function projectsPage(main) {
   document.title = "Projects · Cofounder";
   replace(main, h("h1", {}, "Your projects"), loading("Loading your projects…"));
-  const [projects, sessions] = await Promise.all([api("/projects"), api("/sessions?limit=200")]);
+  const [projects, sessions] = await Promise.all([api("/projects"), api("/sessions?limit=200&order=newest")]);
   const latest = new Map();
-  for (const s of sessions.items) if (s.project_id) latest.set(s.project_id, s);
+  for (const s of sessions.items) if (s.project_id && !latest.has(s.project_id)) latest.set(s.project_id, s);
   const list = projects.length
     ? h("ul", { class: "cards" }, projects.map((p) => {
         const last = latest.get(p.project_id);
@@ -27,7 +27,7 @@ export async function projectsPage(main) {
             last ? [badge(last), " ", h("a", { href: path`/builds/${last.session_id}` }, "latest build")] : null));
       }))
     : h("p", { class: "empty" }, "No projects yet. Describe your idea and Cofounder builds it.");
-  const builds = [...sessions.items].reverse().slice(0, 20);
+  const builds = sessions.items.slice(0, 20);
   replace(main,
     h("div", { class: "page-head" }, h("h1", {}, "Your projects"), h("a", { class: "button", href: "/projects/new" }, "New project")),
     list,
@@ -203,7 +203,7 @@ export async function projectPage(main, me, projectId) {
     throw error;
   }
   document.title = `${project.name} · Cofounder`;
-  const builds = await api(`/sessions?limit=200&project=${encodeURIComponent(projectId)}`);
+  const builds = await api(`/sessions?limit=200&order=newest&project=${encodeURIComponent(projectId)}`);
   const note = h("p", { class: "notice", role: "status" });
   const start = h("button", { type: "button" }, project.builds ? "Start the next build" : "Start the build");
   let key = idempotencyKey(); // one per intended build: a double click starts one
@@ -237,7 +237,7 @@ export async function projectPage(main, me, projectId) {
       builds.items.length
         ? h("table", {},
             h("thead", {}, h("tr", {}, ["Build", "State", "Started", "Spent"].map((c) => h("th", { scope: "col" }, c)))),
-            h("tbody", {}, [...builds.items].reverse().map((s) => h("tr", {},
+            h("tbody", {}, builds.items.map((s) => h("tr", {},
               h("td", {}, h("a", { href: path`/builds/${s.session_id}` }, s.build_version || s.session_id)),
               h("td", {}, badge(s)),
               h("td", {}, clock(s.created_at)),
