@@ -3,34 +3,22 @@
 The engine builds these models at every emit site; the event log stores `type` and the rest
 as the JSON payload; every face (the CLI's feed, `events --json`, an API) reads them back as
 the same models. A field added later is optional here, so rows written before it still read.
-This module imports only pydantic, the standard library and `cofounder.questions` (which
-imports only pydantic): any part may import it.
+This module imports only pydantic, the standard library and its two siblings (`event_base`,
+`events_founder`, which add only `cofounder.questions`): any part may import it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from cofounder.questions import Option
+from cofounder.event_base import AtIteration as _AtIteration
+from cofounder.event_base import BaseEvent, Timestamp
+from cofounder.events_founder import Escalated, FounderMessage, Resolved, WaitingForInput
 
-# Stored as `datetime.isoformat()` ("+00:00", never "Z"): the JSON stays what it always was.
-Timestamp = Annotated[AwareDatetime, PlainSerializer(datetime.isoformat, when_used="json")]
-
-
-class BaseEvent(BaseModel):
-    """Frozen (an event is history) and closed (a misspelt or unknown key is an error)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    type: str
-
-
-class _AtIteration(BaseEvent):
-    iteration: int
+__all__ = ["BaseEvent", "Escalated", "FounderMessage", "Resolved", "Timestamp", "WaitingForInput"]
 
 
 # --- the session's life -------------------------------------------------------------------
@@ -244,41 +232,6 @@ class Retrying(_AtIteration):
     retry_after_s: float | None = None
 
 
-class Escalated(_AtIteration):
-    """A question was recorded. Flat, with `default` (the stored `default_option`): the
-    published shape predates `Question`; its options are the same `Option`s."""
-
-    type: Literal["escalated"] = "escalated"
-    id: str
-    reason: str
-    problem: str
-    error: str
-    tried: list[str]
-    recommendation: str
-    options: list[Option]
-    default: str
-    deadline: Timestamp
-    can_continue: bool
-
-
-class WaitingForInput(BaseEvent):
-    """`blocking`: the build stops until the answer (or the deadline's default)."""
-
-    type: Literal["waiting_for_input"] = "waiting_for_input"
-    escalation_id: str
-    deadline: Timestamp
-    blocking: bool
-
-
-class Resolved(_AtIteration):
-    type: Literal["resolved"] = "resolved"
-    escalation_id: str
-    choice: str | None
-    guidance: str | None
-    defaulted: bool
-    by: str | None
-
-
 # --- the founder's app --------------------------------------------------------------------
 
 
@@ -371,6 +324,7 @@ AnyEvent = Annotated[
     | Escalated
     | WaitingForInput
     | Resolved
+    | FounderMessage
     | PreviewReady
     | PreviewFailed
     | PreviewStopped

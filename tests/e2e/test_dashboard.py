@@ -65,7 +65,7 @@ def test_the_founder_path_from_sign_in_to_download(sqlite_backend: Backend) -> N
         {"text": "One product question.", "tool_calls": [ask]},
         {
             "text": "Weekdays it is.",
-            "expect": ["Only weekdays count"],
+            "expect": ["Only weekdays count", "Use big tick boxes"],
             "tool_calls": [
                 call("narrate", message="Building the streak page now.", phase_name="Building"),
                 call("write_file", path="index.html", content="<h1>Streaks</h1>\n"),
@@ -111,12 +111,17 @@ def test_the_founder_path_from_sign_in_to_download(sqlite_backend: Backend) -> N
         assert live.session(session_id)["outcome"] is None
         shoot(page, "build-question")
 
+        # Said while it waits: read together with the answer, in the founder's voice.
+        page.get_by_label("Tell the agent something").fill("Use big tick boxes")
+        page.get_by_role("button", name="Send").click()
+        expect(page.get_by_text("after your answer to its question")).to_be_visible()
         card.get_by_label("Anything to add? (optional)").fill("Saturdays are rest days.")
         card.get_by_role("button", name="Only weekdays count").click()
         expect(card).to_contain_text("You chose “Only weekdays count”")
         expect(page.locator(".badge").first).to_have_text("Completed")
         expect(feed).to_contain_text("Building the streak page now.")
         expect(feed).to_contain_text("Answered: “weekdays” — Saturdays are rest days.")
+        expect(page.locator(".feed .founder p")).to_have_text(["Use big tick boxes"])
         phases = page.locator(".phases li")
         expect(phases).to_have_count(2)
         expect(phases.first).to_have_class(re.compile("done"))
@@ -173,7 +178,7 @@ def test_history_survives_a_reload_and_streams_the_server_cuts(sqlite_backend: B
         page.reload()
         expect(feed).to_contain_text("step 0")  # the whole history again
         expect(page.locator(".badge").first).to_have_text("Completed")
-        voices = page.locator(".feed .voice p").all_inner_texts()
+        voices = page.locator(".feed .agent p").all_inner_texts()
         assert voices == [f"step {n}" for n in range(steps)]  # no gap, no duplicate
         seqs = _feed_seqs(page)  # a tool's row stands where it started, with its call's seq
         assert len(seqs) == len(set(seqs)) and sorted(seqs) == _drawn_seqs(live, session_id)

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+import cofounder.event_base
 import cofounder.events
+import cofounder.events_founder
 import cofounder.questions
 from cofounder.events import (
     EVENT_MODELS,
@@ -42,6 +44,7 @@ NAMES = {
     "cancel_requested", "context_compacted", "budget_updated", "budget_exhausted", "sleeping",
     "waking", "retrying", "escalated", "waiting_for_input", "resolved", "preview_ready",
     "preview_failed", "preview_stopped", "screenshot_taken", "processes_stopped", "requeued",
+    "founder_message",
 }  # fmt: skip
 
 
@@ -143,6 +146,13 @@ def _third_party_imports(module: ModuleType) -> set[str]:
 
 def test_the_event_module_imports_only_pydantic_and_the_question() -> None:
     """Any part (the engine, the CLI, an API) may import it without pulling in another: its
-    one import from the package is the founder's question, which imports only pydantic."""
-    assert _third_party_imports(cofounder.events) == {"pydantic", "cofounder.questions"}
+    imports from the package are its two halves and the founder's question, which import
+    only pydantic."""
+    halves = {"cofounder.event_base", "cofounder.events_founder"}
+    assert _third_party_imports(cofounder.events) == {"pydantic", *halves}
+    assert _third_party_imports(cofounder.events_founder) == {
+        "cofounder.event_base",
+        "cofounder.questions",
+    }
+    assert _third_party_imports(cofounder.event_base) == {"pydantic"}
     assert _third_party_imports(cofounder.questions) == {"pydantic"}

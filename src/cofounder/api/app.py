@@ -19,6 +19,7 @@ from cofounder.api.routes import (
     escalations,
     events,
     files,
+    messages,
     meta,
     preview,
     projects,
@@ -65,7 +66,13 @@ def create_app(settings: Settings, *, worker: bool = False) -> FastAPI:
     app.add_middleware(limits.PlainTarget)
     app.add_middleware(RequestIds)  # outermost: every answer, even a refusal, carries an id
     secured = [Depends(caller)]
-    for router in (projects.router, sessions.router, events.router, escalations.router):
+    for router in (
+        projects.router,
+        sessions.router,
+        messages.router,
+        events.router,
+        escalations.router,
+    ):
         app.include_router(router, prefix=API, dependencies=secured)
     app.include_router(admin.router, prefix=API, dependencies=secured)
     app.include_router(files.router, prefix=API, dependencies=secured)

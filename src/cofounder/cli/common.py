@@ -8,6 +8,7 @@ rich load when a command first asks for them, so `--version` and `-h` start fast
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
@@ -34,6 +35,10 @@ DataDir = Annotated[
 ]
 SessionId = Annotated[str, typer.Argument(help="Session id (a unique prefix is enough).")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+AsOwner = Annotated[
+    str | None,
+    typer.Option("--as", help="Who you are (default $COFOUNDER_USER); must be the owner."),
+]
 
 
 @functools.cache
@@ -103,3 +108,16 @@ def resolve_or_fail(catalog: Catalog, session_id: str) -> SessionRecord:
         return catalog.resolve_session(session_id)
     except BadInputError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
+
+
+def acting_as(as_owner: str | None, record: SessionRecord, verb: str) -> str:
+    """Who is acting on the session (`--as`, else $COFOUNDER_USER): its owner, or exit 2."""
+    who = as_owner or os.environ.get("COFOUNDER_USER")
+    if not who:
+        fail("say who you are with --as OWNER (or set COFOUNDER_USER)", EXIT_BAD_INPUT)
+    if who != record.owner:
+        fail(
+            f"only the session's owner may {verb}; {who!r} is not the owner of session {record.id}",
+            EXIT_BAD_INPUT,
+        )
+    return who

@@ -14,7 +14,9 @@ import typer
 
 from cofounder.cli.common import (
     EXIT_BAD_INPUT,
+    AsOwner,
     DataDir,
+    acting_as,
     fail,
     open_catalog,
     out,
@@ -54,10 +56,7 @@ def resolve(
     guidance: Annotated[
         str | None, typer.Option("--guidance", help="Free text for the agent.")
     ] = None,
-    as_owner: Annotated[
-        str | None,
-        typer.Option("--as", help="Who you are (default $COFOUNDER_USER); must be the owner."),
-    ] = None,
+    as_owner: AsOwner = None,
     data_dir: DataDir = None,
 ) -> None:
     """Answer a question: the build continues with your choice (and guidance)."""
@@ -68,8 +67,7 @@ def resolve(
     from cofounder.storage.escalations import EscalationError
 
     catalog = open_catalog(data_dir)
-    who = as_owner or os.environ.get("COFOUNDER_USER")
-    if not who:
+    if not (as_owner or os.environ.get("COFOUNDER_USER")):
         fail("say who you are with --as OWNER (or set COFOUNDER_USER)", EXIT_BAD_INPUT)
     try:
         escalation = catalog.resolve_escalation(escalation_id)
@@ -77,11 +75,7 @@ def resolve(
         fail(str(exc), EXIT_BAD_INPUT)
     record = catalog.session(escalation.session_id)
     assert record is not None
-    if who != record.owner:
-        fail(
-            f"only the session's owner may answer; {who!r} is not the owner of session {record.id}",
-            EXIT_BAD_INPUT,
-        )
+    who = acting_as(as_owner, record, "answer")
     try:
         done = catalog.answer_escalation(escalation.id, choice=choice, guidance=guidance, by=who)
     except EscalationError as exc:

@@ -15,6 +15,7 @@ import typer
 
 from cofounder.cli import (
     budget_commands,
+    conversation_commands,
     escalation_commands,
     model_commands,
     preview_commands,
@@ -88,6 +89,7 @@ for group in (
     model_commands,
     budget_commands,
     escalation_commands,
+    conversation_commands,
     preview_commands,
     worker_commands,
     serve_commands,

@@ -20,6 +20,7 @@ from cofounder.events import (
     ContextCompacted,
     DocumentationUpdated,
     Escalated,
+    FounderMessage,
     IterationCommitted,
     ModelFailed,
     ModelUnavailable,
@@ -240,6 +241,8 @@ def event_line(event: Event, *, owner: str | None = None) -> Text | None:
             return _waiting(e, now)
         case Resolved() as e:
             return _resolved(e)
+        case FounderMessage(by=by, text=text):
+            return Text(f"✉ {inert(by)} says: {_s(text, clip=300)}", style="bold magenta")
         case Sleeping(wake_at=wake_at, reason=reason):
             return sleeping_text(event.session_id, wake_at, reason, owner, now)
         case Waking(on_request=on_request):

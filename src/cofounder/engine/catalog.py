@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from cofounder.agent.loop import PAUSED
 from cofounder.config import TIER_PRIORITY, Settings
 from cofounder.engine import runtime
-from cofounder.engine.errors import BadInputError, SessionFinishedError
+from cofounder.engine.errors import BadInputError, NotFoundError, SessionFinishedError
 from cofounder.engine.holders import holder, is_served, live_workers
 from cofounder.engine.outcomes import record_outcome, record_pause
 from cofounder.engine.runtime import Runtime
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from cofounder.sandbox import SandboxLimits
     from cofounder.storage import Checkpoint, Event, SnapshotStore
     from cofounder.storage.escalations import Escalation
+    from cofounder.storage.founder_messages import FounderMessageRecord
     from cofounder.storage.queue import QueueDepth
     from cofounder.storage.stats import Stats
     from cofounder.storage.tokens import TokenRecord
@@ -147,6 +148,35 @@ class Catalog:
     def request_wake(self, session_id: str) -> None:
         """Ask a sleeping session to wake now: its runner, or the next resume, sees it."""
         self.rt.sessions.request_wake(session_id)
+
+    def say(self, session_id: str, text: str, *, by: str) -> FounderMessageRecord:
+        """Keep what the founder says to a build (redacted); the model reads it at the next
+        iteration boundary — a sleeping or waiting build's, when it runs again."""
+        from cofounder.redaction import redact
+        from cofounder.storage.founder_messages import MAX_CHARS, FounderMessages
+
+        text = text.strip()
+        if not text:
+            raise BadInputError("the message is empty")
+        if len(text) > MAX_CHARS:
+            raise BadInputError(
+                f"the message is too long ({len(text)} characters; the limit is {MAX_CHARS})"
+            )
+        record = self.rt.sessions.get(session_id)
+        if record is None:
+            raise NotFoundError(f"no session with id {session_id!r}")
+        if record.state == "finished":
+            raise SessionFinishedError(
+                f"session {session_id} has ended ({record.outcome}): nobody would read it; "
+                "start a new build"
+            )
+        return FounderMessages(self.rt.db).add(session_id, by, redact(text))
+
+    def founder_messages(self, session_id: str) -> list[FounderMessageRecord]:
+        """What the founder said to the session, oldest first, with when each was read."""
+        from cofounder.storage.founder_messages import FounderMessages
+
+        return FounderMessages(self.rt.db).of(session_id)
 
     def is_active(self, session_id: str) -> bool:
         """Whether a live worker runs the session, or will carry it on by itself."""

@@ -19,7 +19,7 @@ from cofounder.agent.healing.escalation import founder_reply
 from cofounder.agent.healing.policy import HealingState, resolved
 from cofounder.engine import runtime
 from cofounder.engine.faults import crash_point
-from cofounder.events import Escalated, Resolved, WaitingForInput
+from cofounder.events import Escalated, FounderMessage, Resolved, WaitingForInput
 from cofounder.llm import Message, TextBlock
 from cofounder.questions import ASKED_KEY, Question
 from cofounder.storage import Checkpoint
@@ -31,6 +31,9 @@ from cofounder.storage.escalations import (
     undelivered_in,
 )
 from cofounder.storage.events import append_in
+from cofounder.storage.founder_messages import FounderMessageRecord
+from cofounder.storage.founder_messages import mark_delivered_in as mark_said_in
+from cofounder.storage.founder_messages import undelivered_in as said_undelivered_in
 from cofounder.storage.sessions import row_in
 from cofounder.storage.transcript import (
     append_messages_in,
@@ -108,9 +111,18 @@ def founder_message(escalation: Escalation) -> str:
     )
 
 
+def founder_said(message: FounderMessageRecord) -> str:
+    """A message the founder sent mid-build, as the model reads it."""
+    return (
+        "[Message from the founder, sent while you were working. Acknowledge it in your next "
+        f"narration and adapt your plan to it.]\n{message.text}"
+    )
+
+
 @DBOS.step(name="cofounder.deliver")
 def deliver_step(session_id: str) -> dict[str, Any]:
-    """Deliver answered (or timed-out) questions as one founder message, its own iteration.
+    """Deliver answered (or timed-out) questions, and what the founder said meanwhile, as one
+    founder message of its own iteration.
 
     Returns the latest committed iteration and its healing state either way, so a replay after
     a crash that already delivered continues from the right place.
@@ -119,14 +131,16 @@ def deliver_step(session_id: str) -> dict[str, Any]:
     with rt.db.transaction() as session:
         apply_deadlines_in(session, session_id, datetime.now(UTC))
         answered = [e for e in undelivered_in(session, session_id) if e.state != "open"]
+        said = said_undelivered_in(session, session_id)
         last = latest_checkpoint_in(session, session_id)
         assert last is not None
-        if answered:
+        if answered or said:
             iteration = last.iteration + 1
             healing = HealingState.model_validate(last.healing_state or {})
             for escalation in answered:
                 healing = resolved(healing, escalation.key)
-            text = "\n\n".join(founder_message(e) for e in answered)
+            parts = [founder_message(e) for e in answered] + [founder_said(m) for m in said]
+            text = "\n\n".join(parts)
             message = Message(role="user", content=[TextBlock(text=text)])
             append_messages_in(session, session_id, iteration, last.message_count, [message])
             last = Checkpoint(
@@ -141,6 +155,10 @@ def deliver_step(session_id: str) -> dict[str, Any]:
             )
             save_checkpoint_in(session, last)
             row_in(session, session_id).iteration = iteration
+            mark_said_in(session, [m.id for m in said], iteration)
+            for m in said:
+                event = FounderMessage(iteration=iteration, message_id=m.id, text=m.text, by=m.by)
+                append_in(session, session_id, event)
             for escalation in answered:
                 mark_delivered_in(session, escalation.id, iteration)
                 append_in(
@@ -155,6 +173,6 @@ def deliver_step(session_id: str) -> dict[str, Any]:
                         by=escalation.resolved_by,
                     ),
                 )
-    if answered:
+    if answered or said:
         crash_point("deliver.after")
     return {"iteration": last.iteration, "healing_state": last.healing_state}

@@ -274,3 +274,16 @@ class IdempotentRequestRow(Base):
     status: Mapped[int] = mapped_column(Integer)
     body_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class FounderMessageRow(Base):
+    """Something a founder said to a build; `delivered_iteration` once the model has it."""
+
+    __tablename__ = "founder_messages"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    by: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    delivered_iteration: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -92,6 +92,8 @@ ACCESS: dict[tuple[str, str], Row] = {
     ("GET", f"{S}/preview"): Row(200, "owned"),
     ("GET", f"{API}/models"): Row(200, "caller"),
     ("GET", f"{API}/me"): Row(200, "caller"),
+    ("POST", f"{S}/messages"): Row(202, "owned", {"text": "green buttons, please"}),
+    ("GET", f"{S}/messages"): Row(200, "owned"),
     ("GET", f"{API}/owners"): Row(200, "admin"),
     ("GET", f"{API}/queue"): Row(200, "admin"),
 }

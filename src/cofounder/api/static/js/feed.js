@@ -11,7 +11,7 @@ export const EVENT_TYPES = [
   "iteration_committed", "workspace_restored", "snapshot_failed", "model_failed",
   "model_unavailable", "context_compacted", "budget_updated", "budget_exhausted", "retrying",
   "escalated", "waiting_for_input", "resolved", "preview_ready", "preview_failed",
-  "preview_stopped", "processes_stopped", "screenshot_taken",
+  "preview_stopped", "processes_stopped", "screenshot_taken", "founder_message",
 ];
 
 export function follow(sessionId, { onEvent, onConnection }) {
@@ -123,6 +123,7 @@ export class Feed {
       return this.item("tool", time, toolRow(event));
     }
     if (event.type === "narration") return this.item("voice agent", time, h("p", {}, p.message));
+    if (event.type === "founder_message") return this.item("voice founder", time, h("p", {}, p.text));
     if (event.type === "assistant_text") return this.item("thought", time, h("p", {}, p.text));
     if (event.type === "preview_ready") {
       const url = safeUrl(p.url);

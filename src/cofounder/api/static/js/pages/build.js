@@ -47,6 +47,7 @@ export async function buildPage(main, me, sessionId) {
     shots: h("div", { class: "shots" }, loading()),
     docs: h("div", { class: "docs" }, loading()),
     facts: h("p", { class: "meta" }),
+    say: h("div", {}),
   };
   replace(main,
     h("div", { class: "build-head" },
@@ -57,7 +58,8 @@ export async function buildPage(main, me, sessionId) {
     h("div", { class: "columns" },
       h("section", { class: "card feed-card", "aria-labelledby": "feed-title" },
         h("div", { class: "panel-head" }, h("h2", { id: "feed-title" }, "Live feed"), view.connection),
-        view.feed),
+        view.feed,
+        view.say),
       h("aside", { class: "side" },
         section("Phases", "phases-title", view.phases),
         section("Budget", "budget-title", view.budget),
@@ -78,6 +80,7 @@ export async function buildPage(main, me, sessionId) {
     view.reason.textContent = session.outcome && session.outcome !== "completed" && session.outcome_reason ? `Why: ${session.outcome_reason}` : "";
     drawActions();
     drawBudget();
+    drawSay();
   };
   let confirmCancel = false;
   const act = async (verb) => {
@@ -111,6 +114,34 @@ export async function buildPage(main, me, sessionId) {
         ? h("a", { class: "button secondary", href: path`/api/v1/sessions/${sessionId}/export`, download: "" }, "Download the code")
         : null,
       session.project_id ? h("a", { class: "button secondary", href: path`/projects/${session.project_id}` }, "Project") : null);
+  };
+  const drawSay = () => {
+    if (session.outcome !== null) {
+      replace(view.say);
+      return;
+    }
+    if (view.say.firstChild) return; // drawn once: a founder may be typing in it
+    const box = h("textarea", { id: "say-text", rows: 2, maxlength: 4000, placeholder: "e.g. Make the buttons green" });
+    const note = h("p", { class: "meta", role: "status" });
+    const send = h("button", { type: "submit" }, "Send");
+    const form = h("form", { class: "say-form" },
+      h("label", { for: "say-text" }, "Tell the agent something"),
+      h("div", { class: "say" }, box, send), note);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (!box.value.trim()) return;
+      send.disabled = true;
+      note.textContent = "Sending…";
+      try {
+        const kept = await api(path`/sessions/${sessionId}/messages`, { method: "POST", body: { text: box.value } });
+        box.value = "";
+        note.textContent = `Sent. The agent reads it ${kept.read_when}.`;
+      } catch (error) {
+        note.textContent = problemText(error);
+      }
+      send.disabled = false;
+    });
+    replace(view.say, form);
   };
   const drawBudget = () => {
     if (!budget) return;
