@@ -21,6 +21,10 @@ from cofounder.events_founder import Escalated, FounderMessage, Resolved, Waitin
 __all__ = ["BaseEvent", "Escalated", "FounderMessage", "Resolved", "Timestamp", "WaitingForInput"]
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 # --- the session's life -------------------------------------------------------------------
 
 
@@ -33,6 +37,10 @@ class SessionStarted(BaseEvent):
     workspace: str
     max_tool_calls: int
     network: str = "none"  # rows from before the network mode existed had none
+    # A fork's first event names where it came from (`cofounder fork`); other sessions' first
+    # events keep the shape they always had.
+    parent_session_id: str | None = Field(default=None, exclude_if=_absent)
+    forked_from_iteration: int | None = Field(default=None, exclude_if=_absent)
 
 
 class SessionResumed(_AtIteration):

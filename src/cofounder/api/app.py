@@ -19,6 +19,7 @@ from cofounder.api.routes import (
     escalations,
     events,
     files,
+    forks,
     messages,
     meta,
     preview,
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, worker: bool = False) -> FastAPI:
         projects.router,
         sessions.router,
         messages.router,
+        forks.router,
         events.router,
         escalations.router,
     ):

@@ -89,6 +89,8 @@ class SessionView(_View):
     project_id: str | None
     build_version: str | None
     preview_url: str | None
+    parent_session_id: str | None  # a fork's: the session and iteration it started from
+    forked_from_iteration: int | None
 
     @classmethod
     def of(cls, engine: Engine, record: SessionRecord) -> SessionView:
@@ -117,6 +119,8 @@ class SessionView(_View):
             build_version=record.build_version,
             # A URL is live only while a worker runs the session.
             preview_url=record.preview_url if held is not None else None,
+            parent_session_id=record.parent_session_id,
+            forked_from_iteration=record.forked_from_iteration,
         )
 
 

@@ -1,4 +1,5 @@
-"""`cofounder say SESSION_ID TEXT`: tell a build something while it works.
+"""`cofounder say SESSION_ID TEXT`: tell a build something while it works; `cofounder fork
+SESSION_ID --iteration N`: try again from any committed iteration.
 
 The message is kept at once and reaches the model at the build's next iteration boundary,
 exactly once; a sleeping or waiting build reads it when it runs again. Only the session's
@@ -17,6 +18,7 @@ from cofounder.cli.common import (
     acting_as,
     fail,
     open_catalog,
+    open_engine,
     out,
     resolve_or_fail,
 )
@@ -48,5 +50,43 @@ def say(
     out().print(Text(f"kept {inert(message.id)}; the build reads it {read}"))
 
 
+def fork(
+    session_id: Annotated[str, typer.Argument(help="Session id (a unique prefix).")],
+    iteration: Annotated[
+        int, typer.Option("--iteration", help="The committed iteration to start from.", min=0)
+    ],
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model spec for the fork (default: the same).")
+    ] = None,
+    no_run: Annotated[
+        bool, typer.Option("--no-run", help="Only queue it (a worker, or `resume`, runs it).")
+    ] = False,
+    as_owner: AsOwner = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Start a new session from an iteration of another: its files and its conversation as
+    they were then. The original is untouched; the fork runs like `build`."""
+    from cofounder.cli.common import EXIT_BUSY
+    from cofounder.cli.run_commands import run_session
+    from cofounder.engine import BadInputError, EngineError
+    from cofounder.engine.fork import fork_session
+
+    engine = open_engine(data_dir)
+    record = resolve_or_fail(engine, session_id)
+    acting_as(as_owner, record, "fork it")
+    try:
+        forked = fork_session(engine, record.id, iteration, model=model)
+    except BadInputError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    except EngineError as exc:  # busy, or the owner's daily cap: nothing was created
+        fail(str(exc), EXIT_BUSY)
+    print(f"session: {forked.id}", flush=True)
+    out().print(f"forked from {record.id} at iteration {iteration}")
+    if no_run:
+        raise typer.Exit(0)
+    raise typer.Exit(run_session(engine, forked.id, resumed=False))
+
+
 def register(app: typer.Typer) -> None:
     app.command()(say)
+    app.command()(fork)

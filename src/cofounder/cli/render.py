@@ -203,6 +203,14 @@ def event_line(event: Event, *, owner: str | None = None) -> Text | None:
     None for events only the status bar uses. Every value from the event is shown inert."""
     now = event.ts
     match event.body:
+        case SessionStarted(
+            name=name, model=model, parent_session_id=str() as parent, forked_from_iteration=at
+        ):
+            return Text(
+                f"▶ forked “{_s(name)}” from {_s(parent)} at iteration {_n(at or 0)}, "
+                f"with {_s(model)}",
+                style="bold",
+            )
         case SessionStarted(name=name, model=model):
             return Text(f"▶ started “{_s(name)}” with {_s(model)}", style="bold")
         case SessionResumed(iteration=iteration):
@@ -337,6 +345,8 @@ def status_payload(
         # A URL is only live while a process runs the session (a killed one leaves it behind).
         "preview_url": record.preview_url if active else None,
         "preview_command": preview_command(record),
+        "parent_session_id": record.parent_session_id,  # a fork's lineage
+        "forked_from_iteration": record.forked_from_iteration,
     }
 
 

@@ -13,7 +13,7 @@ from cofounder.storage.projects import ProjectRecord
 
 # A project posted over the API has no file: a model path in it would be read relative to
 # the server's working directory, so file-backed models are refused there (see the API).
-_NO_FILE = Path("project.json")
+NO_FILE = Path("project.json")
 
 
 def create_project(engine: Engine, spec: ProjectSpec) -> ProjectRecord:
@@ -51,7 +51,7 @@ def start_build(
         from_snapshot = last.snapshot_id if last is not None else None
     return engine.create_session(
         spec,
-        _NO_FILE,
+        NO_FILE,
         model_override=model,
         max_tool_calls=max_tool_calls,
         build=BuildLink(project.id, following.version, from_snapshot),

@@ -54,6 +54,8 @@ class SessionRecord(BaseModel):
     project_id: str | None = None
     build_version: str | None = None
     pause_requested: bool = False
+    parent_session_id: str | None = None  # a fork's: the session and iteration it came from
+    forked_from_iteration: int | None = None
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
@@ -74,6 +76,8 @@ class NewSession(BaseModel):
     network_mode: str = "none"
     project_id: str | None = None
     build_version: str | None = None
+    parent_session_id: str | None = None
+    forked_from_iteration: int | None = None
 
 
 def insert_in(session: Session, new: NewSession) -> None:

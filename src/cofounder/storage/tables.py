@@ -87,6 +87,8 @@ class SessionRow(Base):
     build_version: Mapped[str | None] = mapped_column(String(40), nullable=True)
     # Asked to pause (over the API): the run pauses before its next model call.
     pause_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    parent_session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    forked_from_iteration: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

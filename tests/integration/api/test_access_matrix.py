@@ -94,6 +94,7 @@ ACCESS: dict[tuple[str, str], Row] = {
     ("GET", f"{API}/me"): Row(200, "caller"),
     ("POST", f"{S}/messages"): Row(202, "owned", {"text": "green buttons, please"}),
     ("GET", f"{S}/messages"): Row(200, "owned"),
+    ("POST", f"{S}/fork"): Row(202, "owned", {"iteration": 0}),
     ("GET", f"{API}/owners"): Row(200, "admin"),
     ("GET", f"{API}/queue"): Row(200, "admin"),
 }

@@ -30,7 +30,7 @@ _FILE_BACKED = frozenset({"scripted"})
 IDEMPOTENT_WAIT_SECONDS = 30
 
 
-def _check_model(spec: str | None, admin: bool, field: str) -> None:
+def check_model(spec: str | None, admin: bool, field: str) -> None:
     if spec is None or admin:
         return
     try:
@@ -57,7 +57,7 @@ def post_project(engine: EngineDep, who: CallerDep, body: dict[str, Any]) -> Pro
             for e, said in zip(exc.errors(), words, strict=True)
         ]
         raise _Invalid(errors) from None
-    _check_model(spec.model, who.admin, "model")
+    check_model(spec.model, who.admin, "model")
     return ProjectView.of(create_project(engine, spec))
 
 
@@ -97,7 +97,7 @@ def post_build(
     `Idempotency-Key` gets the first answer (a key used for another project is another key)."""
     project = project_of(engine, project_id, who.scope)
     request = body or BuildRequest()
-    _check_model(request.model, who.admin, "model")
+    check_model(request.model, who.admin, "model")
     if idempotency_key is None:
         return _start(engine, project, request)
     key = f"{project.id}/{idempotency_key}"
