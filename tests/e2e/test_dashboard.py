@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from cf_support import Backend
 
 # Event types the feed does not draw as a line of its own (`tool_started` becomes its call's).
-UNDRAWN = {"thinking", "iteration_committed", "budget_updated", "tool_started"}
+UNDRAWN = {"thinking", "budget_updated", "tool_started"}
 
 
 def _new_token(live: Live, owner: str, *, admin: bool = False) -> str:
@@ -142,6 +142,13 @@ def test_the_founder_path_from_sign_in_to_download(sqlite_backend: Backend) -> N
         assert any("COFOUNDER_DOCS" in n and n.endswith("overview.md") for n in names), names
 
         assert sorted(_feed_seqs(page)) == _drawn_seqs(live, session_id)
+
+        # Try again from step 1: a fork of this build opens, naming where it came from.
+        page.get_by_role("button", name="Try again from step 1").click()
+        expect(page).not_to_have_url(re.compile(session_id))
+        expect(page.locator(".lineage")).to_have_text(re.compile(r"Tried again from step 1 of"))
+        fork = live.session(page.url.rsplit("/", 1)[1])
+        assert fork["parent_session_id"] == session_id and fork["build_version"] == "build_v0_2"
 
 
 def test_history_survives_a_reload_and_streams_the_server_cuts(sqlite_backend: Backend) -> None:

@@ -66,7 +66,7 @@ const SYSTEM = {
 };
 const TONE = { escalated: "ask", waiting_for_input: "ask", resolved: "ask", model_failed: "bad",
   snapshot_failed: "bad", preview_failed: "bad", budget_exhausted: "wait", sleeping: "wait" };
-const HIDDEN = new Set(["thinking", "iteration_committed", "budget_updated"]);
+const HIDDEN = new Set(["thinking", "budget_updated"]);
 // Tools whose call is its own line already (the narration itself): no tool row besides.
 const QUIET_TOOLS = new Set(["narrate"]);
 
@@ -84,8 +84,10 @@ function toolRow(event) {
 }
 
 export class Feed {
-  constructor(list) {
+  // `onRetry(iteration)`: the founder wants to try again from that committed step.
+  constructor(list, onRetry) {
     this.list = list;
+    this.onRetry = onRetry;
     this.last = 0;
     this.pending = new Map(); // tool_use_id → the row of a tool still running
   }
@@ -125,6 +127,12 @@ export class Feed {
     if (event.type === "narration") return this.item("voice agent", time, h("p", {}, p.message));
     if (event.type === "founder_message") return this.item("voice founder", time, h("p", {}, p.text));
     if (event.type === "assistant_text") return this.item("thought", time, h("p", {}, p.text));
+    if (event.type === "iteration_committed") {
+      const retry = h("button", { type: "button", class: "link retry", onclick: () => this.onRetry(p.iteration) },
+        "try again from here");
+      retry.setAttribute("aria-label", `Try again from step ${p.iteration}`);
+      return this.item("step", time, `Step ${p.iteration} saved · `, retry);
+    }
     if (event.type === "preview_ready") {
       const url = safeUrl(p.url);
       return this.item("system good", time, "Your app is live",

@@ -47,11 +47,12 @@ export async function buildPage(main, me, sessionId) {
     shots: h("div", { class: "shots" }, loading()),
     docs: h("div", { class: "docs" }, loading()),
     facts: h("p", { class: "meta" }),
+    lineage: h("p", { class: "meta lineage" }),
     say: h("div", {}),
   };
   replace(main,
     h("div", { class: "build-head" },
-      h("div", {}, view.title, h("p", { class: "meta" }, view.badge, " ", view.facts), view.reason),
+      h("div", {}, view.title, h("p", { class: "meta" }, view.badge, " ", view.facts), view.lineage, view.reason),
       view.actions),
     view.note,
     view.questions,
@@ -77,6 +78,10 @@ export async function buildPage(main, me, sessionId) {
     view.badge.textContent = words;
     view.facts.textContent = [session.build_version, `step ${session.iteration}`,
       `${session.tool_calls} tool calls`, `${usd(session.spend_microdollars)} spent`].filter(Boolean).join(" · ");
+    replace(view.lineage, session.parent_session_id
+      ? ["Tried again from step ", String(session.forked_from_iteration), " of ",
+          h("a", { href: path`/builds/${session.parent_session_id}` }, "an earlier build")]
+      : []);
     view.reason.textContent = session.outcome && session.outcome !== "completed" && session.outcome_reason ? `Why: ${session.outcome_reason}` : "";
     drawActions();
     drawBudget();
@@ -193,7 +198,16 @@ export async function buildPage(main, me, sessionId) {
   drawSession();
   drawPhases();
   soon(...Object.keys(refresh).filter((k) => k !== "session"));
-  const feed = new Feed(view.feed);
+  const retry = async (iteration) => {
+    view.note.textContent = `Starting a new build from step ${iteration}…`;
+    try {
+      const forked = await api(path`/sessions/${sessionId}/fork`, { method: "POST", body: { iteration } });
+      location.assign(path`/builds/${forked.session_id}`);
+    } catch (error) {
+      view.note.textContent = problemText(error);
+    }
+  };
+  const feed = new Feed(view.feed, retry);
   const labels = { live: "● Live", reconnecting: "Reconnecting…", ended: "Ended", closed: "Disconnected — reload to retry" };
   follow(sessionId, {
     onEvent: (event) => {
