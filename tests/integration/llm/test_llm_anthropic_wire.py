@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -91,15 +92,20 @@ def test_text_reaches_on_text_in_order_as_it_arrives(server: FakeLLMServer, wait
     frames = anthropic_turn(text="Let me start by planning.", text_chunks=4)
     first_delta = next(i for i, f in enumerate(frames) if f.event == "content_block_delta")
     server.script(Stream([*frames[: first_delta + 1], Pause(1.0), *frames[first_delta + 1 :]]))
-    seen: list[tuple[str, int]] = []
+    seen: list[tuple[str, int, float]] = []
 
     slow_read = model(server, waits, read_timeout_s=5.0)
-    turn = slow_read.complete(ask(), lambda t: seen.append((t, server.frames_sent)))
+    turn = slow_read.complete(
+        ask(), lambda t: seen.append((t, server.frames_sent, time.monotonic()))
+    )
 
-    assert "".join(t for t, _ in seen) == turn.text == "Let me start by planning."
+    assert "".join(t for t, _, _ in seen) == turn.text == "Let me start by planning."
     assert len(seen) == 4
-    # The first delta reached us while the server was still holding the rest back.
-    assert seen[0][1] <= first_delta + 1 < seen[1][1]
+    # The first delta reached us while the server was still holding the rest back, and the
+    # next only after the pause. (Not the server's counter: it counts a frame once written,
+    # which can be after the client has read it.)
+    assert seen[0][1] <= first_delta + 1
+    assert seen[1][2] - seen[0][2] >= 0.5  # a lower bound only: a loaded machine only adds
     assert turn.stop_reason == "end_turn"
     assert turn.model == "claude-test"
 
