@@ -9,9 +9,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from cofounder.llm import Message
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "habit-tracker" / "cofounder.yaml"
@@ -59,6 +62,22 @@ class Backend:
 
 def app_db_url(backend: Backend) -> str:
     return backend.database_url or f"sqlite:///{backend.home / 'cofounder.sqlite'}"
+
+
+def transcript_of(backend: Backend, session_id: str) -> list[Message]:
+    """A session's conversation as stored (what its model is sent)."""
+    from cofounder.storage import Database, Transcript
+
+    db = Database(app_db_url(backend))
+    try:
+        return Transcript(db).messages(session_id)
+    finally:
+        db.close()
+
+
+def texts_in(messages: list[Message], text: str) -> int:
+    """How many text blocks of `messages` contain `text`."""
+    return sum(text in getattr(block, "text", "") for m in messages for block in m.content)
 
 
 def session_id_from(stdout: str) -> str:

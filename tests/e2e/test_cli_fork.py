@@ -2,18 +2,18 @@
 workspace equals `restore --iteration N` byte for byte; it then continues on another scripted
 path and completes; the original's workspace, transcript and events are unchanged; the owner
 is billed for the fork's own model calls only; its first event and its status name the parent.
-Only the owner may fork, and only a committed iteration."""
+Only the owner may fork, and only a committed iteration; without --no-run it runs at once."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from cf_support import Backend, app_db_url, scripted_project, session_id_from
-from cofounder.storage import Database, Transcript
+from cf_support import Backend, scripted_project, session_id_from, transcript_of
 
 USAGE = {"input_tokens": 2_000, "output_tokens": 200}  # 2,400 microdollars a call, as priced
 PRICES = {"COFOUNDER_PRICES": json.dumps({"scripted:*": {"input": 1, "output": 2}})}
@@ -55,11 +55,7 @@ def _json(backend: Backend, *args: str) -> Any:
 
 
 def _transcript(backend: Backend, session_id: str) -> list[str]:
-    db = Database(app_db_url(backend))
-    try:
-        return [m.model_dump_json() for m in Transcript(db).messages(session_id)]
-    finally:
-        db.close()
+    return [m.model_dump_json() for m in transcript_of(backend, session_id)]
 
 
 def _own_status(backend: Backend, session_id: str) -> dict[str, Any]:
@@ -138,3 +134,43 @@ def test_only_the_owner_forks_and_only_a_committed_iteration(
     assert beyond.returncode == 2 and "no committed iteration 99" in beyond.stderr
     sessions = sqlite_backend.cli("sessions", "--json").stdout.splitlines()
     assert len(sessions) == 1  # nothing was created
+    # Without --no-run the fork runs here, like `build`, and exits as the build ends.
+    ran = sqlite_backend.cli("fork", parent, "--iteration", "2", "--as", "alice")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert f"forked from {parent} at iteration 2" in ran.stdout
+    fork = session_id_from(ran.stdout)
+    status = _json(sqlite_backend, "status", fork)[0]
+    assert status["state"] == "completed" and status["forked_from_iteration"] == 2
+    assert "extra.txt" in _files(_workspace(sqlite_backend, fork))
+
+
+def test_a_running_build_forks_from_its_last_committed_iteration_or_earlier(
+    sqlite_backend: Backend, tmp_path: Path
+) -> None:
+    turns = [
+        _write("app.txt", "one\n"),
+        {"tool_calls": [_call("bash", command="sleep 8; echo slow")]},
+        {"text": "done"},
+    ]
+    run = sqlite_backend.popen("build", str(scripted_project(tmp_path / "p", turns)))
+    assert run.stdout is not None
+    parent = run.stdout.readline().removeprefix("session: ").strip()
+    deadline = time.monotonic() + 60
+    while not any(
+        e["type"] == "tool_started" and e["payload"]["iteration"] == 2
+        for e in _json(sqlite_backend, "events", parent)
+    ):  # iteration 1 is committed, iteration 2's slow step under way
+        assert time.monotonic() < deadline, "the build never reached its second step"
+        time.sleep(0.1)
+
+    early = sqlite_backend.cli("fork", parent, "--iteration", "2", "--no-run", "--as", "alice")
+    assert early.returncode == 2
+    assert f"session {parent} has no committed iteration 2 (its iterations are 0 to 1)" in (
+        early.stderr
+    )
+    queued = sqlite_backend.cli("fork", parent, "--iteration", "1", "--no-run", "--as", "alice")
+    assert queued.returncode == 0, queued.stderr
+    fork = session_id_from(queued.stdout)
+    assert _files(_workspace(sqlite_backend, fork)) == {"app.txt": b"one\n"}
+    assert run.wait(timeout=120) == 0  # the original runs on, untouched
+    assert _json(sqlite_backend, "status", parent)[0]["state"] == "completed"

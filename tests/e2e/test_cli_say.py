@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cf_support import Backend, app_db_url, scripted_project
+from cf_support import Backend, app_db_url, scripted_project, texts_in, transcript_of
 from cofounder.agent.context.conversation_check import conversation_problems
-from cofounder.storage import Database, EventLog, Transcript
+from cofounder.storage import Database, EventLog
 
 SAID = "Please make the buttons green"
 
@@ -41,15 +41,9 @@ def _events(backend: Backend, session_id: str) -> list[tuple[str, dict[str, Any]
 
 
 def _said_in_transcript(backend: Backend, session_id: str) -> int:
-    db = Database(app_db_url(backend))
-    try:
-        messages = Transcript(db).messages(session_id)
-    finally:
-        db.close()
+    messages = transcript_of(backend, session_id)
     assert conversation_problems(messages) == []
-    return sum(
-        SAID in block.text for m in messages for block in m.content if hasattr(block, "text")
-    )
+    return texts_in(messages, SAID)
 
 
 def _wait_for(backend: Backend, session_id: str, kind: str, timeout: float = 60) -> None:
