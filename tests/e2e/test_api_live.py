@@ -100,7 +100,8 @@ def test_an_answer_given_over_http_reaches_the_model(sqlite_backend: Backend) ->
     with serve(sqlite_backend, turns) as live:
         session_id = live.start_build()
         live.read_stream(session_id, until=lambda m: m.event == "waiting_for_input")
-        assert live.session(session_id)["state"] == "waiting"
+        # The event is written before the run ends and the state says so: wait for the state.
+        live.wait_for(session_id, lambda s: s["state"] == "waiting")
         [question] = live.ok("GET", f"/sessions/{session_id}/escalations")
         assert question["state"] == "open" and live.model_calls(session_id) == 1
         path = f"/escalations/{question['id']}/resolve"

@@ -24,7 +24,7 @@ def _call(name: str, **args: Any) -> dict[str, Any]:
 
 def _turns() -> list[dict[str, Any]]:
     return [
-        {"tool_calls": [_call("bash", command="sleep 4; echo slow")]},
+        {"tool_calls": [_call("bash", command="sleep 10; echo slow")]},
         # The scripted model fails the build unless this request carries the message.
         {"text": "Green it is.", "expect": [SAID], "tool_calls": [
             _call("narrate", message="Making the buttons green, as you asked.")]},
@@ -101,15 +101,14 @@ def test_only_the_owner_speaks_and_nobody_to_an_ended_build(
     sqlite_backend: Backend, tmp_path: Path
 ) -> None:
     run, session_id = _start(sqlite_backend, tmp_path)
+    key = "sk-ant-api03-" + "A" * 40  # sent first: the build's next step needs the message
+    leaky = sqlite_backend.cli("say", session_id, f"{SAID}; key {key}", "--as", "alice")
+    assert leaky.returncode == 0, leaky.stderr
     other = sqlite_backend.cli("say", session_id, SAID, "--as", "mallory")
     assert other.returncode == 2 and "only the session's owner" in other.stderr
     assert sqlite_backend.cli("say", session_id, "   ", "--as", "alice").returncode == 2
     long = sqlite_backend.cli("say", session_id, "x" * 4001, "--as", "alice")
     assert long.returncode == 2 and "4000" in long.stderr.replace(",", "")
-    key = "sk-ant-api03-" + "A" * 40
-    assert (
-        sqlite_backend.cli("say", session_id, f"{SAID}; key {key}", "--as", "alice").returncode == 0
-    )
     assert run.wait(timeout=120) == 0
     said = [p for t, p in _events(sqlite_backend, session_id) if t == "founder_message"]
     assert len(said) == 1 and key not in said[0]["text"] and SAID in said[0]["text"]
