@@ -119,13 +119,17 @@ def _proc_stats() -> Iterator[list[str]]:
 
 
 def _turns(costly: int) -> list[dict[str, Any]]:
-    """`costly` turns that each start a background process (and spend the window), then done."""
+    """`costly` turns that each start a background process (and spend the window), then done.
+    "Done" twice: told to wind down, a reply without tools is a pause until the window
+    refreshes, not the end (`agent.loop.stops_to_sleep`); on a loaded machine the first "Done"
+    can land then, and the build asks once more when it wakes."""
     start = {
         "name": "bash",
         "input": {"command": "sleep 600", "background": True, "name": "server"},
     }
     return [{"tool_calls": [start], "usage": TURN} for _ in range(costly)] + [
-        {"text": "Done.", "usage": TURN}
+        {"text": "Done.", "usage": TURN},
+        {"text": "Done.", "usage": TURN},
     ]
 
 
