@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import ByteSize, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -27,83 +27,32 @@ from cofounder.config_file import (
     read_config_file,
     sqlite_url,
 )
+from cofounder.config_tables import (
+    BUNDLED_ALLOWANCES_USD,
+    BUNDLED_TIER_LIMITS,
+    TIER_PRIORITY,
+    ModelPrice,
+    RoleModels,
+    TierLimits,
+    Usd,
+)
 from cofounder.llm.pricing import Price, PriceBook
-from cofounder.llm.protocol import ModelError
-from cofounder.llm.registry import parse_model_spec
-from cofounder.llm.tiers import Role, TierModels
+from cofounder.llm.tiers import TierModels
 from cofounder.project.spec import OwnerId, Tier
 from cofounder.storage.snapshots.manifest import DEFAULT_EXCLUDES, check_exclude_names
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+__all__ = [
+    "BUNDLED_TIER_LIMITS",
+    "TIER_PRIORITY",
+    "ConfigError",
+    "ModelPrice",
+    "RoleModels",
+    "Settings",
+    "TierLimits",
+    "load_settings",
+]
 
 _DAY = 86_400
-
-
-class ModelPrice(BaseModel):
-    """USD per million tokens; missing cache prices default to the input price."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    input: Decimal = Field(ge=0, le=1_000_000)
-    output: Decimal = Field(ge=0, le=1_000_000)
-    cache_write: Decimal | None = Field(default=None, ge=0, le=1_000_000)
-    cache_read: Decimal | None = Field(default=None, ge=0, le=1_000_000)
-
-
-class RoleModels(BaseModel):
-    """Model specs per role for one tier or one owner; a role left out falls through.
-
-    A table that sets `coder` but not `summarizer` makes its coder summarize too.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    coder: str | None = None
-    summarizer: str | None = None
-
-    @field_validator("coder", "summarizer")
-    @classmethod
-    def _check_spec(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            provider, rest = parse_model_spec(value)
-        except ModelError as exc:
-            raise ValueError(str(exc)) from None
-        return f"{provider.name}:{rest}"
-
-    def as_roles(self) -> dict[Role, str]:
-        roles: dict[Role, str | None] = {"coder": self.coder, "summarizer": self.summarizer}
-        return {role: spec for role, spec in roles.items() if spec is not None}
-
-
-Usd = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=6)]
-
-
-class TierLimits(BaseModel):
-    """How many builds one owner may run at once, per owner and per project, and start per
-    UTC day (None: no daily cap). A build over a running limit waits in the queue."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    per_owner: int = Field(ge=1, le=100_000)
-    per_project: int = Field(ge=1, le=100_000)
-    per_day: int | None = Field(default=None, ge=1, le=10_000_000)
-
-
-BUNDLED_TIER_LIMITS: dict[str, TierLimits] = {
-    "bootstrapper": TierLimits(per_owner=2, per_project=2, per_day=10),
-    "partner": TierLimits(per_owner=3, per_project=3, per_day=50),
-    "cto_scale": TierLimits(per_owner=10, per_project=5, per_day=None),
-}
-# Queue order: a lower rank starts first; FIFO within a rank.
-TIER_PRIORITY: dict[str, int] = {"cto_scale": 1, "partner": 2, "bootstrapper": 3}
-
-BUNDLED_ALLOWANCES_USD: dict[str, Decimal] = {
-    "bootstrapper": Decimal(5),
-    "partner": Decimal(25),
-    "cto_scale": Decimal(100),
-}
 
 
 class Settings(BaseSettings):
@@ -140,6 +89,16 @@ class Settings(BaseSettings):
         description="Folder names left out of workspace snapshots wherever they appear, because "
         "the project's setup step rebuilds them (dependencies, caches); replaces the default "
         "list (empty: none). Comma-separated in COFOUNDER_SNAPSHOT_EXCLUDES, a TOML list.",
+    )
+
+    workspace_volume_size: ByteSize | None = Field(
+        default=None,
+        ge=64 * 1024**2,
+        le=2**50,
+        description="Keep the workspaces in an ext4 image of this size (e.g. 50GiB) loop-mounted "
+        "at the data dir's `workspaces/`: sandboxed processes then see no host path in "
+        "/proc/self/mountinfo, and builds together cannot fill the host's disk. Needs root and "
+        "a loop device. Unset: each workspace is a plain folder in its session's folder.",
     )
 
     chromium: str | None = Field(
@@ -368,6 +327,13 @@ class Settings(BaseSettings):
 
     def sessions_dir(self) -> Path:
         return self.data_dir / "sessions"
+
+    def workspaces_dir(self) -> Path:
+        """Where `workspace_volume_size` mounts the volume that holds the workspaces."""
+        return self.data_dir / "workspaces"
+
+    def workspace_volume_image(self) -> Path:
+        return self.data_dir / "workspaces.img"
 
     def blobs_dir(self) -> Path:
         return self.data_dir / "blobs"

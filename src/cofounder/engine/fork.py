@@ -7,7 +7,6 @@ come back, because every iteration already commits both."""
 
 from __future__ import annotations
 
-import shutil
 import uuid
 
 from cofounder.engine import workspace as workspace_state
@@ -79,7 +78,7 @@ def fork_session(
         )
         _insert(engine, new, spec, at)
     except (EngineError, OSError, KeyError):
-        shutil.rmtree(rt.files(session_id).root, ignore_errors=True)
+        rt.files(session_id).remove()
         raise
     record = rt.sessions.get(session_id)
     assert record is not None

@@ -68,6 +68,8 @@ class Runtime:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigurationError(f"data dir {settings.data_dir} is unusable: {exc}") from exc
+        if settings.workspace_volume_size is not None:
+            _mount_workspace_volume(settings)
         try:
             db = Database(settings.app_database_url)
             db.migrate()
@@ -168,7 +170,9 @@ class Runtime:
 
     def files(self, session_id: str) -> SessionFiles:
         """Under this process's data dir, so a session can move to another machine."""
-        return SessionFiles.open(self.settings.sessions_dir(), session_id)
+        s = self.settings
+        volume = s.workspaces_dir() if s.workspace_volume_size is not None else None
+        return SessionFiles.open(s.sessions_dir(), session_id, volume)
 
     def model(self, session_id: str, spec: str) -> Model:
         key = (session_id, spec)
@@ -191,6 +195,20 @@ class Runtime:
         dbos = self.__dict__.get("dbos_engine")
         if dbos is not None:
             dbos.dispose()
+
+
+def _mount_workspace_volume(settings: Settings) -> None:
+    """Before anything reads or writes a session's folder (a no-op once mounted)."""
+    from cofounder.storage.volume import VolumeError, WorkspaceVolume
+
+    assert settings.workspace_volume_size is not None
+    volume = WorkspaceVolume(
+        settings.workspace_volume_image(), settings.workspaces_dir(), settings.workspace_volume_size
+    )
+    try:
+        volume.ensure()
+    except (VolumeError, OSError) as exc:
+        raise ConfigurationError(f"COFOUNDER_WORKSPACE_VOLUME_SIZE: {exc}") from exc
 
 
 def _without_password(url: str) -> str:

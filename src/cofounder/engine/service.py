@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 import uuid
@@ -88,7 +87,7 @@ class Engine(Catalog):
                 spec, session_id, workspace, snapshot_id, model_spec, max_tool_calls, build
             )
         except EngineError:  # refused at the last moment (a cap): leave nothing behind
-            shutil.rmtree(self.rt.files(session_id).root, ignore_errors=True)
+            self.rt.files(session_id).remove()
             raise
         record = self.rt.sessions.get(session_id)
         assert record is not None
@@ -179,7 +178,7 @@ class Engine(Catalog):
         for session_id in session_ids:
             self.rt.queue.requeue(session_id, from_states=("paused",))
         stopped: dict[str, str] = {}
-        with Worker(self.rt, WorkerOptions(name=f"cli-{default_name()}")):
+        with Worker(self.rt, WorkerOptions(name=f"cli-{default_name()}", serves_others=False)):
             while len(stopped) < len(session_ids):
                 for session_id in session_ids:
                     record = self.rt.sessions.get(session_id)

@@ -3,18 +3,26 @@ need a path (runner, catalog, sandbox, workspace state, model log, preview) cann
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 
 @dataclass(frozen=True)
 class SessionFiles:
-    """The paths under one session's folder; `open` makes the folder, nothing else is made."""
+    """The paths of one session; `open` makes its folder, nothing else is made.
+
+    `workspace` (the project's files, as the sandbox sees them) is the folder's `workspace`,
+    or, with a workspace volume, `<workspaces_dir>/<id>`: the engine's own files then stay
+    off the volume, so a build that fills it cannot stop the engine recording it."""
 
     root: Path
+    workspace: Path
 
     @classmethod
-    def open(cls, sessions_dir: Path, session_id: str) -> SessionFiles:
+    def open(
+        cls, sessions_dir: Path, session_id: str, workspaces_dir: Path | None = None
+    ) -> SessionFiles:
         """The session's folder under the data dir's sessions folder, created if missing.
 
         The id is only ever a generated hex id or one read back from the database; one that
@@ -23,12 +31,13 @@ class SessionFiles:
             raise ValueError(f"not a session id: {session_id!r}")
         root = sessions_dir / session_id
         root.mkdir(parents=True, exist_ok=True)
-        return cls(root)
+        workspace = (workspaces_dir / session_id) if workspaces_dir else root / "workspace"
+        return cls(root, workspace)
 
-    @property
-    def workspace(self) -> Path:
-        """The project's files, as the sandbox sees them."""
-        return self.root / "workspace"
+    def remove(self) -> None:
+        """Everything of a session that was never recorded (a refused start)."""
+        shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.workspace, ignore_errors=True)
 
     @property
     def lock(self) -> Path:

@@ -17,3 +17,6 @@ class WorkerOptions:
     # A dedicated worker sets the queue's per-worker concurrency for every worker (DBOS keeps
     # one number per queue); an embedded one (`cofounder build`) leaves it as it is.
     sets_concurrency: bool = False
+    # A worker serving others (`cofounder worker`, `serve`) warns about setups unfit for
+    # hostile code; the one inside a founder's own `cofounder build` does not nag.
+    serves_others: bool = True

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import structlog
 
+from cofounder.config import Settings
 from cofounder.engine.live import live_sessions
 from cofounder.engine.runtime import Runtime
 from cofounder.engine.worker import durable
@@ -30,6 +31,18 @@ log = structlog.get_logger(__name__)
 
 DISPATCH_SECONDS = 0.1  # wake and admission: a due session is queued within this
 SWEEP_SECONDS = 1.0  # takeover of dead workers, lost enqueues
+
+
+def _warn_if_workspaces_show_host_paths(settings: Settings) -> None:
+    """A service should not run hostile code over plain folders of the host's disk: say so."""
+    if settings.sandbox == "bwrap" and settings.workspace_volume_size is None:
+        log.warning(
+            "workspaces_on_host_filesystem",
+            sessions=str(settings.sessions_dir()),
+            note="sandboxed processes can read each workspace's path on the host's disk in "
+            "/proc/self/mountinfo, and builds share its free space; set "
+            "COFOUNDER_WORKSPACE_VOLUME_SIZE (README: Workspace volume)",
+        )
 
 
 class Worker:
@@ -107,6 +120,8 @@ class Worker:
         self._spawn("cofounder-dispatch", self._dispatch)
         structlog.contextvars.bind_contextvars(worker=self.me.name)
         log.info("worker_started", worker=self.me.name, concurrency=concurrency)
+        if self.options.serves_others:
+            _warn_if_workspaces_show_host_paths(settings)
         return self.me
 
     def stop(self, drain_seconds: int | None = None) -> None:

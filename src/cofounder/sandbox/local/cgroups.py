@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from cofounder.hostfs.mounts import parse_mounts
 from cofounder.pids import process_exists
 
 CgroupVersion = Literal["v1", "v2"]
@@ -50,32 +51,13 @@ class CgroupCounters:
     pids_refused: int = 0
 
 
-def _unescape(path: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as \\ooo octal."""
-    out, i = [], 0
-    while i < len(path):
-        code = path[i + 1 : i + 4]
-        if path[i] == "\\" and len(code) == 3 and code.isdigit():
-            out.append(chr(int(code, 8)))
-            i += 4
-        else:
-            out.append(path[i])
-            i += 1
-    return "".join(out)
-
-
 def _mounts(mountinfo: str) -> list[tuple[str, str, str, set[str]]]:
     """(root, mount point, fstype, super options) of every cgroup mount in `mountinfo`."""
-    found = []
-    for line in mountinfo.splitlines():
-        pre, sep, post = line.partition(" - ")
-        if not sep:
-            continue
-        fields, tail = pre.split(), post.split()
-        if len(fields) < 5 or len(tail) < 3 or tail[0] not in ("cgroup", "cgroup2"):
-            continue
-        found.append((_unescape(fields[3]), _unescape(fields[4]), tail[0], set(tail[2].split(","))))
-    return found
+    return [
+        (m.root, m.mount_point, m.fstype, set(m.super_options))
+        for m in parse_mounts(mountinfo)
+        if m.fstype in ("cgroup", "cgroup2")
+    ]
 
 
 def _own_groups(proc_cgroup: str) -> dict[str, str]:

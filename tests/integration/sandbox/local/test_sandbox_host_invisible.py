@@ -3,9 +3,10 @@ sandboxed process can read, nor in the sandbox errors the model is shown.
 
 One thing the kernel always shows: a bind mount's line in /proc/self/mountinfo names the
 directory it binds by its path *within its own filesystem* (the fourth field). For a
-workspace that is a plain folder that is its host path; for one that is the root of a
-filesystem of its own it is just "/". That limit is pinned here, so a change either way is
-noticed.
+workspace that is a plain folder that is its host path; for one on a filesystem of its own
+it is its path below that filesystem's root ("/" for the root itself). That limit is pinned
+here, so a change either way is noticed; the workspace volume that closes it for a service
+is tested end to end in tests/e2e/test_cli_workspace_volume.py.
 """
 
 from __future__ import annotations

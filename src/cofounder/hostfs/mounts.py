@@ -1,0 +1,67 @@
+"""This process's mount table, read from /proc/self/mountinfo (proc(5)), fields unescaped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One mountinfo line: `root` is the mounted directory's path within its own filesystem
+    ("/" when the whole filesystem is mounted), `mount_point` where it appears to us."""
+
+    root: str
+    mount_point: str
+    fstype: str
+    source: str
+    super_options: frozenset[str]
+
+
+def unescape(field: str) -> str:
+    """mountinfo escapes space, tab, newline and backslash as \\ooo octal."""
+    out, i = [], 0
+    while i < len(field):
+        code = field[i + 1 : i + 4]
+        if field[i] == "\\" and len(code) == 3 and code.isdigit():
+            out.append(chr(int(code, 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def parse_mounts(mountinfo: str) -> list[Mount]:
+    """Every well-formed line of `mountinfo`, in order (a later mount hides an earlier one at
+    the same mount point)."""
+    found = []
+    for line in mountinfo.splitlines():
+        pre, sep, post = line.partition(" - ")
+        fields, tail = pre.split(), post.split()
+        if not sep or len(fields) < 5 or len(tail) < 3:
+            continue
+        found.append(
+            Mount(
+                root=unescape(fields[3]),
+                mount_point=unescape(fields[4]),
+                fstype=tail[0],
+                source=unescape(tail[1]),
+                super_options=frozenset(tail[2].split(",")),
+            )
+        )
+    return found
+
+
+def read_mounts(proc_self: Path = Path("/proc/self")) -> list[Mount]:
+    """Raises OSError when /proc is not there to read."""
+    return parse_mounts((proc_self / "mountinfo").read_text())
+
+
+def mount_at(path: Path, proc_self: Path = Path("/proc/self")) -> Mount | None:
+    """The mount that `path` (absolute, resolved) is the mount point of, if any: the last one,
+    which is the one visible."""
+    for mount in reversed(read_mounts(proc_self)):
+        if mount.mount_point == str(path):
+            return mount
+    return None

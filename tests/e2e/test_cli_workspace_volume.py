@@ -1,0 +1,179 @@
+"""COFOUNDER_WORKSPACE_VOLUME_SIZE: the workspaces live in an ext4 image loop-mounted at the
+data dir's `workspaces/`, so a sandboxed process reads no host path anywhere — the
+workspace's line in /proc/self/mountinfo names it `/<session>`, its path within the volume —
+and a build that fills the volume fills neither the host's disk nor the engine's own files.
+
+Real mounts: these run where the tests run as root with loop devices (CI does), and skip
+elsewhere saying why. Each test unmounts what it mounted."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cf_support import Backend, scripted_project, session_id_from, transcript_of
+from cofounder.hostfs.mounts import read_mounts
+
+SIZE = "128MiB"
+
+
+def _bash(command: str) -> dict[str, Any]:
+    return {"tool_calls": [{"name": "bash", "input": {"command": command}}]}
+
+
+def _build_on_volume(backend: Backend, tmp_path: Path, turns: list[dict[str, Any]]) -> str:
+    """A completed build with the volume on; its session id."""
+    project = scripted_project(tmp_path / "p", turns)
+    built = backend.cli("build", str(project), COFOUNDER_WORKSPACE_VOLUME_SIZE=SIZE)
+    assert built.returncode == 0, built.stdout + built.stderr
+    return session_id_from(built.stdout)
+
+
+def _mounted_at(path: Path) -> list[str]:
+    """The sources of every mount whose mount point is `path` (stacked mounts count twice)."""
+    return [m.source for m in read_mounts() if m.mount_point == str(path.resolve())]
+
+
+def _unmount_all(path: Path) -> None:
+    while _mounted_at(path):
+        subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
+
+
+@pytest.fixture
+def volume_backend(sqlite_backend: Backend, tmp_path: Path) -> Iterator[Backend]:
+    """A data dir whose sessions folder can be a loop-mounted volume here, or a skip."""
+    if os.geteuid() != 0 or not Path("/dev/loop-control").exists():
+        pytest.skip("mounting a loop image needs root and /dev/loop-control")
+    if shutil.which("mkfs.ext4", path="/usr/sbin:/sbin:" + os.environ.get("PATH", "")) is None:
+        pytest.skip("mkfs.ext4 (e2fsprogs) is not installed")
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    image = tmp_path / "probe.img"
+    image.write_bytes(b"")
+    os.truncate(image, 64 * 1024**2)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, capture_output=True)
+    tried = subprocess.run(["mount", "-o", "loop", str(image), str(probe)], capture_output=True)
+    if tried.returncode != 0:
+        pytest.skip(f"cannot loop-mount here: {tried.stderr.decode().strip()}")
+    _unmount_all(probe)
+    try:
+        yield sqlite_backend
+    finally:
+        _unmount_all(sqlite_backend.home / "workspaces")
+
+
+def test_a_build_on_the_volume_reads_no_host_path_and_its_files_survive_a_remount(
+    volume_backend: Backend, tmp_path: Path
+) -> None:
+    home = volume_backend.home
+    read_all = "cat /proc/self/mountinfo /proc/1/cmdline /proc/self/environ > seen.txt"
+    session = _build_on_volume(volume_backend, tmp_path, [_bash(read_all), {"text": "done"}])
+    volume = home / "workspaces"
+    assert len(_mounted_at(volume)) == 1
+    assert _mounted_at(volume)[0].startswith("/dev/loop")
+
+    workspace = volume / session
+    shown = volume_backend.cli("workspace", session, COFOUNDER_WORKSPACE_VOLUME_SIZE=SIZE)
+    assert shown.stdout.strip() == str(workspace)
+    seen = (workspace / "seen.txt").read_text(errors="replace")
+    assert str(home) not in seen and str(tmp_path) not in seen
+    lines = [line.split() for line in seen.splitlines() if " /workspace " in line]
+    assert [fields[3] for fields in lines] == [f"/{session}"]
+
+    # Another command finds it mounted and mounts nothing more.
+    listed = volume_backend.cli("sessions", COFOUNDER_WORKSPACE_VOLUME_SIZE=SIZE)
+    assert listed.returncode == 0, listed.stderr
+    assert session[:8] in listed.stdout and len(_mounted_at(volume)) == 1
+
+    # As after a reboot: unmounted, the folder is empty; the next command mounts the image
+    # again, and the session's files are back.
+    _unmount_all(volume)
+    assert not any(volume.iterdir())
+    status = volume_backend.cli("status", session, COFOUNDER_WORKSPACE_VOLUME_SIZE=SIZE)
+    assert status.returncode == 0, status.stderr
+    assert "completed" in status.stdout
+    assert len(_mounted_at(volume)) == 1
+    assert (workspace / "seen.txt").read_text(errors="replace") == seen
+
+
+def test_processes_starting_together_mount_the_volume_once(volume_backend: Backend) -> None:
+    started = [
+        volume_backend.popen("sessions", COFOUNDER_WORKSPACE_VOLUME_SIZE=SIZE) for _ in range(4)
+    ]
+    for process in started:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    assert len(_mounted_at(volume_backend.home / "workspaces")) == 1
+
+
+def test_a_build_that_fills_the_volume_fills_only_the_volume(
+    volume_backend: Backend, tmp_path: Path
+) -> None:
+    home = volume_backend.home
+    fill = "head -c 300M /dev/zero > big; echo status=$?; df -k . | tail -1"
+    after = "rm big; echo hello > after.txt && cat after.txt"
+    session = _build_on_volume(
+        volume_backend, tmp_path, [_bash(fill), _bash(after), {"text": "done"}]
+    )
+    told = "\n".join(m.model_dump_json() for m in transcript_of(volume_backend, session))
+    assert "No space left on device" in told  # the model is told, and the engine went on
+    assert (home / "workspaces" / session / "after.txt").read_text() == "hello\n"
+    # On the host the volume is one file that never takes more than its size.
+    image = (home / "workspaces.img").stat()
+    assert image.st_size == 128 * 1024**2 and image.st_blocks * 512 <= image.st_size
+
+
+def test_sessions_from_before_the_volume_continue_on_it(
+    volume_backend: Backend, tmp_path: Path
+) -> None:
+    """Switched on over a data dir with sessions: their workspaces come back from snapshots."""
+    turns = [
+        {"tool_calls": [{"name": "write_file", "input": {"path": "a.txt", "content": "one"}}]},
+        {"text": "done"},
+        {"text": "done again"},
+    ]
+    built = volume_backend.cli("build", str(scripted_project(tmp_path / "p", turns)))
+    assert built.returncode == 0, built.stderr
+    before = session_id_from(built.stdout)
+    forked = volume_backend.cli(
+        "fork",
+        before,
+        "--as",
+        "alice",
+        "--iteration",
+        "1",
+        "--model",
+        "scripted:" + str(tmp_path / "p" / "trajectory.yaml"),
+        COFOUNDER_WORKSPACE_VOLUME_SIZE=SIZE,
+    )
+    assert forked.returncode == 0, forked.stdout + forked.stderr
+    fork = session_id_from(forked.stdout)
+    assert (volume_backend.home / "workspaces" / fork / "a.txt").read_text() == "one"
+
+
+def test_a_workspaces_folder_holding_files_is_not_hidden_by_the_volume(
+    volume_backend: Backend,
+) -> None:
+    volume = volume_backend.home / "workspaces"
+    volume.mkdir(parents=True)
+    (volume / "kept.txt").write_text("mine")
+
+    refused = volume_backend.cli("sessions", COFOUNDER_WORKSPACE_VOLUME_SIZE=SIZE)
+    assert refused.returncode == 2
+    assert "COFOUNDER_WORKSPACE_VOLUME_SIZE" in refused.stderr
+    assert "already holds 1 entries (kept.txt)" in refused.stderr
+    assert _mounted_at(volume) == []
+    assert (volume / "kept.txt").read_text() == "mine"
+
+
+def test_a_size_below_the_floor_is_refused_by_name(volume_backend: Backend) -> None:
+    refused = volume_backend.cli("sessions", COFOUNDER_WORKSPACE_VOLUME_SIZE="1MiB")
+    assert refused.returncode == 2
+    assert "COFOUNDER_WORKSPACE_VOLUME_SIZE" in refused.stderr
+    assert _mounted_at(volume_backend.home / "workspaces") == []
