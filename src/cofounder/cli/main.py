@@ -7,6 +7,7 @@ is imported here: each command imports what it needs when it runs (see benchmark
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from typing import Annotated
@@ -95,6 +96,18 @@ for group in (
     serve_commands,
 ):
     group.register(app)
+
+
+def _one_line_summaries(typer_app: typer.Typer) -> None:
+    """The command list shows each docstring's first paragraph; Typer's rich mode keeps its
+    source line breaks there (a ragged list at any width), so give each one joined up."""
+    for info in typer_app.registered_commands:
+        doc = info.help or (info.callback.__doc__ if info.callback else None)
+        if info.short_help is None and doc:
+            info.short_help = " ".join(inspect.cleandoc(doc).split("\n\n")[0].split())
+
+
+_one_line_summaries(app)
 
 
 def main() -> None:
