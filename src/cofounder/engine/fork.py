@@ -12,16 +12,12 @@ import uuid
 from cofounder.engine import workspace as workspace_state
 from cofounder.engine.admission import check_room
 from cofounder.engine.errors import BadInputError, EngineError, NotFoundError
+from cofounder.engine.first_rows import insert_first_rows
 from cofounder.engine.projects import NO_FILE  # a fork has no project file of its own
 from cofounder.engine.service import Engine
 from cofounder.engine.startup import check_start
-from cofounder.events import SessionStarted
 from cofounder.project import ProjectSpec
-from cofounder.storage import Checkpoint, NewSession, SessionRecord
-from cofounder.storage.events import append_in
-from cofounder.storage.queue import lock_queue
-from cofounder.storage.sessions import insert_in, row_in
-from cofounder.storage.transcript import append_messages_in, save_checkpoint_in
+from cofounder.storage import NewSession, SessionRecord
 
 
 def fork_session(
@@ -76,43 +72,12 @@ def fork_session(
             parent_session_id=source_id,
             forked_from_iteration=iteration,
         )
-        _insert(engine, new, spec, at)
+        messages = rt.transcript.messages(at.session_id, limit=at.message_count)
+        start = at.model_copy(update={"session_id": session_id, "elapsed_seconds": 0.0})
+        insert_first_rows(rt, new, spec, messages, start)
     except (EngineError, OSError, KeyError):
         rt.files(session_id).remove()
         raise
     record = rt.sessions.get(session_id)
     assert record is not None
     return record
-
-
-def _insert(engine: Engine, new: NewSession, spec: ProjectSpec, at: Checkpoint) -> None:
-    """The fork's row, the conversation up to `at`, `at` as its own checkpoint and its first
-    event, at once (the caps checked again under the queue's lock)."""
-    rt = engine.rt
-    messages = rt.transcript.messages(at.session_id, limit=at.message_count)
-    with rt.db.transaction() as session:
-        lock_queue(session)
-        check_room(rt, spec.owner, spec.tier, session)
-        insert_in(session, new)
-        row = row_in(session, new.id)
-        row.iteration = at.iteration
-        row.phase = at.phase
-        append_messages_in(session, new.id, at.iteration, 0, messages)
-        save_checkpoint_in(
-            session, at.model_copy(update={"session_id": new.id, "elapsed_seconds": 0.0})
-        )
-        append_in(
-            session,
-            new.id,
-            SessionStarted(
-                name=new.name,
-                goal=spec.goal,
-                owner=new.owner,
-                model=new.model_spec,
-                workspace=new.workspace,
-                max_tool_calls=new.max_tool_calls,
-                network=new.network_mode,
-                parent_session_id=at.session_id,
-                forked_from_iteration=at.iteration,
-            ),
-        )

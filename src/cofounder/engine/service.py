@@ -12,17 +12,14 @@ from cofounder.engine import workspace as workspace_state
 from cofounder.engine.admission import check_room
 from cofounder.engine.catalog import Catalog
 from cofounder.engine.errors import EngineError
+from cofounder.engine.first_rows import insert_first_rows
 from cofounder.engine.startup import check_start
 from cofounder.engine.worker.names import default_name
 from cofounder.engine.worker.options import WorkerOptions
-from cofounder.events import SessionResumed, SessionStarted
+from cofounder.events import SessionResumed
 from cofounder.llm import Message, TextBlock
 from cofounder.project import ProjectSpec
 from cofounder.storage import Checkpoint, NewSession, SessionRecord
-from cofounder.storage.events import append_in
-from cofounder.storage.queue import lock_queue
-from cofounder.storage.sessions import insert_in
-from cofounder.storage.transcript import append_messages_in, save_checkpoint_in
 
 
 def kickoff_message(spec: ProjectSpec) -> Message:
@@ -106,52 +103,30 @@ class Engine(Catalog):
         """The session's rows, its first message and checkpoint and its first event, at once;
         the caps are checked again inside, under the queue's lock."""
         settings = self.rt.settings
-        with self.rt.db.transaction() as session:
-            lock_queue(session)
-            check_room(self.rt, spec.owner, spec.tier, session)
-            insert_in(
-                session,
-                NewSession(
-                    id=session_id,
-                    name=spec.name,
-                    owner=spec.owner,
-                    tier=spec.tier,
-                    model_spec=model_spec,
-                    project_json=spec.model_dump_json(),
-                    workspace=str(workspace),
-                    max_tool_calls=max_tool_calls or settings.max_tool_calls,
-                    max_wall_seconds=settings.max_wall_seconds,
-                    network_mode=spec.network,
-                    project_id=build.project_id if build else None,
-                    build_version=build.version if build else None,
-                ),
-            )
-            append_messages_in(session, session_id, 0, 0, [kickoff_message(spec)])
-            save_checkpoint_in(
-                session,
-                Checkpoint(
-                    session_id=session_id,
-                    iteration=0,
-                    message_count=1,
-                    snapshot_id=snapshot_id,
-                    guard_state={},
-                    phase=None,
-                    elapsed_seconds=0.0,
-                ),
-            )
-            append_in(
-                session,
-                session_id,
-                SessionStarted(
-                    name=spec.name,
-                    goal=spec.goal,
-                    owner=spec.owner,
-                    model=model_spec,
-                    workspace=str(workspace),
-                    max_tool_calls=max_tool_calls or settings.max_tool_calls,
-                    network=spec.network,
-                ),
-            )
+        new = NewSession(
+            id=session_id,
+            name=spec.name,
+            owner=spec.owner,
+            tier=spec.tier,
+            model_spec=model_spec,
+            project_json=spec.model_dump_json(),
+            workspace=str(workspace),
+            max_tool_calls=max_tool_calls or settings.max_tool_calls,
+            max_wall_seconds=settings.max_wall_seconds,
+            network_mode=spec.network,
+            project_id=build.project_id if build else None,
+            build_version=build.version if build else None,
+        )
+        start = Checkpoint(
+            session_id=session_id,
+            iteration=0,
+            message_count=1,
+            snapshot_id=snapshot_id,
+            guard_state={},
+            phase=None,
+            elapsed_seconds=0.0,
+        )
+        insert_first_rows(self.rt, new, spec, [kickoff_message(spec)], start)
 
     def run(self, session_id: str, *, resumed: bool = False, poll_seconds: float = 0.1) -> str:
         """Serve the queue in this process (an embedded worker) until the session ends or
