@@ -46,8 +46,10 @@ ETC_RO_BINDS = (
     "/etc/ca-certificates",
     "/etc/ld.so.cache",
     "/etc/nsswitch.conf",
-    "/etc/localtime",
 )
+# The sandbox's clock reads UTC whatever the host's zone (a bind of the host's /etc/localtime
+# would name the host's zone file in /proc/self/mountinfo). A link into /usr, already there.
+SANDBOX_LOCALTIME = "/usr/share/zoneinfo/Etc/UTC"
 
 # The sandbox's pid 1: runs the command as its child and waits, reaping whatever is orphaned
 # meanwhile (bash's wait takes any child). Its own stderr goes to /dev/null so that its
@@ -166,6 +168,7 @@ def _bwrap_args(
         "--symlink", "usr/sbin", "/sbin",
         "--symlink", "usr/lib", "/lib",
         "--symlink", "usr/lib64", "/lib64",
+        "--symlink", SANDBOX_LOCALTIME, "/etc/localtime",
     ]  # fmt: skip
     for path in ETC_RO_BINDS:
         argv += ["--ro-bind-try", path, path]

@@ -24,6 +24,8 @@ import pytest
 from cofounder.sandbox import BwrapSandbox, SandboxError
 
 HOST_SECRET = "cf-host-env-value-4711"
+# The sandbox's own filesystems, and devtmpfs, whose device nodes show as /null, /zero, ...
+SANDBOX_OWN_FS = {"tmpfs", "proc", "devpts", "mqueue", "devtmpfs"}
 READ_ALL = (
     "for f in /proc/1/cmdline /proc/self/cmdline /proc/1/environ /proc/self/environ; do "
     "tr '\\0' '\\n' < $f; echo; done; hostname; uname -n; cat /proc/sys/kernel/hostname; "
@@ -80,6 +82,24 @@ def test_mountinfo_names_the_workspace_by_its_path_in_its_own_filesystem(ws: Pat
     # The known limit: only the workspace's own line, only in its root field.
     assert [f.split()[4] for f in leaking] in ([], ["/workspace"])
     assert all(str(ws) not in " ".join(f[4:]) for f in lines)
+
+
+def test_every_other_mount_shows_the_same_path_inside_as_any_debian_host(ws: Path) -> None:
+    """System folders are bound at their own paths (nothing of this host in particular), the
+    sandbox's own files are tmpfs or proc, and the clock is UTC whatever the host's zone."""
+    with BwrapSandbox(ws) as sb:
+        r = sb.exec(
+            "cat /proc/self/mountinfo; echo; readlink /etc/localtime; date +%Z", timeout_s=30
+        )
+    assert r.exit_code == 0, r.stderr
+    table, _, tail = r.stdout.rpartition("\n\n")
+    host_binds = [
+        (fields[3], fields[4])
+        for fields in (line.split() for line in table.splitlines())
+        if fields[4] != "/workspace" and fields[fields.index("-") + 1] not in SANDBOX_OWN_FS
+    ]
+    assert host_binds and [b for b in host_binds if b[0] != b[1]] == []
+    assert tail.split() == ["/usr/share/zoneinfo/Etc/UTC", "UTC"]
 
 
 @pytest.fixture
