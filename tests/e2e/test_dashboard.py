@@ -296,3 +296,67 @@ def test_the_app_shows_in_the_preview_and_its_screenshots_in_the_gallery(
         shoot(page, "build-preview")
         expect(page.locator(".badge").first).to_have_text("Completed")
         expect(preview).to_contain_text("Stopped")
+
+
+def _seed_builds(backend: Backend, first: dict[str, Any], n: int) -> None:
+    """`n` more ended builds of `first`'s project, each a second newer than the last, written
+    straight to the database (running them would take minutes and test nothing more here)."""
+    from datetime import timedelta
+
+    from cofounder.storage import Database
+    from cofounder.storage.sessions import NewSession, insert_in, row_in
+
+    db = Database(f"sqlite:///{backend.home / 'cofounder.sqlite'}")
+    try:
+        with db.transaction() as session:
+            for k in range(2, n + 2):
+                new = NewSession(
+                    id=f"{k:012x}",
+                    name=first["name"],
+                    owner=first["owner"],
+                    tier="bootstrapper",
+                    model_spec="scripted:x",
+                    project_json="{}",
+                    workspace=f"/w/{k}",
+                    max_tool_calls=10,
+                    max_wall_seconds=60,
+                    project_id=first["project_id"],
+                    build_version=f"build_v0_{k}",
+                )
+                insert_in(session, new)
+                row = row_in(session, new.id)
+                row.created_at = row.created_at + timedelta(seconds=k)
+                row.state, row.outcome = "finished", "completed"
+    finally:
+        db.close()
+
+
+def test_long_lists_show_fifty_and_more_on_request_across_refreshes(
+    sqlite_backend: Backend,
+) -> None:
+    with serve(sqlite_backend, [{"text": "done"}]) as live, chromium() as browser:
+        session_id = live.start_build()
+        first = live.wait_for(session_id, lambda s: s["outcome"] is not None)
+        _seed_builds(live.backend, first, 119)  # 120 builds of one project
+        page = new_page(browser, live.base)
+        sign_in(page, live.token, f"/projects/{first['project_id']}")
+        rows = page.locator("main table tbody tr")
+        expect(rows).to_have_count(50)
+        expect(rows.first).to_contain_text("build_v0_120")  # newest first
+        more = page.get_by_role("button", name="Show older builds")
+        more.click()
+        expect(rows).to_have_count(100)
+        more.click()
+        expect(rows).to_have_count(120)
+        expect(more).to_have_count(0)
+        expect(rows.last.get_by_role("link")).to_have_text("build_v0_1")
+
+        page.get_by_role("button", name="Sign out").click()
+        sign_in(page, _new_token(live, "root", admin=True), "/admin")
+        sessions = page.get_by_role("region", name="Sessions, newest first").locator("tbody tr")
+        expect(sessions).to_have_count(50)
+        page.get_by_role("button", name="Show older sessions").click()
+        expect(sessions).to_have_count(100)
+        page.wait_for_timeout(6_000)  # the admin page redraws every 5 s: the pages stay open
+        expect(sessions).to_have_count(100)
+        shoot(page, "admin-long")

@@ -3,6 +3,7 @@
 import { api, path } from "../api.js";
 import { h, loading, problemText, replace } from "../dom.js";
 import { clock, usd } from "../format.js";
+import { firstPages, moreButton } from "../paging.js";
 import { badge } from "./projects.js";
 
 function table(columns, rows) {
@@ -49,9 +50,10 @@ export async function adminPage(main, me) {
     h("section", { class: "card", "aria-labelledby": "workers-title" }, h("h2", { id: "workers-title" }, "Workers"), boxes.workers),
     h("section", { class: "card", "aria-labelledby": "owners-title" }, h("h2", { id: "owners-title" }, "Spend per owner"), boxes.owners),
     h("section", { class: "card", "aria-labelledby": "sessions-title" }, h("h2", { id: "sessions-title" }, "Sessions, newest first"), boxes.sessions));
+  let pages = 1; // of sessions, as many as the admin opened
   const draw = async () => {
     const [queue, workers, owners, sessions] = await Promise.all([
-      api("/queue"), api("/workers"), api("/owners"), api("/sessions?limit=200&order=newest")]);
+      api("/queue"), api("/workers"), api("/owners"), firstPages("/sessions?order=newest", pages)]);
     replace(boxes.queue, h("dl", { class: "numbers" },
       ["queued", "running", "sleeping", "waiting"].map((k) => h("div", {}, h("dt", {}, k), h("dd", {}, queue[k])))));
     replace(boxes.workers, workers.length
@@ -65,8 +67,9 @@ export async function adminPage(main, me) {
         : h("p", { class: "empty" }, "Nobody has built anything yet."));
     }
     replace(boxes.sessions, sessions.items.length
-      ? table(["Build", "Owner", "State", "Spent", "Started"], sessions.items.map((s) =>
-          [h("a", { href: path`/builds/${s.session_id}` }, `${s.name} ${s.build_version || ""}`), s.owner, badge(s), usd(s.spend_microdollars), clock(s.created_at)]))
+      ? [table(["Build", "Owner", "State", "Spent", "Started"], sessions.items.map((s) =>
+          [h("a", { href: path`/builds/${s.session_id}` }, `${s.name} ${s.build_version || ""}`), s.owner, badge(s), usd(s.spend_microdollars), clock(s.created_at)])),
+        sessions.more ? moreButton("Show older sessions", () => { pages += 1; return draw(); }) : null]
       : h("p", { class: "empty" }, "No sessions yet."));
     updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
   };

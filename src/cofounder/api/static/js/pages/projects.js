@@ -3,6 +3,7 @@
 import { api, ApiError, path } from "../api.js";
 import { h, loading, problemText, replace } from "../dom.js";
 import { clock, stateWords, usd } from "../format.js";
+import { firstPages, moreButton } from "../paging.js";
 import { notFound } from "./signin.js";
 
 export function badge(session) {
@@ -13,9 +14,14 @@ export function badge(session) {
 export async function projectsPage(main) {
   document.title = "Projects · Cofounder";
   replace(main, h("h1", {}, "Your projects"), loading("Loading your projects…"));
-  const [projects, sessions] = await Promise.all([api("/projects"), api("/sessions?limit=200&order=newest")]);
+  const [projects, sessions] = await Promise.all([api("/projects"), api("/sessions?limit=50&order=newest")]);
   const latest = new Map();
   for (const s of sessions.items) if (s.project_id && !latest.has(s.project_id)) latest.set(s.project_id, s);
+  // A project whose builds are all older than that page: ask for its newest on its own.
+  await Promise.all(projects.filter((p) => p.builds && !latest.has(p.project_id)).map(async (p) => {
+    const newest = await api(`/sessions?limit=1&order=newest&project=${encodeURIComponent(p.project_id)}`);
+    if (newest.items.length) latest.set(p.project_id, newest.items[0]);
+  }));
   const list = projects.length
     ? h("ul", { class: "cards" }, projects.map((p) => {
         const last = latest.get(p.project_id);
@@ -203,7 +209,22 @@ export async function projectPage(main, me, projectId) {
     throw error;
   }
   document.title = `${project.name} · Cofounder`;
-  const builds = await api(`/sessions?limit=200&order=newest&project=${encodeURIComponent(projectId)}`);
+  const buildsRoute = `/sessions?order=newest&project=${encodeURIComponent(projectId)}`;
+  const buildsBox = h("div", {}, loading("Loading the builds…"));
+  let pages = 1;
+  const drawBuilds = async () => {
+    const builds = await firstPages(buildsRoute, pages);
+    replace(buildsBox, builds.items.length
+      ? [h("table", {},
+          h("thead", {}, h("tr", {}, ["Build", "State", "Started", "Spent"].map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", {}, builds.items.map((s) => h("tr", {},
+            h("td", {}, h("a", { href: path`/builds/${s.session_id}` }, s.build_version || s.session_id)),
+            h("td", {}, badge(s)),
+            h("td", {}, clock(s.created_at)),
+            h("td", {}, usd(s.spend_microdollars)))))),
+        builds.more ? moreButton("Show older builds", () => { pages += 1; return drawBuilds(); }) : null]
+      : h("p", { class: "empty" }, "No builds yet."));
+  };
   const note = h("p", { class: "notice", role: "status" });
   const start = h("button", { type: "button" }, project.builds ? "Start the next build" : "Start the build");
   let key = idempotencyKey(); // one per intended build: a double click starts one
@@ -233,14 +254,6 @@ export async function projectPage(main, me, projectId) {
     h("div", { class: "page-head" }, h("h1", {}, project.name), start),
     note,
     h("section", { class: "card" }, h("h2", {}, "Goal"), h("p", {}, project.spec.goal), h("dl", { class: "brief" }, brief)),
-    h("section", { class: "card" }, h("h2", {}, "Builds"),
-      builds.items.length
-        ? h("table", {},
-            h("thead", {}, h("tr", {}, ["Build", "State", "Started", "Spent"].map((c) => h("th", { scope: "col" }, c)))),
-            h("tbody", {}, builds.items.map((s) => h("tr", {},
-              h("td", {}, h("a", { href: path`/builds/${s.session_id}` }, s.build_version || s.session_id)),
-              h("td", {}, badge(s)),
-              h("td", {}, clock(s.created_at)),
-              h("td", {}, usd(s.spend_microdollars))))))
-        : h("p", { class: "empty" }, "No builds yet.")));
+    h("section", { class: "card" }, h("h2", {}, "Builds"), buildsBox));
+  await drawBuilds();
 }
