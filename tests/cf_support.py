@@ -37,9 +37,14 @@ class Backend:
         env.update(extra)
         return env
 
-    def cli(
-        self, *args: str, timeout: float = 180, **extra_env: str
+    def cli(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return self.cli_within(180, *args, **extra_env)
+
+    def cli_within(
+        self, timeout: float, /, *args: str, **extra_env: str
     ) -> subprocess.CompletedProcess[str]:
+        """`cli` with a time limit of its own (a keyword `timeout` would make every
+        `cli(..., **env)` with a dict of environment variables ill-typed)."""
         return subprocess.run(
             [sys.executable, "-m", "cofounder", *args],
             env=self.env(**extra_env),

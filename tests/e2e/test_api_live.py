@@ -92,7 +92,7 @@ def test_an_answer_given_over_http_reaches_the_model(sqlite_backend: Backend) ->
         ],
         default="every_day",
     )
-    turns = [
+    turns: list[dict[str, Any]] = [
         {"text": "One product question first.", "tool_calls": [ask]},
         # The scripted model fails the build unless its request carries these.
         {"text": "Weekdays it is.", "expect": ["Only weekdays count", "Saturdays are rest"]},

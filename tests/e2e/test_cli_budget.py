@@ -96,8 +96,8 @@ def test_a_tiny_allowance_sleeps_and_wakes_until_the_build_completes(
     sqlite_backend: Backend, tmp_path: Path
 ) -> None:
     allowance = 9_000  # microdollars: three turns (+ reservations) per window
-    result = sqlite_backend.cli(
-        "build", str(_project(tmp_path)), timeout=300, **_env(str(allowance / 1e6), window_s=2)
+    result = sqlite_backend.cli_within(
+        300, "build", str(_project(tmp_path)), **_env(str(allowance / 1e6), window_s=2)
     )
     assert result.returncode == 0, result.stdout + result.stderr
     session_id = session_id_from(result.stdout)
@@ -125,7 +125,10 @@ def test_two_sessions_of_one_owner_never_overshoot_the_allowance(
 ) -> None:
     allowance = 12_000
     env = _env(str(allowance / 1e6), window_s=3600)
-    projects = [_project(tmp_path / name) for name in ("a", "b") if (tmp_path / name).mkdir() or 1]
+    projects: list[Path] = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        projects.append(_project(tmp_path / name))
     runs = [backend.popen("build", str(p), **env) for p in projects]
     db = Database(app_db_url(backend))
     try:

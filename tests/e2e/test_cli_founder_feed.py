@@ -209,7 +209,7 @@ def test_resume_waits_for_the_answer_and_never_calls_the_model_before_it(
     assert crashed.returncode == -9
     runnable = session_id_from(crashed.stdout)
 
-    every = sqlite_backend.cli("resume", timeout=120, **PLAIN)
+    every = sqlite_backend.cli_within(120, "resume", **PLAIN)
     assert every.returncode == 0, every.stdout + every.stderr
     assert f"{session_id} “Streaks” (waiting)" in every.stdout
     assert f"cofounder resolve {session_id}-1-0 --choice every_day --as alice" in every.stdout

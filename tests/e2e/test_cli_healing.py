@@ -188,8 +188,8 @@ def test_a_never_retry_failure_escalates_at_once_and_the_deadline_applies_the_de
             {"text": "Done.", "expect": ["streak 3"]},
         ],
     )
-    result = sqlite_backend.cli(
-        "build", str(project), COFOUNDER_ESCALATION_DEADLINE_SECONDS="1", timeout=120
+    result = sqlite_backend.cli_within(
+        120, "build", str(project), COFOUNDER_ESCALATION_DEADLINE_SECONDS="1"
     )
     assert result.returncode == 0, result.stdout + result.stderr
     session_id = session_id_from(result.stdout)

@@ -177,8 +177,8 @@ def test_budget_sleep_stops_the_app_and_waking_restarts_it(
         "COFOUNDER_BUDGET_WINDOW_SECONDS": "2",
         "COFOUNDER_MAX_TOKENS": "1000",
     }
-    result = sqlite_backend.cli(
-        "build", str(_project(tmp_path, marker, narrate)), timeout=180, **env
+    result = sqlite_backend.cli_within(
+        180, "build", str(_project(tmp_path, marker, narrate)), **env
     )
     assert result.returncode == 0, result.stdout + result.stderr
     session_id = session_id_from(result.stdout)

@@ -9,6 +9,7 @@ import signal
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cf_support import Backend, app_db_url, scripted_project, session_id_from
 from cofounder.storage import Database, EventLog, SessionStore
@@ -45,7 +46,10 @@ def test_a_build_that_waits_for_a_slot_starts_when_it_frees_and_completes(
 ) -> None:
     limits = '{"bootstrapper": {"per_owner": 1, "per_project": 1, "per_day": 10}}'
     env = {"COFOUNDER_TIER_LIMITS": limits}
-    turns = [{"tool_calls": [_bash("sleep 2; echo built > app.txt")]}, {"text": "Done."}]
+    turns: list[dict[str, Any]] = [
+        {"tool_calls": [_bash("sleep 2; echo built > app.txt")]},
+        {"text": "Done."},
+    ]
     first = scripted_project(tmp_path / "first", turns, name="First")
     second = scripted_project(tmp_path / "second", turns, name="Second")
     worker = backend.popen("worker", "--concurrency", "2", "--name", "w1", **env)

@@ -49,7 +49,7 @@ def events_of(backend: Backend, session_id: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line]
 
 
-def messages_of(backend: Backend, session_id: str) -> list[dict[str, object]]:
+def messages_of(backend: Backend, session_id: str) -> list[dict[str, Any]]:
     from cf_support import app_db_url
     from cofounder.storage import Database
 
@@ -60,17 +60,17 @@ def messages_of(backend: Backend, session_id: str) -> list[dict[str, object]]:
         db.close()
 
 
-def assert_one_result_per_tool_use(messages: list[dict[str, object]]) -> None:
+def assert_one_result_per_tool_use(messages: list[dict[str, Any]]) -> None:
     for i, message in enumerate(messages):
-        uses = [b["id"] for b in message["content"] if b["type"] == "tool_use"]  # type: ignore[index,union-attr]
+        uses = [b["id"] for b in message["content"] if b["type"] == "tool_use"]
         if uses:
             nxt = messages[i + 1]["content"]
-            results = [b for b in nxt if b["type"] == "tool_result"]  # type: ignore[index,union-attr]
-            assert [b["tool_use_id"] for b in results] == uses  # type: ignore[index]
+            results = [b for b in nxt if b["type"] == "tool_result"]
+            assert [b["tool_use_id"] for b in results] == uses
             # After the results: screenshots (captions and images by reference), the budget note.
-            after = nxt[len(results) :]  # type: ignore[index]
-            assert all(b["type"] in ("text", "image") for b in after)  # type: ignore[index,union-attr]
-            assert all(b.get("data") is None for b in after if b["type"] == "image")  # type: ignore[union-attr]
+            after = nxt[len(results) :]
+            assert all(b["type"] in ("text", "image") for b in after)
+            assert all(b.get("data") is None for b in after if b["type"] == "image")
 
 
 def test_example_build_completes_with_status_events_and_docs(backend: Backend) -> None:
@@ -171,7 +171,7 @@ def test_repetition_is_steered_once_then_stops_as_stuck(
     assert status["outcome"] == "stuck"
     messages = messages_of(sqlite_backend, session_id)
     assert_one_result_per_tool_use(messages)
-    results = [b for m in messages for b in m["content"] if b["type"] == "tool_result"]  # type: ignore[union-attr,index]
+    results = [b for m in messages for b in m["content"] if b["type"] == "tool_result"]
     steered = [r for r in results if "try a different approach" in r["content"]]
     assert len(steered) == 1 and steered[0]["tool_use_id"] == "toolu_001_0"
     assert results[-1]["content"].startswith("Not run:")
@@ -229,13 +229,13 @@ def test_tool_failures_are_results_not_crashes(sqlite_backend: Backend, tmp_path
     session_id = session_id_from(result.stdout)
     messages = messages_of(sqlite_backend, session_id)
     assert_one_result_per_tool_use(messages)
-    results = [b for b in messages[2]["content"] if b["type"] == "tool_result"]  # type: ignore[union-attr,index]
+    results = [b for b in messages[2]["content"] if b["type"] == "tool_result"]
     assert len(results) == 4
     assert all(r["is_error"] for r in results)
-    assert "workspace" in results[0]["content"]  # type: ignore[index]
-    assert "content" in results[1]["content"]  # type: ignore[index]
-    assert "teleport" in results[2]["content"]  # type: ignore[index]
-    assert "3" in results[3]["content"]  # type: ignore[index]
+    assert "workspace" in results[0]["content"]
+    assert "content" in results[1]["content"]
+    assert "teleport" in results[2]["content"]
+    assert "3" in results[3]["content"]
 
 
 def test_cancel_stops_a_running_session(backend: Backend, tmp_path: Path) -> None:
@@ -350,7 +350,7 @@ def test_a_cut_off_reply_is_continued_not_taken_as_finished(
     messages = messages_of(sqlite_backend, session_id_from(result.stdout))
     roles = [m["role"] for m in messages]
     assert roles == ["user", "assistant", "user", "assistant"]
-    assert "cut off" in messages[2]["content"][0]["text"]  # type: ignore[index]
+    assert "cut off" in messages[2]["content"][0]["text"]
 
 
 def test_odd_file_names_do_not_break_the_session(sqlite_backend: Backend, tmp_path: Path) -> None:
@@ -370,7 +370,7 @@ def test_odd_file_names_do_not_break_the_session(sqlite_backend: Backend, tmp_pa
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     workspace = Path(sqlite_backend.cli("workspace", session_id).stdout.strip())
     assert os.fsencode("bad\udcffname") in os.listdir(os.fsencode(workspace))
-    glob_result = messages_of(sqlite_backend, session_id)[2]["content"][1]["content"]  # type: ignore[index]
+    glob_result = messages_of(sqlite_backend, session_id)[2]["content"][1]["content"]
     assert "d/ok" in glob_result and "bad" in glob_result
 
 

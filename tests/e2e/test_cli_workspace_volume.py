@@ -133,7 +133,7 @@ def test_sessions_from_before_the_volume_continue_on_it(
     volume_backend: Backend, tmp_path: Path
 ) -> None:
     """Switched on over a data dir with sessions: their workspaces come back from snapshots."""
-    turns = [
+    turns: list[dict[str, Any]] = [
         {"tool_calls": [{"name": "write_file", "input": {"path": "a.txt", "content": "one"}}]},
         {"text": "done"},
         {"text": "done again"},

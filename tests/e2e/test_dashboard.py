@@ -12,7 +12,7 @@ from typing import Any
 
 from api_live_support import SLEEPY_BUDGET, SLEEPY_TURNS, Live, call, serve
 from dashboard_support import chromium, new_page, shoot, sign_in
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Request, expect
 
 from cf_support import Backend
 
@@ -170,14 +170,14 @@ def test_history_survives_a_reload_and_streams_the_server_cuts(sqlite_backend: B
         session_id = live.start_build()
         page = new_page(browser, live.base)
         resumed: list[str] = []  # the Last-Event-ID of each stream request after the first
-        page.on(
-            "request",
-            lambda r: (
-                "/events/stream" in r.url
-                and (sent := r.all_headers()).get("last-event-id")
-                and resumed.append(sent["last-event-id"])
-            ),
-        )
+
+        def note_resumed(request: Request) -> None:
+            if "/events/stream" in request.url:
+                last_event_id = request.all_headers().get("last-event-id")
+                if last_event_id:
+                    resumed.append(last_event_id)
+
+        page.on("request", note_resumed)
         sign_in(page, live.token, f"/builds/{session_id}")
         feed = page.locator(".feed")
         expect(feed).to_contain_text("step 3")

@@ -54,6 +54,8 @@ from cofounder.sandbox.protocol import BackgroundInfo, Sandbox
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 _GO_SIGNAL_NAMES = {signal.SIGKILL: "killed", signal.SIGTERM: "terminated"}
+# One output stream of a command: its callback, its decoder and the text it has sent.
+_Stream = tuple[Callable[[str], None] | None, codecs.IncrementalDecoder, list[str]]
 
 
 def _bound_autospec(cls: type, name: str) -> Any:
@@ -176,7 +178,7 @@ class FakeCloud:
         """Output as envd streams it: each chunk to its callback as it comes; at the deadline
         the SDK's TimeoutException, with what came before it already delivered."""
         assert proc.stdout is not None and proc.stderr is not None
-        streams = {
+        streams: dict[int, _Stream] = {
             proc.stdout.fileno(): (on_stdout, codecs.getincrementaldecoder("utf-8")("replace"), []),
             proc.stderr.fileno(): (on_stderr, codecs.getincrementaldecoder("utf-8")("replace"), []),
         }

@@ -73,7 +73,7 @@ def test_an_event_rejects_unknown_keys(model: type[BaseEvent]) -> None:
     with pytest.raises(ValidationError, match="surprise"):
         parse_event(model.model_fields["type"].default, {**payload, "surprise": 1})
     with pytest.raises(ValidationError, match="surprise"):
-        model(**payload, surprise=1)
+        model(**{**payload, "surprise": 1})
 
 
 @BY_NAME

@@ -46,7 +46,9 @@ def test_a_message_is_kept_redacted_and_says_when_it_is_read(api_on: Api) -> Non
     assert kept["delivered_iteration"] is None and kept["read_when"] == "when it starts"
 
     put_to_sleep(api_on.engine, owned.session_id)
-    wake_at = api_on.engine.session(owned.session_id).wake_at  # type: ignore[union-attr]
+    asleep_session = api_on.engine.session(owned.session_id)
+    assert asleep_session is not None
+    wake_at = asleep_session.wake_at
     assert wake_at is not None
     asleep = _post(api_on, alice, path, {"text": "and a logo"}).json()
     assert asleep["read_when"] == (

@@ -17,6 +17,7 @@ from api_support import API, EXAMPLE_SPEC, Api, Owned, api_settings, bearer, mak
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.core.result import Ok
 from schemathesis.python import asgi
 from schemathesis.schemas import APIOperation
 from schemathesis.specs.openapi.checks import (
@@ -37,6 +38,7 @@ STREAM_SECONDS = 1.0
 REQUEST_SECONDS = 10.0
 # Valid bodies to start from where a generated one would almost never be (a whole project).
 BODIES: dict[str, dict[str, Any]] = {f"POST {API}/projects": EXAMPLE_SPEC}
+Operation = APIOperation[Any, Any, Any, Any]  # its type parameters matter nowhere here
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class Target:
     client: asgi.ASGIClient  # schemathesis's in-process client on the already-started app
     tokens: tuple[str, str]  # an owner's, an admin's
     owned: Owned
-    operations: dict[str, APIOperation]  # by label, from the schema the app serves
+    operations: dict[str, Operation]  # by label, from the schema the app serves
 
 
 @pytest.fixture(scope="module")
@@ -55,15 +57,23 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     with serve(api_settings(home, tier_limits=unlimited, queue_cap=100_000)) as api:
         owned = make_owned(api.engine, "alice")
         tokens = (api.token("alice"), api.token("root", admin=True))
-        yield Target(api, asgi.get_client(api.app), tokens, owned, _operations(api))
+        # FastAPI takes any MutableMapping for scope and messages, schemathesis's ASGIApp
+        # alias says dict: the app is a valid ASGI app all the same.
+        client = asgi.get_client(api.app)  # type: ignore[arg-type]
+        yield Target(api, client, tokens, owned, _operations(api))
 
 
-def _operations(api: Api) -> dict[str, APIOperation]:
+def _operations(api: Api) -> dict[str, Operation]:
     served = api.client.get("/openapi.json")
     if served.status_code != 200:
         pytest.fail(f"/openapi.json is not served ({served.status_code}): {served.text[:300]}")
     schema = schemathesis.openapi.from_dict(served.json())
-    return {op.label: op for op in (result.ok() for result in schema.get_all_operations())}
+    operations: dict[str, Operation] = {}
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()
+        operation = result.ok()
+        operations[operation.label] = operation
+    return operations
 
 
 def _cases(target: Target, label: str) -> st.SearchStrategy[Any]:

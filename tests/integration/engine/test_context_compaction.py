@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -57,7 +58,7 @@ def _project(tmp_path: Path) -> Path:
     return path
 
 
-def _events(backend: Backend, session_id: str) -> list[tuple[str, dict[str, object]]]:
+def _events(backend: Backend, session_id: str) -> list[tuple[str, dict[str, Any]]]:
     db = Database(app_db_url(backend))
     try:
         return [(e.type, e.payload) for e in EventLog(db).read(session_id, limit=100_000)]

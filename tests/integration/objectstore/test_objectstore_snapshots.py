@@ -140,7 +140,7 @@ def test_every_recorded_iteration_restores_exactly(
     store = SnapshotStore(object_store)
     ws = make_workspace(tmp_path / "ws", 30)
     cache = tmp_path / "cache.json"
-    history: list[tuple[str, Tree]] = []
+    history: list[tuple[str, Tree, dict[str, int]]] = []
     for iteration in range(5):
         if iteration:
             (ws / f"pkg{iteration}" / f"mod{iteration}.py").write_text(f"v{iteration}\n")

@@ -300,7 +300,7 @@ def _insert_raw(db: Database, session_id: str, rows: list[tuple[str, dict[str, A
 
 
 def test_rows_written_before_typed_events_read_back_as_their_models(db: Database) -> None:
-    old = [
+    old: list[tuple[str, dict[str, Any]]] = [
         # before the network mode, cache tokens and the run number were recorded
         (
             "session_started",

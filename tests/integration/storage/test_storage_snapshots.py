@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from cofounder.hostfs import Entry
 from cofounder.storage import LocalSnapshotStore, SnapshotError
 from cofounder.storage.snapshots import manifest as snapshot_manifest
 from cofounder.storage.snapshots import scan as snapshot_scan
@@ -35,6 +36,19 @@ def tree(root: Path) -> Tree:
             else:
                 out[rel] = ("file", stat.S_IMODE(st.st_mode), full.read_bytes())
     return out
+
+
+def names_hashed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of every file the scan hashes from now on, in order."""
+    hashed: list[str] = []
+    real = snapshot_scan.hash_file
+
+    def hash_file(found: Entry) -> tuple[str, os.stat_result] | None:
+        hashed.append(found.name)
+        return real(found)
+
+    monkeypatch.setattr(snapshot_scan, "hash_file", hash_file)
+    return hashed
 
 
 def blob_count(store_root: Path) -> int:
@@ -271,9 +285,7 @@ def test_hash_cache_skips_rehashing_but_sees_edits_that_keep_size_and_mtime(
     """Unchanged files are not re-hashed; an edit that restores size and mtime (`cp -p`,
     `touch -d`) still changes ctime, which the sandbox cannot set, so it is seen."""
     monkeypatch.setattr(snapshot_scan, "RACY_NS", 0)
-    hashed: list[str] = []
-    real = snapshot_scan.hash_file
-    monkeypatch.setattr(snapshot_scan, "hash_file", lambda e: hashed.append(e.name) or real(e))
+    hashed = names_hashed(monkeypatch)
     cache = tmp_path / "cache.json"
     target = ws / "src" / "app" / "main.py"
     original = store.take(ws, cache)
@@ -294,9 +306,7 @@ def test_hash_cache_skips_rehashing_but_sees_edits_that_keep_size_and_mtime(
 def test_recently_changed_files_are_rehashed_not_trusted(
     store: LocalSnapshotStore, ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hashed: list[str] = []
-    real = snapshot_scan.hash_file
-    monkeypatch.setattr(snapshot_scan, "hash_file", lambda e: hashed.append(e.name) or real(e))
+    hashed = names_hashed(monkeypatch)
     cache = tmp_path / "cache.json"
     (ws / "fresh.txt").write_text("just written")
     store.take(ws, cache)

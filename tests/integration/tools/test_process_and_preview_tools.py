@@ -109,6 +109,7 @@ def test_a_failing_preview_explains_itself(ws: Path, call: Call) -> None:
     assert not run.result.ok
     assert "8001" in run.result.content and "listening" in run.result.content
     (effect,) = run.effects
+    assert effect.kind == "preview"
     assert not effect.outcome.ok and effect.outcome.url is None
 
 

@@ -63,4 +63,4 @@ def test_names_are_checked_the_same_way_from_code() -> None:
     with pytest.raises(ValueError, match="absolute"):
         check_exclude_name("/abs")
     with pytest.raises(ValidationError, match="valid string"):
-        Settings(snapshot_excludes=[1])  # type: ignore[list-item]
+        Settings(snapshot_excludes=[1])

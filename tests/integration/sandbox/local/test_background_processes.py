@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from cofounder.sandbox import BackgroundInfo, BwrapSandbox, SandboxError, bwrap_available
-from cofounder.sandbox.local.background import LOG_CAP_BYTES, MAX_BACKGROUND
+from cofounder.sandbox.local.background import LOG_CAP_BYTES
+from cofounder.sandbox.processes import MAX_BACKGROUND
 
 pytestmark = pytest.mark.skipif(not bwrap_available(), reason="bubblewrap is not usable here")
 
