@@ -56,7 +56,8 @@ def write_project(root: Path, iterations: int) -> Path:
 
 def durable_run(project_file: Path, data_dir: Path, database_url: str | None) -> list[float]:
     """Per-iteration milliseconds from consecutive `iteration_committed` event timestamps."""
-    settings = Settings(home=data_dir, database_url=database_url)
+    # No tool-call cap: a long run shows whether an iteration costs more as a session grows.
+    settings = Settings(home=data_dir, database_url=database_url, max_tool_calls=1_000_000)
     engine = Engine(settings)
     spec = load_project(project_file)
     record = engine.create_session(spec, project_file)
@@ -111,12 +112,17 @@ def main() -> None:
     configure_logging()  # as the CLI does: COFOUNDER_LOG_LEVEL, WARNING by default
     durable: list[float] = []
     bare: list[float] = []
+    early: list[float] = []  # each run's first and last 50 iterations
+    late: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         project_file = write_project(root, args.iterations)
         spec = load_project(project_file)
         for run in range(args.runs):
-            durable += durable_run(project_file, root / f"data{run}", args.database_url)
+            timings = durable_run(project_file, root / f"data{run}", args.database_url)
+            durable += timings
+            early += timings[:50]
+            late += timings[-50:]
             workspace = root / f"bare{run}"
             workspace.mkdir()
             bare += bare_run(project_file, workspace, spec)
@@ -134,6 +140,8 @@ def main() -> None:
                     "bare_median_ms": round(b, 3),
                     "overhead_median_ms": round(d - b, 3),
                     "ratio_to_bare": round(d / b, 2),
+                    "durable_first_50_median_ms": round(statistics.median(early), 3),
+                    "durable_last_50_median_ms": round(statistics.median(late), 3),
                 }
             )
         )
@@ -147,6 +155,10 @@ def main() -> None:
         p90 = statistics.quantiles(values, n=10)[-1]
         print(f"{name:<34}{statistics.median(values):>16.2f}{p90:>14.2f}")
     print(f"harness overhead per iteration: {d - b:.2f} ms median ({d / b:.1f}x the bare loop)")
+    print(
+        f"durable, first 50 vs last 50 iterations of a run: {statistics.median(early):.2f} vs "
+        f"{statistics.median(late):.2f} ms median (a session's length should not cost)"
+    )
 
 
 if __name__ == "__main__":

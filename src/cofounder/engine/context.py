@@ -15,7 +15,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict
 
 from cofounder.agent.context.conversation_check import conversation_problems
-from cofounder.agent.context.size import chars_to_tokens
+from cofounder.agent.context.size import chars_to_tokens, wire_tokens
 from cofounder.agent.context.summarizer import PinnedFacts, summary_request
 from cofounder.agent.context.view import (
     CompactionDecision,
@@ -89,9 +89,7 @@ def prepare_request(
     problems = conversation_problems(messages)
     if problems:
         raise RuntimeError(f"the conversation to send is invalid: {'; '.join(problems[:3])}")
-    tokens = (
-        overhead - max_tokens + sum(chars_to_tokens(len(m.model_dump_json())) for m in messages)
-    )
+    tokens = overhead - max_tokens + sum(wire_tokens(m) for m in messages)
     # Images travel by reference until here; only the ones still in the view are read back.
     request = ModelRequest(
         system=system, messages=with_image_data(rt, messages), tools=tools, max_tokens=max_tokens

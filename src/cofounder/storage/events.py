@@ -99,6 +99,7 @@ def _lock_session_events(session: Session, session_id: str) -> None:
 
 # How far back a step's re-run looks for the events its earlier attempt already wrote.
 _RECENT = 2000
+_COMMITTED = "iteration_committed"  # IterationCommitted: no later iteration writes before it
 
 
 class Occurrences:
@@ -138,14 +139,31 @@ def _identity(type_: str, payload: dict[str, Any]) -> tuple[str, int, str]:
 def _written_before(
     session: Session, session_id: str, last: int, events: Sequence[AnyEvent]
 ) -> Counter[tuple[str, int, str]]:
-    rows = session.execute(
-        select(EventRow.type, EventRow.payload_json).where(
+    """The stored events an earlier attempt of this step could have written: read newest
+    first, back to the commit of the iteration before the earliest one in `events` (no attempt
+    of a later iteration writes before that commit), so the cost is about one iteration's
+    events rather than the last `_RECENT`, however long the session."""
+    oldest = min(_identity(e.type, event_payload(e))[1] for e in events)
+    types = {e.type for e in events}
+    # Through the connection, not the ORM, whose results are fetched whole before the first.
+    rows = session.connection().execute(
+        select(EventRow.type, EventRow.payload_json)
+        .where(
             EventRow.session_id == session_id,
             EventRow.seq > last - _RECENT,
-            EventRow.type.in_({e.type for e in events}),
+            EventRow.type.in_(types | {_COMMITTED}),
         )
-    ).all()
-    return Counter(_identity(type_, json.loads(payload)) for type_, payload in rows)
+        .order_by(EventRow.seq.desc())
+    )
+    found: Counter[tuple[str, int, str]] = Counter()
+    with rows:
+        for type_, payload in rows:
+            key = _identity(type_, json.loads(payload))
+            if type_ == _COMMITTED and 0 <= key[1] < oldest:
+                break
+            if type_ in types:
+                found[key] += 1
+    return found
 
 
 def append_in(session: Session, session_id: str, event: AnyEvent) -> Event:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from cf_support import Backend, app_db_url
-from cofounder.events import AnyEvent, Narration, Thinking, ToolStarted
+from cofounder.events import AnyEvent, IterationCommitted, Narration, Thinking, ToolStarted
 from cofounder.storage import Database, EventLog
 from cofounder.storage.events import Occurrences
 
@@ -70,3 +70,33 @@ def test_other_iterations_and_plain_appends_are_not_affected(log: EventLog) -> N
     log.append_all("s1", [Thinking(iteration=2, context_tokens=10)], once=Occurrences())
     log.append("s1", Thinking(iteration=2, context_tokens=10))  # not a step's re-run: kept
     assert [e.payload["iteration"] for e in log.read("s1")] == [1, 2, 2]
+
+
+def test_a_redo_late_in_a_long_session_still_sees_its_attempt_past_other_rows(
+    log: EventLog,
+) -> None:
+    """The look-back stops at the previous iteration's commit, not at the first older row: an
+    event of an earlier iteration written between the crash and the redo (a top-up's budget
+    line, say) does not hide what the crashed attempt wrote."""
+    for iteration in range(1, 400):
+        log.append_all("s1", _batch(iteration)[0], once=Occurrences())
+        log.append("s1", _committed(iteration))
+    flushes = _batch(400)
+    log.append_all("s1", flushes[0] + flushes[1], once=Occurrences())  # dies here
+    log.append("s1", ToolStarted(iteration=399, tool_use_id="late", name="bash"))
+    again = Occurrences()
+    for events in flushes:
+        log.append_all("s1", events, once=again)
+    at_400 = [e for e in log.read("s1", limit=100_000) if e.payload.get("iteration") == 400]
+    assert [e.payload.get("tool_use_id", e.payload.get("message")) for e in at_400] == [
+        "a",
+        "b",
+        "same",
+        "same",
+    ]
+
+
+def _committed(iteration: int) -> AnyEvent:
+    return IterationCommitted(
+        iteration=iteration, tool_calls=1, input_tokens=1, output_tokens=1, cost_microdollars=0
+    )
