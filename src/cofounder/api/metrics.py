@@ -16,6 +16,7 @@ ones). No owner, session or path is a label.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from bisect import bisect_left
 from collections import Counter
@@ -129,6 +130,7 @@ class DatabaseCollector(Collector):
         yield from self._sessions(stats)
         yield from self._ledger(stats)
         yield from self._workers()
+        yield from self._workspaces_disk()
         self.events.update(stats)
         tools = CounterMetricFamily(
             "cofounder_tool_calls",
@@ -215,6 +217,24 @@ class DatabaseCollector(Collector):
             if worker.state in ("alive", "draining"):
                 ages.add_metric([worker.name], worker.heartbeat_age(now))
         yield ages
+
+    def _workspaces_disk(self) -> Iterator[Metric]:
+        """Where builds write: the workspace volume, or the disk under the sessions folder. An
+        operator alerts on this before a build meets `No space left on device`."""
+        try:
+            usage = shutil.disk_usage(self.engine.settings.workspaces_root())
+        except OSError:
+            return  # not made yet (no session so far): nothing to report
+        yield GaugeMetricFamily(
+            "cofounder_workspaces_free_bytes",
+            "Free space on the filesystem that holds the workspaces.",
+            usage.free,
+        )
+        yield GaugeMetricFamily(
+            "cofounder_workspaces_size_bytes",
+            "Size of the filesystem that holds the workspaces.",
+            usage.total,
+        )
 
 
 def _counter(

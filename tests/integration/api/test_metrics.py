@@ -8,6 +8,7 @@ figures are read from the database at each scrape (incrementally, never twice)."
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -235,3 +236,17 @@ def test_metrics_needs_no_token_and_says_when_the_database_is_gone(tmp_path: Pat
         gone = client.get("/metrics")
     assert gone.status_code == 503
     assert gone.headers["content-type"] == "application/problem+json"
+
+
+def test_the_workspaces_disk_is_reported_once_a_session_has_a_folder(api_on: Api) -> None:
+    """Free and total space where builds write, so an operator alerts before a build meets
+    `No space left on device`; nothing before the first session makes the folder."""
+    engine = api_on.engine
+    root = engine.settings.workspaces_root()
+    if not root.exists():
+        assert "cofounder_workspaces_free_bytes" not in scrape(api_on.client)
+    engine.rt.files(make_owned(engine, "alice").session_id)
+    shown = scrape(api_on.client)
+    disk = shutil.disk_usage(root)
+    assert total(shown, "cofounder_workspaces_size_bytes") == disk.total
+    assert 0 < total(shown, "cofounder_workspaces_free_bytes") <= disk.total
