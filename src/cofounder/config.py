@@ -332,12 +332,6 @@ class Settings(BaseSettings):
         """Where `workspace_volume_size` mounts the volume that holds the workspaces."""
         return self.data_dir / "workspaces"
 
-    def workspaces_root(self) -> Path:
-        """The folder whose filesystem holds the workspaces: the volume, or `sessions/`."""
-        return (
-            self.workspaces_dir() if self.workspace_volume_size is not None else self.sessions_dir()
-        )
-
     def workspace_volume_image(self) -> Path:
         return self.data_dir / "workspaces.img"
 

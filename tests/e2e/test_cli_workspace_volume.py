@@ -177,3 +177,20 @@ def test_a_size_below_the_floor_is_refused_by_name(volume_backend: Backend) -> N
     assert refused.returncode == 2
     assert "COFOUNDER_WORKSPACE_VOLUME_SIZE" in refused.stderr
     assert _mounted_at(volume_backend.home / "workspaces") == []
+
+
+def test_the_data_dir_decides_once_it_has_a_volume(volume_backend: Backend, tmp_path: Path) -> None:
+    """A process without the setting (a rolling restart, a CLI run from another folder) uses
+    the volume the data dir has, mounting it if needed: never a second copy of a workspace."""
+    turns = [_bash("echo v1 > app.txt"), {"text": "done"}]
+    session = _build_on_volume(volume_backend, tmp_path, turns)
+    volume = volume_backend.home / "workspaces"
+    shown = volume_backend.cli("workspace", session)  # no COFOUNDER_WORKSPACE_VOLUME_SIZE
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == str(volume / session)
+    _unmount_all(volume)
+    listed = volume_backend.cli("sessions")
+    assert listed.returncode == 0, listed.stderr
+    assert len(_mounted_at(volume)) == 1
+    assert (volume / session / "app.txt").read_text() == "v1\n"
+    assert not (volume_backend.home / "sessions" / session / "workspace").exists()

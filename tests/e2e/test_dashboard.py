@@ -346,6 +346,7 @@ def test_long_lists_show_fifty_and_more_on_request_across_refreshes(
         more = page.get_by_role("button", name="Show older builds")
         more.click()
         expect(rows).to_have_count(100)
+        shoot(page, "project-long")
         more.click()
         expect(rows).to_have_count(120)
         expect(more).to_have_count(0)

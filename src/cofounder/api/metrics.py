@@ -222,7 +222,7 @@ class DatabaseCollector(Collector):
         """Where builds write: the workspace volume, or the disk under the sessions folder. An
         operator alerts on this before a build meets `No space left on device`."""
         try:
-            usage = shutil.disk_usage(self.engine.settings.workspaces_root())
+            usage = shutil.disk_usage(self.engine.workspaces_root())
         except OSError:
             return  # not made yet (no session so far): nothing to report
         yield GaugeMetricFamily(

@@ -88,6 +88,10 @@ class Catalog:
         """The settings this process opened with (allowances, owners, paths)."""
         return self.rt.settings
 
+    def workspaces_root(self) -> Path:
+        """The folder whose filesystem holds the workspaces (the volume, or `sessions/`)."""
+        return self.rt.workspaces_root()
+
     @property
     def sandbox_limits(self) -> SandboxLimits:
         """The local sandbox's configured resource limits (before probing what the host allows)."""

@@ -60,6 +60,7 @@ class Runtime:
     _snapshots: SnapshotStore | None = None
     _images: ImageStore | None = None
     _store: ObjectStore | None = None
+    _volume_dir: Path | None = None  # where the workspaces live once a volume is in use
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
@@ -68,8 +69,7 @@ class Runtime:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigurationError(f"data dir {settings.data_dir} is unusable: {exc}") from exc
-        if settings.workspace_volume_size is not None:
-            _mount_workspace_volume(settings)
+        volume_dir = _mount_workspace_volume(settings)
         try:
             db = Database(settings.app_database_url)
             db.migrate()
@@ -91,6 +91,7 @@ class Runtime:
             tokens=Tokens(db),
             projects=Projects(db),
             idempotent=IdempotentRequests(db),
+            _volume_dir=volume_dir,
         )
 
     @property
@@ -170,9 +171,21 @@ class Runtime:
 
     def files(self, session_id: str) -> SessionFiles:
         """Under this process's data dir, so a session can move to another machine."""
-        s = self.settings
-        volume = s.workspaces_dir() if s.workspace_volume_size is not None else None
-        return SessionFiles.open(s.sessions_dir(), session_id, volume)
+        return SessionFiles.open(self.settings.sessions_dir(), session_id, self.volume_dir())
+
+    def volume_dir(self) -> Path | None:
+        """Where the workspaces live when the data dir has a workspace volume, else None.
+
+        The data dir decides (its image), not this process's settings: a process started
+        without the setting, or before another made the image, must not work on a second copy
+        of a workspace. Hence the image is looked for again until one is in use."""
+        if self._volume_dir is None and self.settings.workspace_volume_image().exists():
+            self._volume_dir = _mount_workspace_volume(self.settings)
+        return self._volume_dir
+
+    def workspaces_root(self) -> Path:
+        """The folder whose filesystem holds the workspaces: the volume, or `sessions/`."""
+        return self.volume_dir() or self.settings.sessions_dir()
 
     def model(self, session_id: str, spec: str) -> Model:
         key = (session_id, spec)
@@ -197,18 +210,24 @@ class Runtime:
             dbos.dispose()
 
 
-def _mount_workspace_volume(settings: Settings) -> None:
-    """Before anything reads or writes a session's folder (a no-op once mounted)."""
+def _mount_workspace_volume(settings: Settings) -> Path | None:
+    """The workspaces' folder, mounted, when the settings ask for a volume or the data dir
+    has one (a no-op once mounted); None when neither. Before anything reads or writes a
+    session's folder."""
+    image = settings.workspace_volume_image()
+    asked = settings.workspace_volume_size
+    if asked is None and not image.exists():
+        return None  # before the import: read-only commands start without it
     from cofounder.storage.volume import VolumeError, WorkspaceVolume
 
-    assert settings.workspace_volume_size is not None
-    volume = WorkspaceVolume(
-        settings.workspace_volume_image(), settings.workspaces_dir(), settings.workspace_volume_size
-    )
+    named = "COFOUNDER_WORKSPACE_VOLUME_SIZE" if asked is not None else f"workspace volume {image}"
     try:
-        volume.ensure()
+        # Unset, the data dir's volume is used as it was made.
+        size = int(asked) if asked is not None else image.stat().st_size
+        WorkspaceVolume(image, settings.workspaces_dir(), size).ensure()
     except (VolumeError, OSError) as exc:
-        raise ConfigurationError(f"COFOUNDER_WORKSPACE_VOLUME_SIZE: {exc}") from exc
+        raise ConfigurationError(f"{named}: {exc}") from exc
+    return settings.workspaces_dir()
 
 
 def _without_password(url: str) -> str:

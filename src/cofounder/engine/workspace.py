@@ -71,7 +71,10 @@ def ensure_at(
     files = rt.files(session_id)
     workspace = files.workspace
     if snapshot_id == MISSING_SNAPSHOT:
-        if state == WorkspaceState(kind="unsnapshotted", iteration=iteration):
+        if (
+            state == WorkspaceState(kind="unsnapshotted", iteration=iteration)
+            and workspace.is_dir()
+        ):
             return  # the workspace on this disk *is* that iteration's state
         raise WorkspaceUnrecoverable(
             f"iteration {iteration} has no stored snapshot (the object store failed) and this "

@@ -54,8 +54,9 @@ def parse_mounts(mountinfo: str) -> list[Mount]:
 
 
 def read_mounts(proc_self: Path = Path("/proc/self")) -> list[Mount]:
-    """Raises OSError when /proc is not there to read."""
-    return parse_mounts((proc_self / "mountinfo").read_text())
+    """Raises OSError when /proc is not there to read. Bytes that are not UTF-8 (the kernel
+    does not escape them) decode as Python decodes such paths, so comparisons still hold."""
+    return parse_mounts((proc_self / "mountinfo").read_text(errors="surrogateescape"))
 
 
 def mount_at(path: Path, proc_self: Path = Path("/proc/self")) -> Mount | None:

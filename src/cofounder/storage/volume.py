@@ -170,15 +170,14 @@ def _tool(name: str) -> str:
 def _run(*argv: str) -> None:
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        said = (done.stderr or done.stdout).strip().splitlines()
+        # util-linux says why first and "dmesg(1) may have more information" last: keep all.
+        said = " ".join((done.stderr or done.stdout).split())
         hint = (
             "; mounting an image needs root (CAP_SYS_ADMIN) and a free loop device"
             if Path(argv[0]).name == "mount"
             else ""
         )
-        raise VolumeError(
-            f"{Path(argv[0]).name} failed ({done.returncode}): {said[-1] if said else ''}{hint}"
-        )
+        raise VolumeError(f"{Path(argv[0]).name} failed ({done.returncode}): {said}{hint}")
 
 
 @contextmanager

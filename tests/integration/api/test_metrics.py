@@ -242,7 +242,7 @@ def test_the_workspaces_disk_is_reported_once_a_session_has_a_folder(api_on: Api
     """Free and total space where builds write, so an operator alerts before a build meets
     `No space left on device`; nothing before the first session makes the folder."""
     engine = api_on.engine
-    root = engine.settings.workspaces_root()
+    root = engine.workspaces_root()
     if not root.exists():
         assert "cofounder_workspaces_free_bytes" not in scrape(api_on.client)
     engine.rt.files(make_owned(engine, "alice").session_id)

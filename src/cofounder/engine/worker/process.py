@@ -33,9 +33,9 @@ DISPATCH_SECONDS = 0.1  # wake and admission: a due session is queued within thi
 SWEEP_SECONDS = 1.0  # takeover of dead workers, lost enqueues
 
 
-def _warn_if_workspaces_show_host_paths(settings: Settings) -> None:
+def _warn_if_workspaces_show_host_paths(settings: Settings, on_volume: bool) -> None:
     """A service should not run hostile code over plain folders of the host's disk: say so."""
-    if settings.sandbox == "bwrap" and settings.workspace_volume_size is None:
+    if settings.sandbox == "bwrap" and not on_volume:
         log.warning(
             "workspaces_on_host_filesystem",
             sessions=str(settings.sessions_dir()),
@@ -121,7 +121,7 @@ class Worker:
         structlog.contextvars.bind_contextvars(worker=self.me.name)
         log.info("worker_started", worker=self.me.name, concurrency=concurrency)
         if self.options.serves_others:
-            _warn_if_workspaces_show_host_paths(settings)
+            _warn_if_workspaces_show_host_paths(settings, self.rt.volume_dir() is not None)
         return self.me
 
     def stop(self, drain_seconds: int | None = None) -> None:
