@@ -161,6 +161,15 @@ def test_the_app_is_live_during_the_build_comes_back_after_a_kill_and_is_served_
     assert serve.returncode == 0, out + err
     assert "preview stopped" in out
     assert _get(served_url) is None and not _running(marker)
+
+    # Ctrl-C the moment the URL shows: a clean stop, not a KeyboardInterrupt (exit 130).
+    again = sqlite_backend.popen("preview", session_id)
+    assert again.stdout is not None
+    assert "Serving" in again.stdout.readline()
+    again.send_signal(signal.SIGINT)
+    out, err = again.communicate(timeout=60)
+    assert again.returncode == 0, out + err
+    assert "preview stopped" in out and not _running(marker)
     db.db.close()
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -49,14 +50,16 @@ def preview(
     catalog = open_catalog(data_dir)
     record = resolve_or_fail(catalog, session_id)
     try:
-        with catalog.serve_preview(record.id, port) as served:
+        # Handlers first: a Ctrl-C the moment the URL shows must stop it cleanly, not as a
+        # KeyboardInterrupt (exit 130) between the line and the wait.
+        with catalog.serve_preview(record.id, port) as served, _stop_on_signal() as stop:
             out().print(
                 f"Serving [bold]{escape(record.name)}[/] at [bold green]{served.url}[/]"
                 f"  ({escape(served.command)}, HTTP {served.http_status}); "
                 "Ctrl-C to stop",
                 highlight=False,
             )
-            _wait_for_interrupt(served.processes)
+            _wait_for_interrupt(stop, served.processes)
     except BadInputError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     except SessionBusyError:
@@ -110,8 +113,9 @@ def screenshots(
     out().print(table)
 
 
-def _wait_for_interrupt(processes: Callable[[], list[BackgroundInfo]]) -> None:
-    """Block until SIGINT/SIGTERM, or until the app exits by itself."""
+@contextmanager
+def _stop_on_signal() -> Iterator[threading.Event]:
+    """An event SIGINT/SIGTERM set while the block runs (the previous handlers after)."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -119,13 +123,20 @@ def _wait_for_interrupt(processes: Callable[[], list[BackgroundInfo]]) -> None:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(0.5):
-            if not any(p.running for p in processes()):
-                out().print("[yellow]the app exited by itself[/]")
-                raise typer.Exit(EXIT_FAILED)
+        yield stop
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _wait_for_interrupt(
+    stop: threading.Event, processes: Callable[[], list[BackgroundInfo]]
+) -> None:
+    """Block until `stop` is set, or until the app exits by itself."""
+    while not stop.wait(0.5):
+        if not any(p.running for p in processes()):
+            out().print("[yellow]the app exited by itself[/]")
+            raise typer.Exit(EXIT_FAILED)
 
 
 def register(app: typer.Typer) -> None:
