@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cf_support import Backend, scripted_project, session_id_from, transcript_of
+from cf_support import REPO, Backend, scripted_project, session_id_from, transcript_of
 from cofounder.hostfs.mounts import read_mounts
 
 SIZE = "128MiB"
@@ -194,3 +195,32 @@ def test_the_data_dir_decides_once_it_has_a_volume(volume_backend: Backend, tmp_
     assert len(_mounted_at(volume)) == 1
     assert (volume / session / "app.txt").read_text() == "v1\n"
     assert not (volume_backend.home / "sessions" / session / "workspace").exists()
+
+
+def test_the_volume_root_takes_the_folders_owner_and_a_shadowed_mount_is_refused(
+    volume_backend: Backend,
+) -> None:
+    volume = volume_backend.home / "workspaces"
+    volume.mkdir(parents=True)
+    os.chown(volume, 65534, 65534)  # a service that runs as its own user
+    volume.chmod(0o750)
+    mounted = volume_backend.cli("sessions", COFOUNDER_WORKSPACE_VOLUME_SIZE=SIZE)
+    assert mounted.returncode == 0, mounted.stderr
+    root = volume.stat()
+    assert (root.st_uid, root.st_gid, root.st_mode & 0o777) == (65534, 65534, 0o750)
+    assert not (volume / "lost+found").exists()
+
+    # A later bind of the data dir over itself hides the volume's mount (still listed in
+    # the mount table): the workspaces would land on the host's disk, so it is refused.
+    home = str(volume_backend.home)
+    hidden = subprocess.run(
+        ["unshare", "-m", "sh", "-c", 'mount --bind "$1" "$1" && exec "$2" -m cofounder sessions',
+         "sh", home, sys.executable],
+        env=volume_backend.env(COFOUNDER_WORKSPACE_VOLUME_SIZE=SIZE),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )  # fmt: skip
+    assert hidden.returncode == 2, hidden.stdout + hidden.stderr
+    assert "reaches another filesystem" in hidden.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ class Mount:
     """One mountinfo line: `root` is the mounted directory's path within its own filesystem
     ("/" when the whole filesystem is mounted), `mount_point` where it appears to us."""
 
+    device: int  # as os.stat's st_dev: a path reaches this mount only if they are equal
     root: str
     mount_point: str
     fstype: str
@@ -32,6 +34,14 @@ def unescape(field: str) -> str:
     return "".join(out)
 
 
+def _device(major_minor: str) -> int:
+    major, _, minor = major_minor.partition(":")
+    try:
+        return os.makedev(int(major), int(minor))
+    except ValueError:
+        return -1
+
+
 def parse_mounts(mountinfo: str) -> list[Mount]:
     """Every well-formed line of `mountinfo`, in order (a later mount hides an earlier one at
     the same mount point)."""
@@ -43,6 +53,7 @@ def parse_mounts(mountinfo: str) -> list[Mount]:
             continue
         found.append(
             Mount(
+                device=_device(fields[2]),
                 root=unescape(fields[3]),
                 mount_point=unescape(fields[4]),
                 fstype=tail[0],

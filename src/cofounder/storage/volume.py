@@ -12,6 +12,7 @@ is idempotent and runs under a lock, so processes starting together mount it onc
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -38,7 +39,7 @@ class VolumeError(RuntimeError):
 
 
 class VolumeAction(Enum):
-    """What `ensure_volume` had to do (for the log and the tests)."""
+    """What `WorkspaceVolume.ensure` had to do (for the log and the tests)."""
 
     NOTHING = "already mounted"
     OWN_FILESYSTEM = "already the root of a filesystem of its own"
@@ -89,11 +90,15 @@ class WorkspaceVolume:
         created = not self.image.exists()
         if created:
             self._create_image()
-        mode = mount_point.stat().st_mode & 0o7777
+        folder = mount_point.stat()
         _run(_tool("mount"), "-o", MOUNT_OPTIONS, str(self.image), str(mount_point))
-        if created:
+        # Redone at every mount, so a crash between the mount and these leaves nothing behind:
+        # mkfs's empty lost+found goes, and the volume's root takes the folder's owner and
+        # permissions (a service mounted once by root may then run as its own user).
+        with contextlib.suppress(OSError):
             (mount_point / _LEFT_BY_MKFS).rmdir()
-        os.chmod(mount_point, mode)  # the volume's root keeps the folder's permissions
+        os.chown(mount_point, folder.st_uid, folder.st_gid)
+        os.chmod(mount_point, folder.st_mode & 0o7777)
         self._report_size()
         return VolumeAction.CREATED if created else VolumeAction.MOUNTED
 
@@ -107,6 +112,12 @@ class WorkspaceVolume:
         backing = _loop_backing_file(mount.source)
         if backing is None or Path(backing) != self.image.resolve():
             return VolumeAction.OWN_FILESYSTEM  # the operator's own disk: fine as it is
+        if os.stat(self.mount_point).st_dev != mount.device:
+            raise VolumeError(
+                f"{self.mount_point} is listed as the volume's mount, but the path reaches "
+                "another filesystem (something is mounted over it or over the data dir); "
+                "unmount that so the workspaces land on the volume"
+            )
         self._report_size()
         return VolumeAction.NOTHING
 

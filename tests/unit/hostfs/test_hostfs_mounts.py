@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cofounder.hostfs.mounts import mount_at, parse_mounts
@@ -23,6 +24,7 @@ def test_fields_are_unescaped_and_malformed_lines_skipped() -> None:
     ]
     loop = mounts[1]
     assert (loop.root, loop.fstype, loop.source) == ("/", "ext4", "/dev/loop0")
+    assert loop.device == os.makedev(7, 0)  # what os.stat gives a path on it as st_dev
     assert loop.super_options == frozenset({"rw"})
 
 
