@@ -323,7 +323,7 @@ class _BatchFeed:
             batch, self.pending = self.pending, []
             with runtime.current().db.transaction() as session:
                 upsert_document_in(session, self.session_id, effect.section, redact(effect.content))
-                append_all_in(session, self.session_id, batch)
+                append_all_in(session, self.session_id, batch, once=self.once)
         return phase
 
 

@@ -99,6 +99,7 @@ def _lock_session_events(session: Session, session_id: str) -> None:
 
 # How far back a step's re-run looks for the events its earlier attempt already wrote.
 _RECENT = 2000
+_PAGE = 100
 _COMMITTED = "iteration_committed"  # IterationCommitted: no later iteration writes before it
 
 
@@ -145,25 +146,31 @@ def _written_before(
     events rather than the last `_RECENT`, however long the session."""
     oldest = min(_identity(e.type, event_payload(e))[1] for e in events)
     types = {e.type for e in events}
-    # Through the connection, not the ORM, whose results are fetched whole before the first.
-    rows = session.connection().execute(
-        select(EventRow.type, EventRow.payload_json)
-        .where(
-            EventRow.session_id == session_id,
-            EventRow.seq > last - _RECENT,
-            EventRow.type.in_(types | {_COMMITTED}),
-        )
-        .order_by(EventRow.seq.desc())
-    )
     found: Counter[tuple[str, int, str]] = Counter()
-    with rows:
-        for type_, payload in rows:
+    before = last + 1
+    # In pages, newest first: one page holds an iteration's events in the usual case, and no
+    # driver fetches the rest of the window (psycopg reads a whole result at once).
+    while True:
+        rows = session.execute(
+            select(EventRow.seq, EventRow.type, EventRow.payload_json)
+            .where(
+                EventRow.session_id == session_id,
+                EventRow.seq > last - _RECENT,
+                EventRow.seq < before,
+                EventRow.type.in_(types | {_COMMITTED}),
+            )
+            .order_by(EventRow.seq.desc())
+            .limit(_PAGE)
+        ).all()
+        for seq, type_, payload in rows:
             key = _identity(type_, json.loads(payload))
             if type_ == _COMMITTED and 0 <= key[1] < oldest:
-                break
+                return found
             if type_ in types:
                 found[key] += 1
-    return found
+            before = seq
+        if len(rows) < _PAGE:
+            return found
 
 
 def append_in(session: Session, session_id: str, event: AnyEvent) -> Event:

@@ -100,3 +100,16 @@ def _committed(iteration: int) -> AnyEvent:
     return IterationCommitted(
         iteration=iteration, tool_calls=1, input_tokens=1, output_tokens=1, cost_microdollars=0
     )
+
+
+def test_an_attempt_that_wrote_more_than_a_page_is_seen_whole(log: EventLog) -> None:
+    """The look-back reads in pages: a crashed attempt of 250 events is still all found."""
+    log.append("s1", _committed(1))
+    flushes = [[Narration(iteration=2, message=f"line {n}")] for n in range(250)]
+    crashed = Occurrences()
+    for events in flushes:
+        log.append_all("s1", events, once=crashed)
+    again = Occurrences()
+    for events in [*flushes, [Narration(iteration=2, message="one more")]]:
+        log.append_all("s1", events, once=again)
+    assert len([e for e in log.read("s1", limit=1000) if e.type == "narration"]) == 251
