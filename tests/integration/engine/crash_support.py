@@ -133,11 +133,20 @@ def event_count(db_url: str, session_id: str) -> int:
 def wait_for_events(
     db_url: str, session_id: str, count: int, proc: subprocess.Popen[str], timeout: float = 180
 ) -> None:
-    """Until the session's event log holds `count` events; fails if `proc` ends first."""
+    """Until the session's event log holds `count` events; fails if `proc` ends first.
+
+    Reads only the events new since the last look: re-reading the whole log every 10 ms let a
+    fast build run tens of events past `count` on a loaded machine before the kill came."""
     db = Database(db_url)
     try:
         deadline = time.monotonic() + timeout
-        while len(EventLog(db).read(session_id, limit=100_000)) < count:
+        seen, last_seq = 0, 0
+        while True:
+            fresh = EventLog(db).read(session_id, after_seq=last_seq, limit=100_000)
+            seen += len(fresh)
+            last_seq = fresh[-1].seq if fresh else last_seq
+            if seen >= count:
+                return
             if proc.poll() is not None:
                 out, err = proc.communicate()
                 raise AssertionError(f"the run ended (rc {proc.returncode}) early:\n{out}{err}")
@@ -181,6 +190,11 @@ def run_across_machines(
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         run.kills.append(event_count(database_url, session_id))
+        finished = event_seqs_and_types(database_url, session_id)[-1][1] == "session_finished"
+        assert not finished, (
+            f"the kill planned after {count} events landed after the build finished "
+            f"({run.kills[-1]} events): the machine was too slow to stop it in time"
+        )
         shutil.rmtree(machine.home)  # the machine is gone: workspace, session dir, caches
         started_at = run.kills[-1]
         proc = next_machine.popen("resume", session_id, **extra)
