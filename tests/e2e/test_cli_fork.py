@@ -174,3 +174,54 @@ def test_a_running_build_forks_from_its_last_committed_iteration_or_earlier(
     assert _files(_workspace(sqlite_backend, fork)) == {"app.txt": b"one\n"}
     assert run.wait(timeout=120) == 0  # the original runs on, untouched
     assert _json(sqlite_backend, "status", parent)[0]["state"] == "completed"
+
+
+def _doc(text: str) -> dict[str, Any]:
+    return _call("document", section="overview", content=text)
+
+
+def _serve(port: int, path: str = "/") -> dict[str, Any]:
+    return _call("preview", command=f"python3 -m http.server {port}", port=port, path=path)
+
+
+# Iteration 1 writes the first overview and starts the app; 2 rewrites the overview; 3 moves
+# the app to another port and page.
+DOCUMENTED: list[dict[str, Any]] = [
+    {"tool_calls": [_doc("first draft"), _serve(8000)]},
+    {"tool_calls": [_doc("second draft")]},
+    {"tool_calls": [_serve(8001, "/index")]},
+    {"text": "done"},
+]
+
+
+def test_a_fork_carries_the_documentation_and_the_preview_as_they_stood_at_its_iteration(
+    sqlite_backend: Backend, tmp_path: Path
+) -> None:
+    built = sqlite_backend.cli("build", str(scripted_project(tmp_path / "p", DOCUMENTED)))
+    assert built.returncode == 0, built.stdout + built.stderr
+    parent = session_id_from(built.stdout)
+    parent_docs = sqlite_backend.cli("docs", parent).stdout
+    parent_status = _json(sqlite_backend, "status", parent)[0]
+
+    seen: dict[int, tuple[str, str | None]] = {}
+    for iteration in range(4):
+        queued = sqlite_backend.cli(
+            "fork", parent, "--iteration", str(iteration), "--no-run", "--as", "alice"
+        )
+        assert queued.returncode == 0, queued.stderr
+        fork = session_id_from(queued.stdout)
+        docs = sqlite_backend.cli("docs", fork)
+        assert docs.returncode == 0, docs.stderr
+        seen[iteration] = (docs.stdout, _json(sqlite_backend, "status", fork)[0]["preview_command"])
+
+    def has(iteration: int, text: str) -> bool:
+        return text in seen[iteration][0]
+
+    assert not has(0, "draft") and seen[0][1] is None  # nothing written or served yet
+    assert has(1, "first draft") and not has(1, "second draft")
+    assert seen[1][1] == seen[2][1] == "python3 -m http.server 8000 (port 8000)"
+    assert has(2, "second draft") and not has(2, "first draft")
+    assert seen[3] == (parent_docs, parent_status["preview_command"])
+    assert seen[3][1] == "python3 -m http.server 8001 (port 8001)"
+    # The parent is untouched by its forks.
+    assert sqlite_backend.cli("docs", parent).stdout == parent_docs

@@ -4,6 +4,10 @@ in what they start from, so both come here and cannot drift."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
 from cofounder.engine.admission import check_room
 from cofounder.engine.runtime import Runtime
 from cofounder.events import SessionStarted
@@ -22,10 +26,12 @@ def insert_first_rows(
     spec: ProjectSpec,
     messages: list[Message],
     start: Checkpoint,
+    carry: Callable[[Session], None] | None = None,
 ) -> None:
     """`start` is the new session's own checkpoint (iteration 0 for a new build, the forked
-    iteration for a fork, whose parent `new` names). The queue's caps are checked again
-    inside, under its lock, so concurrent starts cannot overshoot them."""
+    iteration for a fork, whose parent `new` names); `carry` adds what a fork brings from
+    its parent, in the same transaction. The queue's caps are checked again inside, under
+    its lock, so concurrent starts cannot overshoot them."""
     with rt.db.transaction() as session:
         lock_queue(session)
         check_room(rt, spec.owner, spec.tier, session)
@@ -36,6 +42,8 @@ def insert_first_rows(
             row.phase = start.phase
         append_messages_in(session, new.id, start.iteration, 0, messages)
         save_checkpoint_in(session, start)
+        if carry is not None:
+            carry(session)
         append_in(
             session,
             new.id,

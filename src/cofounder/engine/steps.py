@@ -322,7 +322,13 @@ class _BatchFeed:
             )
             batch, self.pending = self.pending, []
             with runtime.current().db.transaction() as session:
-                upsert_document_in(session, self.session_id, effect.section, redact(effect.content))
+                upsert_document_in(
+                    session,
+                    self.session_id,
+                    effect.section,
+                    redact(effect.content),
+                    iteration=iteration,
+                )
                 append_all_in(session, self.session_id, batch, once=self.once)
         return phase
 

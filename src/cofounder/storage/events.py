@@ -298,6 +298,16 @@ class EventLog:
             ).all()
             return [_to_event(r) for r in rows]
 
+    def of_type(self, session_id: str, type_: str) -> list[Event]:
+        """Every event of one type, oldest first (a fork looks back for its parent's)."""
+        with self._db.transaction() as session:
+            rows = session.scalars(
+                select(EventRow)
+                .where(EventRow.session_id == session_id, EventRow.type == type_)
+                .order_by(EventRow.seq)
+            ).all()
+            return [_to_event(r) for r in rows]
+
 
 def _to_event(row: EventRow) -> Event:
     return Event.stored(row.session_id, row.seq, row.type, row.ts, json.loads(row.payload_json))

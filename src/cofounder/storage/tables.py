@@ -131,10 +131,13 @@ class EventRow(Base):
 
 
 class DocumentRow(Base):
+    """A section's text as an iteration left it; the newest per section is the current one."""
+
     __tablename__ = "documents"
 
     session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     section: Mapped[str] = mapped_column(String(40), primary_key=True)
+    iteration: Mapped[int] = mapped_column(Integer, primary_key=True)
     content: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

@@ -60,7 +60,7 @@ def test_docs_in_reading_order(api_on: Api) -> None:
     written = {"faq": "Q?", "zeta": "last", "overview": "# Hi\n", "features": "- one"}
     with api_on.engine.rt.db.transaction() as session:
         for section, text in written.items():
-            upsert_document_in(session, owned.session_id, section, text)
+            upsert_document_in(session, owned.session_id, section, text, iteration=1)
     body = _get(api_on, f"/sessions/{owned.session_id}/docs").json()
     assert [(s["section"], s["markdown"]) for s in body["sections"]] == [
         ("overview", "# Hi\n"),
@@ -94,7 +94,9 @@ def _commit_files(api: Api, owned: Owned, files: dict[str, bytes], iteration: in
     )
     with api.engine.rt.db.transaction() as session:
         save_checkpoint_in(session, checkpoint)
-        upsert_document_in(session, owned.session_id, "overview", "It tracks habits.")
+        upsert_document_in(
+            session, owned.session_id, "overview", "It tracks habits.", iteration=iteration
+        )
     return snapshot_id
 
 

@@ -96,11 +96,19 @@ def test_events_after_misses_nothing_and_repeats_nothing(
 def test_documents_are_the_last_written_per_section(
     catalog: Catalog, created: SessionRecord
 ) -> None:
+    """The newest iteration's text per section, whatever order the rows were written in; a
+    section written twice in one iteration keeps the second text."""
     assert catalog.documents(created.id) == {}
-    for section, text in [("overview", "v1"), ("faq", "Q?"), ("overview", "v2")]:
+    writes = [
+        ("overview", 3, "v3"),
+        ("overview", 10, "v10"),
+        ("faq", 5, "Q?"),
+        ("overview", 9, "v9"),
+    ]
+    for section, iteration, text in [*writes, ("faq", 5, "Q2?")]:
         with catalog.rt.db.transaction() as session:
-            upsert_document_in(session, created.id, section, text)
-    assert catalog.documents(created.id) == {"overview": "v2", "faq": "Q?"}
+            upsert_document_in(session, created.id, section, text, iteration=iteration)
+    assert catalog.documents(created.id) == {"overview": "v10", "faq": "Q2?"}
 
 
 def test_escalations_filter_block_and_take_one_answer(

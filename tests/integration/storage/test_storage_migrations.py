@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from cf_support import Backend, app_db_url
 from cofounder.events import Narration
 from cofounder.storage import Database, EventLog, NewSession, SessionStore
 from cofounder.storage import db as db_module
+from cofounder.storage.documents import upsert_document_in
 from cofounder.storage.sessions import insert_in
 from cofounder.storage.tables import Base, DocumentRow, SessionRow
 
@@ -91,9 +92,13 @@ def test_timestamps_round_trip_as_aware_utc(db: Database) -> None:
     plus_five = timezone(timedelta(hours=5, minutes=30))
     local = datetime(2024, 3, 1, 12, 0, 0, 123456, tzinfo=plus_five)
     with db.transaction() as session:
-        session.add(DocumentRow(session_id="s", section="overview", content="x", updated_at=local))
+        session.add(
+            DocumentRow(
+                session_id="s", section="overview", iteration=1, content="x", updated_at=local
+            )
+        )
     with db.transaction() as session:
-        row = session.get(DocumentRow, ("s", "overview"))
+        row = session.get(DocumentRow, ("s", "overview", 1))
         assert row is not None
         assert row.updated_at == local  # the same instant, to the microsecond
         assert row.updated_at.tzinfo == UTC
@@ -107,10 +112,16 @@ def test_timestamps_round_trip_as_aware_utc(db: Database) -> None:
 def test_naive_datetimes_are_refused(db: Database) -> None:
     with pytest.raises(Exception, match="naive datetime"), db.transaction() as session:
         session.add(
-            DocumentRow(session_id="s", section="x", content="x", updated_at=datetime(2024, 1, 1))
+            DocumentRow(
+                session_id="s",
+                section="x",
+                iteration=1,
+                content="x",
+                updated_at=datetime(2024, 1, 1),
+            )
         )
     with db.transaction() as session:
-        assert session.get(DocumentRow, ("s", "x")) is None
+        assert session.get(DocumentRow, ("s", "x", 1)) is None
 
 
 def test_ordering_by_time_follows_the_instant_not_the_offset(db: Database) -> None:
@@ -177,5 +188,57 @@ def test_processes_starting_together_on_a_fresh_database_all_migrate_it(
     database = Database(url)
     try:
         assert db_module.schema_revision(database.engine) == db_module.SCHEMA_HEAD
+    finally:
+        database.close()
+
+
+def test_documents_from_before_0011_count_as_written_at_their_sessions_iteration(
+    backend: Backend,
+) -> None:
+    """The rebuilt documents table keeps every row; a row that does not say when it was written
+    is dated at its session's current iteration, so a fork from an earlier one does not carry
+    text from its future. Down again, the newest text per section is what remains."""
+    from alembic import command
+    from alembic.config import Config
+
+    database = Database(app_db_url(backend))
+    config = Config()
+    config.set_main_option("script_location", str(db_module._MIGRATIONS))
+    written = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+    def to(revision: str, *, down: bool = False) -> None:
+        with database.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            (command.downgrade if down else command.upgrade)(config, revision)
+
+    try:
+        to("0010")
+        with database.transaction() as session:
+            insert_in(session, _new_session("s1"))
+        with database.engine.begin() as conn:
+            conn.execute(text("UPDATE sessions SET iteration = 7 WHERE id = 's1'"))
+            for session_id, section, content in [("s1", "overview", "o"), ("gone", "faq", "f")]:
+                conn.execute(
+                    text(
+                        "INSERT INTO documents (session_id, section, content, updated_at) "
+                        "VALUES (:s, :c, :t, :u)"
+                    ),
+                    {"s": session_id, "c": section, "t": content, "u": written},
+                )
+        database.migrate()
+        with database.transaction() as session:
+            rows = session.scalars(select(DocumentRow).order_by(DocumentRow.session_id)).all()
+            assert [(r.session_id, r.section, r.iteration, r.content) for r in rows] == [
+                ("gone", "faq", 0, "f"),  # no session row: the earliest it could be
+                ("s1", "overview", 7, "o"),
+            ]
+            assert rows[1].updated_at == written
+            upsert_document_in(session, "s1", "overview", "newer", iteration=9)
+        to("0010", down=True)
+        with database.engine.connect() as conn:
+            kept = conn.execute(
+                text("SELECT session_id, section, content FROM documents ORDER BY session_id")
+            ).all()
+        assert [tuple(r) for r in kept] == [("gone", "faq", "f"), ("s1", "overview", "newer")]
     finally:
         database.close()

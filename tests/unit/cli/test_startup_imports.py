@@ -78,7 +78,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 max_wall_seconds=60.0,
             ),
         )
-        upsert_document_in(session, SID, "overview", "A streak counter.")
+        upsert_document_in(session, SID, "overview", "A streak counter.", iteration=0)
     EventLog(db).append(SID, Narration(iteration=0, message="planning"))
     db.close()
     return home
