@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import math
-import weakref
 from collections.abc import Callable, Sequence
 
+from cofounder.agent.context.memo import PerMessage
 from cofounder.llm.messages import (
     ContentBlock,
     ImageBlock,
@@ -45,40 +45,14 @@ def _block_tokens(block: ContentBlock) -> int:
     return size + BLOCK_OVERHEAD_TOKENS
 
 
-class _PerMessage:
-    """A figure per message object, computed once: every request measures the whole
-    conversation again, and the transcript hands back the same (frozen) message objects each
-    time, so without this an iteration's cost grew with the session's length. Keyed by
-    identity (messages hold lists: they are not hashable), forgotten when a message is."""
-
-    def __init__(self, compute: Callable[[Message], int]) -> None:
-        self._compute = compute
-        self._known: dict[int, tuple[weakref.ref[Message], int]] = {}
-
-    def __call__(self, message: Message) -> int:
-        key = id(message)
-        hit = self._known.get(key)
-        if hit is not None and hit[0]() is message:
-            return hit[1]
-        value = self._compute(message)
-        self._known[key] = (weakref.ref(message, self._forget(key)), value)
-        return value
-
-    def _forget(self, key: int) -> Callable[[weakref.ref[Message]], None]:
-        def forget(_: weakref.ref[Message]) -> None:
-            self._known.pop(key, None)
-
-        return forget
-
-
 def _estimate(message: Message) -> int:
     return MESSAGE_OVERHEAD_TOKENS + sum(_block_tokens(b) for b in message.content)
 
 
-estimate_tokens: TokenEstimator = _PerMessage(_estimate)
+estimate_tokens: TokenEstimator = PerMessage(_estimate)
 """About chars/4 per text, a flat cost per image, a little framing; errs high, not low."""
 
-wire_tokens: TokenEstimator = _PerMessage(lambda m: chars_to_tokens(len(m.model_dump_json())))
+wire_tokens: TokenEstimator = PerMessage(lambda m: chars_to_tokens(len(m.model_dump_json())))
 """chars/4 of the message's JSON: what the request's size is reported as."""
 
 

@@ -6,7 +6,9 @@ The raw transcript keeps them; only what is re-sent each turn shrinks.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
+from cofounder.agent.context.memo import PerMessage
 from cofounder.llm.messages import ContentBlock, ImageBlock, Message, TextBlock, ToolResultBlock
 
 DEFAULT_KEEP_TURNS = 4
@@ -42,28 +44,41 @@ def shrink_tool_results(
         raise ValueError("limit_chars must be at least 1")
     head_chars = max(0, min(head_chars, limit_chars))
     recent = _recent_from(messages, keep_turns) if before is None else before
-    result = []
-    for index, message in enumerate(messages):
-        if index >= recent or message.role != "user":
-            result.append(message)
-            continue
-        blocks: list[ContentBlock] = []
-        for block in message.content:
-            if (
-                isinstance(block, ToolResultBlock)
-                and len(block.content) > limit_chars
-                and not block.content.endswith(_OMITTED_SUFFIX)
-            ):
-                omitted = len(block.content) - head_chars
-                note = OMITTED_NOTE.format(n=omitted)
-                block = block.model_copy(
-                    update={"content": f"{block.content[:head_chars]}\n{note}"}
-                )
-            blocks.append(block)
-        result.append(
-            message if blocks == message.content else Message(role="user", content=blocks)
+    shrink = _shrinkers.get((limit_chars, head_chars))
+    if shrink is None:
+        shrink = _shrinkers[(limit_chars, head_chars)] = PerMessage(
+            partial(_shrunk, limit_chars=limit_chars, head_chars=head_chars)
         )
-    return result
+    return [
+        _rewritten(message, shrink) if index < recent and message.role == "user" else message
+        for index, message in enumerate(messages)
+    ]
+
+
+def _rewritten(message: Message, rewrite: PerMessage[Message | None]) -> Message:
+    changed = rewrite(message)
+    return message if changed is None else changed
+
+
+def _shrunk(message: Message, *, limit_chars: int, head_chars: int) -> Message | None:
+    """The message with its long outputs cut, or None when none is (a memo holding the
+    message itself would keep it alive for ever)."""
+    blocks: list[ContentBlock] = []
+    for block in message.content:
+        if (
+            isinstance(block, ToolResultBlock)
+            and len(block.content) > limit_chars
+            and not block.content.endswith(_OMITTED_SUFFIX)
+        ):
+            note = OMITTED_NOTE.format(n=len(block.content) - head_chars)
+            block = block.model_copy(update={"content": f"{block.content[:head_chars]}\n{note}"})
+        blocks.append(block)
+    return None if blocks == message.content else Message(role="user", content=blocks)
+
+
+# One memo per setting: the same old message shrinks to the same object on every request, so
+# its token estimate (memoized per object too) is not computed again.
+_shrinkers: dict[tuple[int, int], PerMessage[Message | None]] = {}
 
 
 def elide_old_images(
@@ -72,16 +87,19 @@ def elide_old_images(
     """Images older than the last `keep_turns` turns (or before index `before`) become a note
     naming their stored ref."""
     recent = _recent_from(messages, keep_turns) if before is None else before
-    result = []
-    for index, message in enumerate(messages):
-        if index >= recent or not any(isinstance(b, ImageBlock) for b in message.content):
-            result.append(message)
-            continue
-        blocks: list[ContentBlock] = [
-            TextBlock(text=f"[image {b.media_type} {b.ref or ''} omitted from context]".strip())
-            if isinstance(b, ImageBlock)
-            else b
-            for b in message.content
-        ]
-        result.append(Message(role=message.role, content=blocks))
-    return result
+    return [_rewritten(m, _elided) if i < recent else m for i, m in enumerate(messages)]
+
+
+def _without_images(message: Message) -> Message | None:
+    if not any(isinstance(b, ImageBlock) for b in message.content):
+        return None
+    blocks: list[ContentBlock] = [
+        TextBlock(text=f"[image {b.media_type} {b.ref or ''} omitted from context]".strip())
+        if isinstance(b, ImageBlock)
+        else b
+        for b in message.content
+    ]
+    return Message(role=message.role, content=blocks)
+
+
+_elided: PerMessage[Message | None] = PerMessage(_without_images)
