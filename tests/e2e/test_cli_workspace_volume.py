@@ -123,7 +123,10 @@ def test_a_build_that_fills_the_volume_fills_only_the_volume(
         volume_backend, tmp_path, [_bash(fill), _bash(after), {"text": "done"}]
     )
     told = "\n".join(m.model_dump_json() for m in transcript_of(volume_backend, session))
-    assert "No space left on device" in told  # the model is told, and the engine went on
+    # The model is told, and the engine went on: by the write's ENOSPC, or by the workspace
+    # guard, which stops a command still writing once the disk is nearly full, when its poll
+    # lands before the write fails (a race a loaded machine can tip either way).
+    assert "No space left on device" in told or "the host disk has only" in told
     assert (home / "workspaces" / session / "after.txt").read_text() == "hello\n"
     # On the host the volume is one file that never takes more than its size.
     image = (home / "workspaces.img").stat()
@@ -224,3 +227,79 @@ def test_the_volume_root_takes_the_folders_owner_and_a_shadowed_mount_is_refused
     )  # fmt: skip
     assert hidden.returncode == 2, hidden.stdout + hidden.stderr
     assert "reaches another filesystem" in hidden.stderr
+
+
+@pytest.mark.parametrize("name", ["workspaces.img", "workspaces.img.lock"])
+def test_a_symlink_at_the_image_or_its_lock_is_neither_followed_nor_replaced(
+    volume_backend: Backend, name: str
+) -> None:
+    """A dangling one was replaced by a new image (the lock's: made where it pointed)."""
+    home = volume_backend.home
+    home.mkdir(parents=True, exist_ok=True)
+    link, target = home / name, home / "elsewhere"
+    link.symlink_to(target)
+
+    refused = volume_backend.cli("sessions", COFOUNDER_WORKSPACE_VOLUME_SIZE=SIZE)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"{link} is a symbolic link" in " ".join(refused.stderr.split())
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert not target.exists()
+    assert _mounted_at(home / "workspaces") == []
+    if name == "workspaces.img":  # without the setting too: never the host's disk instead
+        assert volume_backend.cli("sessions").returncode == 2
+
+
+def test_an_image_deleted_while_mounted_is_refused_with_how_to_keep_its_files(
+    volume_backend: Backend,
+) -> None:
+    home, volume = volume_backend.home, volume_backend.home / "workspaces"
+    mounted = volume_backend.cli("sessions", COFOUNDER_WORKSPACE_VOLUME_SIZE=SIZE)
+    assert mounted.returncode == 0, mounted.stderr
+    (volume / "kept.txt").write_text("mine")
+    (home / "workspaces.img").unlink()
+
+    for env in ({"COFOUNDER_WORKSPACE_VOLUME_SIZE": SIZE}, {}):
+        refused = volume_backend.cli("sessions", **env)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        said = " ".join(refused.stderr.split())
+        assert (
+            f"{home / 'workspaces.img'} was deleted or replaced while mounted at {volume}" in said
+        )
+    assert (volume / "kept.txt").read_text() == "mine"  # the kernel still holds the volume
+    assert not (home / "workspaces.img").exists()
+
+    # The way out the message gives: copy the device back, unmount, start again.
+    command = said.split("To keep its workspaces")[1].split("`")[1]
+    assert command.startswith("mount -o remount,ro ") and "cp --sparse=always /dev/loop" in command
+    subprocess.run(["sh", "-c", command], check=True, capture_output=True)
+    assert _mounted_at(volume) == []
+    again = volume_backend.cli("sessions", COFOUNDER_WORKSPACE_VOLUME_SIZE=SIZE)
+    assert again.returncode == 0, again.stderr
+    assert len(_mounted_at(volume)) == 1
+    assert (volume / "kept.txt").read_text() == "mine"
+
+
+def test_an_own_filesystem_at_the_workspaces_needs_nosuid_and_nodev(
+    volume_backend: Backend, tmp_path: Path
+) -> None:
+    """The operator's own filesystem is used as it is, but a build must not be able to leave a
+    setuid program or a device node there that works on the host."""
+    volume = volume_backend.home / "workspaces"
+    volume.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,nodev", "own", str(volume)], check=True)
+    refused = volume_backend.cli("sessions", COFOUNDER_WORKSPACE_VOLUME_SIZE=SIZE)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert f"{volume} is mounted without nosuid, so" in said
+    assert f"mount -o remount,nosuid,nodev {volume}" in said
+    assert volume_backend.cli("sessions").returncode == 2  # the data dir decides: no setting
+
+    subprocess.run(["mount", "-o", "remount,nosuid,nodev", str(volume)], check=True)
+    # Without the setting as with it, the workspaces land on it, and no image is made.
+    project = scripted_project(tmp_path / "p", [_bash("echo hi > a.txt"), {"text": "done"}])
+    built = volume_backend.cli("build", str(project))
+    assert built.returncode == 0, built.stdout + built.stderr
+    session = session_id_from(built.stdout)
+    assert (volume / session / "a.txt").read_text() == "hi\n"
+    assert _mounted_at(volume) == ["own"]
+    assert not (volume_backend.home / "workspaces.img").exists()

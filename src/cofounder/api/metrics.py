@@ -16,7 +16,7 @@ ones). No owner, session or path is a label.
 
 from __future__ import annotations
 
-import shutil
+import os
 import threading
 from bisect import bisect_left
 from collections import Counter
@@ -220,21 +220,28 @@ class DatabaseCollector(Collector):
 
     def _workspaces_disk(self) -> Iterator[Metric]:
         """Where builds write: the workspace volume, or the disk under the sessions folder. An
-        operator alerts on this before a build meets `No space left on device`."""
+        operator alerts on this before a build meets `No space left on device`, which running
+        out of inodes (many small files, say node_modules) gives as well as running out of
+        bytes. A filesystem that counts no inodes (btrfs says 0) reports none."""
         try:
-            usage = shutil.disk_usage(self.engine.workspaces_root())
+            disk = os.statvfs(self.engine.workspaces_root())
         except OSError:
             return  # not made yet (no session so far): nothing to report
-        yield GaugeMetricFamily(
-            "cofounder_workspaces_free_bytes",
-            "Free space on the filesystem that holds the workspaces.",
-            usage.free,
-        )
-        yield GaugeMetricFamily(
-            "cofounder_workspaces_size_bytes",
-            "Size of the filesystem that holds the workspaces.",
-            usage.total,
-        )
+        gauges = [
+            ("free_bytes", "Free space", disk.f_bavail * disk.f_frsize),
+            ("size_bytes", "Size", disk.f_blocks * disk.f_frsize),
+        ]
+        if disk.f_files:
+            gauges += [
+                ("free_inodes", "Free inodes", disk.f_favail),
+                ("inodes", "Inodes", disk.f_files),
+            ]
+        for suffix, what, value in gauges:
+            yield GaugeMetricFamily(
+                f"cofounder_workspaces_{suffix}",
+                f"{what} of the filesystem that holds the workspaces.",
+                value,
+            )
 
 
 def _counter(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -176,10 +177,11 @@ class Runtime:
     def volume_dir(self) -> Path | None:
         """Where the workspaces live when the data dir has a workspace volume, else None.
 
-        The data dir decides (its image), not this process's settings: a process started
-        without the setting, or before another made the image, must not work on a second copy
-        of a workspace. Hence the image is looked for again until one is in use."""
-        if self._volume_dir is None and self.settings.workspace_volume_image().exists():
+        The data dir decides (its image, or a filesystem mounted at `workspaces/`), not this
+        process's settings: a process started without the setting, or before another made the
+        image, must not work on a second copy of a workspace. Hence it is looked for again
+        until a volume is in use."""
+        if self._volume_dir is None and _data_dir_has_volume(self.settings):
             self._volume_dir = _mount_workspace_volume(self.settings)
         return self._volume_dir
 
@@ -216,18 +218,29 @@ def _mount_workspace_volume(settings: Settings) -> Path | None:
     session's folder."""
     image = settings.workspace_volume_image()
     asked = settings.workspace_volume_size
-    if asked is None and not image.exists():
+    if asked is None and not _data_dir_has_volume(settings):
         return None  # before the import: read-only commands start without it
     from cofounder.storage.volume import VolumeError, WorkspaceVolume
 
-    named = "COFOUNDER_WORKSPACE_VOLUME_SIZE" if asked is not None else f"workspace volume {image}"
+    where = image if os.path.lexists(image) else settings.workspaces_dir()
+    named = "COFOUNDER_WORKSPACE_VOLUME_SIZE" if asked is not None else f"workspace volume {where}"
     try:
         # Unset, the data dir's volume is used as it was made.
-        size = int(asked) if asked is not None else image.stat().st_size
+        size = int(asked) if asked is not None else None
         WorkspaceVolume(image, settings.workspaces_dir(), size).ensure()
     except (VolumeError, OSError) as exc:
         raise ConfigurationError(f"{named}: {exc}") from exc
     return settings.workspaces_dir()
+
+
+def _data_dir_has_volume(settings: Settings) -> bool:
+    """Something at the image's path (a symlink too: the volume code refuses it by name rather
+    than this falling back to the host), or a filesystem mounted at `workspaces/` (the
+    operator's own, or the volume whose image was deleted while mounted). Two stats: this
+    runs at every session folder's lookup while no volume is in use."""
+    return os.path.lexists(settings.workspace_volume_image()) or os.path.ismount(
+        settings.workspaces_dir()
+    )
 
 
 def _without_password(url: str) -> str:

@@ -10,13 +10,16 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Mount:
     """One mountinfo line: `root` is the mounted directory's path within its own filesystem
-    ("/" when the whole filesystem is mounted), `mount_point` where it appears to us."""
+    ("/" when the whole filesystem is mounted), `mount_point` where it appears to us.
+    `options` are this mount's own flags (nosuid, nodev, ro: each mount of a filesystem has
+    its own), `super_options` the filesystem's."""
 
     device: int  # as os.stat's st_dev: a path reaches this mount only if they are equal
     root: str
     mount_point: str
     fstype: str
     source: str
+    options: frozenset[str]
     super_options: frozenset[str]
 
 
@@ -49,7 +52,7 @@ def parse_mounts(mountinfo: str) -> list[Mount]:
     for line in mountinfo.splitlines():
         pre, sep, post = line.partition(" - ")
         fields, tail = pre.split(), post.split()
-        if not sep or len(fields) < 5 or len(tail) < 3:
+        if not sep or len(fields) < 6 or len(tail) < 3:
             continue
         found.append(
             Mount(
@@ -58,6 +61,7 @@ def parse_mounts(mountinfo: str) -> list[Mount]:
                 mount_point=unescape(fields[4]),
                 fstype=tail[0],
                 source=unescape(tail[1]),
+                options=frozenset(fields[5].split(",")),
                 super_options=frozenset(tail[2].split(",")),
             )
         )

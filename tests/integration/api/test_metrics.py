@@ -8,6 +8,7 @@ figures are read from the database at each scrape (incrementally, never twice)."
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections import Counter
@@ -239,8 +240,8 @@ def test_metrics_needs_no_token_and_says_when_the_database_is_gone(tmp_path: Pat
 
 
 def test_the_workspaces_disk_is_reported_once_a_session_has_a_folder(api_on: Api) -> None:
-    """Free and total space where builds write, so an operator alerts before a build meets
-    `No space left on device`; nothing before the first session makes the folder."""
+    """Free and total space and inodes where builds write, so an operator alerts before a
+    build meets `No space left on device`; nothing before the first session makes the folder."""
     engine = api_on.engine
     root = engine.workspaces_root()
     if not root.exists():
@@ -250,3 +251,7 @@ def test_the_workspaces_disk_is_reported_once_a_session_has_a_folder(api_on: Api
     disk = shutil.disk_usage(root)
     assert total(shown, "cofounder_workspaces_size_bytes") == disk.total
     assert 0 < total(shown, "cofounder_workspaces_free_bytes") <= disk.total
+    inodes = os.statvfs(root).f_files
+    assert inodes > 0  # the test's disk counts them (btrfs would not)
+    assert total(shown, "cofounder_workspaces_inodes") == inodes
+    assert 0 < total(shown, "cofounder_workspaces_free_inodes") <= inodes
