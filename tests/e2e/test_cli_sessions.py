@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import textwrap
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from cf_support import EXAMPLE, Backend, app_db_url, session_id_from
 from cofounder.events import event_payload, parse_event
 from cofounder.storage import Database, EventLog, Transcript
+from cofounder.storage import db as db_module
 
 
 def project(tmp_path: Path, turns: str, **overrides: str) -> Path:
@@ -414,6 +416,24 @@ def test_bad_configuration_is_exit_2_with_the_setting_named(
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert "pw@" not in result.stderr
+
+
+def test_a_database_that_accepts_and_never_answers_fails_the_start_in_its_timeout(
+    sqlite_backend: Backend,
+) -> None:
+    """A wrong port that another service holds: libpq would wait for ever; the default
+    timeout ends it with the setting named (once: not once per connection attempt)."""
+    with socket.socket() as silent:  # the kernel accepts; nobody ever reads or writes
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"postgresql://u:pw@127.0.0.1:{silent.getsockname()[1]}/x"
+        started = time.monotonic()
+        result = sqlite_backend.cli_within(60, "sessions", COFOUNDER_DATABASE_URL=url)
+        took = time.monotonic() - started
+    assert result.returncode == 2, result.stderr
+    assert "cannot open the database" in result.stderr and "u:***@" in result.stderr
+    assert "timeout" in result.stderr and "pw@" not in result.stderr
+    assert db_module.PG_CONNECT_TIMEOUT_S <= took < 2 * db_module.PG_CONNECT_TIMEOUT_S
 
 
 def test_a_provider_outage_pauses_and_resume_continues_in_a_new_run(

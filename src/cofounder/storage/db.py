@@ -16,6 +16,7 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions (a test keeps the two in step). Knowing it lets a
 # start-up skip importing Alembic (~0.3 s) when the schema is already current.
 SCHEMA_HEAD = "0011"
+PG_CONNECT_TIMEOUT_S = 10  # unless the URL sets connect_timeout
 
 
 def normalise_url(url: str) -> str:
@@ -92,15 +93,21 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # libpq waits for ever on a server that accepts and never answers (a wrong port that some
+    # other service holds): a start would hang instead of failing with the setting named.
+    given = "connect_timeout" in make_url(url).query
+    timeout = {} if given else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    return create_engine(url, pool_pre_ping=True, connect_args=timeout)
 
 
 def schema_revision(engine: Engine) -> str | None:
-    try:
-        with engine.connect() as connection:
+    """The schema's revision; None before the first migration. A database that cannot be
+    reached raises (once: retrying here doubled the wait for a silent server)."""
+    with engine.connect() as connection:
+        try:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except DBAPIError:
-        return None
+        except DBAPIError:
+            return None
 
 
 # Key of the PostgreSQL advisory lock that serialises migrations ("CFMG").
