@@ -64,8 +64,9 @@ def fork(
     as_owner: AsOwner = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Start a new session from an iteration of another: its files and its conversation as
-    they were then. The original is untouched; the fork runs like `build`."""
+    """Start a new session from an iteration of another: its files, conversation,
+    documentation and preview command as they were then. The original is untouched; the fork
+    runs like `build`."""
     from cofounder.cli.common import EXIT_BUSY
     from cofounder.cli.run_commands import run_session
     from cofounder.engine import BadInputError, EngineError
