@@ -11,7 +11,7 @@ from pathlib import Path
 class Mount:
     """One mountinfo line: `root` is the mounted directory's path within its own filesystem
     ("/" when the whole filesystem is mounted), `mount_point` where it appears to us.
-    `options` are this mount's own flags (nosuid, nodev, ro: each mount of a filesystem has
+    `flags` are this mount's own options (nosuid, nodev, ro: each mount of a filesystem has
     its own), `super_options` the filesystem's."""
 
     device: int  # as os.stat's st_dev: a path reaches this mount only if they are equal
@@ -19,7 +19,7 @@ class Mount:
     mount_point: str
     fstype: str
     source: str
-    options: frozenset[str]
+    flags: frozenset[str]
     super_options: frozenset[str]
 
 
@@ -61,7 +61,7 @@ def parse_mounts(mountinfo: str) -> list[Mount]:
                 mount_point=unescape(fields[4]),
                 fstype=tail[0],
                 source=unescape(tail[1]),
-                options=frozenset(fields[5].split(",")),
+                flags=frozenset(fields[5].split(",")),
                 super_options=frozenset(tail[2].split(",")),
             )
         )

@@ -242,7 +242,7 @@ def _refuse_without_required_options(mount_point: Path, mount: Mount) -> None:
     has both; the operator's own filesystem must too, so that choosing it does not quietly
     weaken the host. Refused rather than warned: a warning in a service's log does not stop
     the first build from leaving such a file."""
-    missing = [option for option in REQUIRED_OPTIONS if option not in mount.options]
+    missing = [option for option in REQUIRED_OPTIONS if option not in mount.flags]
     if missing:
         at = shlex.quote(str(mount_point))
         raise VolumeError(

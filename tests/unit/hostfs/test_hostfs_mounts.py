@@ -27,8 +27,8 @@ def test_fields_are_unescaped_and_malformed_lines_skipped() -> None:
     assert loop.device == os.makedev(7, 0)  # what os.stat gives a path on it as st_dev
     assert loop.super_options == frozenset({"rw"})
     # The mount's own flags, which nosuid and nodev are, apart from the filesystem's.
-    assert loop.options == frozenset({"rw", "nosuid", "nodev"})
-    assert mounts[2].options == frozenset({"rw"})
+    assert loop.flags == frozenset({"rw", "nosuid", "nodev"})
+    assert mounts[2].flags == frozenset({"rw"})
     assert mounts[2].super_options == frozenset({"rw", "errors=x"})
 
 
