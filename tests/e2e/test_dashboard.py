@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from api_live_support import SLEEPY_BUDGET, SLEEPY_TURNS, Live, call, serve
@@ -298,9 +300,10 @@ def test_the_app_shows_in_the_preview_and_its_screenshots_in_the_gallery(
         expect(preview).to_contain_text("Stopped")
 
 
-def _seed_builds(backend: Backend, first: dict[str, Any], n: int) -> None:
-    """`n` more ended builds of `first`'s project, each a second newer than the last, written
-    straight to the database (running them would take minutes and test nothing more here)."""
+def _seed_builds(backend: Backend, first: dict[str, Any], n: int, after: int = 1) -> None:
+    """`n` more ended builds of `first`'s project (versions from `after` + 1 on), each a second
+    newer than the last, written straight to the database (running them would take minutes and
+    test nothing more here)."""
     from datetime import timedelta
 
     from cofounder.storage import Database
@@ -309,7 +312,7 @@ def _seed_builds(backend: Backend, first: dict[str, Any], n: int) -> None:
     db = Database(f"sqlite:///{backend.home / 'cofounder.sqlite'}")
     try:
         with db.transaction() as session:
-            for k in range(2, n + 2):
+            for k in range(after + 1, after + n + 1):
                 new = NewSession(
                     id=f"{k:012x}",
                     name=first["name"],
@@ -331,14 +334,21 @@ def _seed_builds(backend: Backend, first: dict[str, Any], n: int) -> None:
         db.close()
 
 
+@contextmanager
+def _many_builds(backend: Backend, n: int) -> Iterator[tuple[Live, Page, dict[str, Any]]]:
+    """A server with one project of `n` ended builds (the first run, the rest seeded), a page
+    in Chromium not signed in yet, and the first build."""
+    with serve(backend, [{"text": "done"}]) as live, chromium() as browser:
+        session_id = live.start_build()
+        first = live.wait_for(session_id, lambda s: s["outcome"] is not None)
+        _seed_builds(live.backend, first, n - 1)
+        yield live, new_page(browser, live.base), first
+
+
 def test_long_lists_show_fifty_and_more_on_request_across_refreshes(
     sqlite_backend: Backend,
 ) -> None:
-    with serve(sqlite_backend, [{"text": "done"}]) as live, chromium() as browser:
-        session_id = live.start_build()
-        first = live.wait_for(session_id, lambda s: s["outcome"] is not None)
-        _seed_builds(live.backend, first, 119)  # 120 builds of one project
-        page = new_page(browser, live.base)
+    with _many_builds(sqlite_backend, 120) as (live, page, first):
         sign_in(page, live.token, f"/projects/{first['project_id']}")
         rows = page.locator("main table tbody tr")
         expect(rows).to_have_count(50)
@@ -361,3 +371,112 @@ def test_long_lists_show_fifty_and_more_on_request_across_refreshes(
         page.wait_for_timeout(6_000)  # the admin page redraws every 5 s: the pages stay open
         expect(sessions).to_have_count(100)
         shoot(page, "admin-long")
+
+
+def _focused(page: Page) -> str:
+    """What has the keyboard focus: a row's key, a link's address or a button's words."""
+    return str(
+        page.evaluate(
+            """() => { const el = document.activeElement;
+                       return el.dataset.key || el.getAttribute('href') || el.textContent; }"""
+        )
+    )
+
+
+def _fail_later_pages(page: Page) -> None:
+    """Every page of a listing after its first answers 500 (until unrouted)."""
+    page.route(
+        re.compile(r"/api/v1/sessions\?.*cursor="),
+        lambda route: route.fulfill(
+            status=500, content_type="application/json", body='{"detail": "The database is away."}'
+        ),
+    )
+
+
+def test_show_more_moves_focus_to_the_new_rows_and_a_failed_page_can_be_retried(
+    sqlite_backend: Backend,
+) -> None:
+    with _many_builds(sqlite_backend, 170) as (live, page, first):  # three full pages and 20
+        sign_in(page, live.token)
+        card = page.locator(".card.project")  # its newest build, from the project itself
+        expect(card.get_by_role("link", name="latest build")).to_have_attribute(
+            "href", f"/builds/{170:012x}"
+        )
+        expect(card.locator(".badge")).to_have_text("Completed")
+        shoot(page, "projects-latest")
+
+        page.goto(f"/projects/{first['project_id']}")
+        rows = page.locator("main table tbody tr")
+        expect(rows).to_have_count(50)
+        more = page.get_by_role("button", name="Show older builds")
+        more.focus()
+        page.keyboard.press("Enter")
+        expect(rows).to_have_count(100)
+        expect(rows.nth(50)).to_be_focused()  # the first new row, not the page's body
+        expect(rows.nth(50)).to_contain_text("build_v0_120")
+        expect(page.get_by_role("status").filter(has_text="more builds")).to_have_text(
+            "50 more builds shown."
+        )
+        shoot(page, "project-more-focus")
+        page.keyboard.press("Tab")  # on into the new row's link
+        expect(rows.nth(50).get_by_role("link")).to_be_focused()
+
+        _fail_later_pages(page)
+        more.focus()
+        page.keyboard.press("Enter")
+        alert = page.get_by_role("alert").filter(has_text="The database is away.")
+        expect(alert).to_be_visible()
+        expect(more).to_be_focused()  # ready to try again, rows as they were
+        expect(more).not_to_have_attribute("aria-disabled", "true")
+        expect(rows).to_have_count(100)
+        shoot(page, "project-more-failed")
+
+        page.unroute(re.compile(r"/api/v1/sessions\?.*cursor="))
+        page.keyboard.press("Enter")
+        expect(rows).to_have_count(150)  # one page more: the failed try opened none
+        expect(alert).to_have_count(0)
+        expect(rows.nth(100)).to_be_focused()
+        expect(rows.nth(100)).to_contain_text("build_v0_70")
+
+
+def test_the_admin_redraw_keeps_the_focus_and_counts_only_pages_that_loaded(
+    sqlite_backend: Backend,
+) -> None:
+    with _many_builds(sqlite_backend, 120) as (live, page, first):
+        sign_in(page, _new_token(live, "root", admin=True), "/admin")
+        updated = page.locator(".page-head [role=status]")
+        sessions = page.get_by_role("region", name="Sessions, newest first")
+        rows = sessions.locator("tbody tr")
+        expect(rows).to_have_count(50)
+
+        def next_redraw() -> None:
+            """Wait for the page's next redraw (it says when it last drew)."""
+            expect(updated).to_have_text(re.compile(r"^Updated"))
+            expect(updated).not_to_have_text(updated.inner_text())
+
+        more = sessions.get_by_role("button", name="Show older sessions")
+        more.focus()
+        next_redraw()
+        expect(more).to_be_focused()
+
+        # A failed page is not counted: the redraws after it still show one page.
+        _fail_later_pages(page)
+        page.keyboard.press("Enter")
+        expect(sessions.get_by_role("alert")).to_have_text("The database is away.")
+        page.unroute(re.compile(r"/api/v1/sessions\?.*cursor="))
+        next_redraw()
+        expect(rows).to_have_count(50)
+        expect(more).to_be_focused()
+        page.keyboard.press("Enter")  # the retry
+        expect(rows).to_have_count(100)
+        expect(rows.nth(50)).to_be_focused()
+
+        # A link keeps the focus while new sessions come in above it and the table redraws.
+        link = rows.nth(3).get_by_role("link")
+        href = link.get_attribute("href")
+        link.focus()
+        _seed_builds(live.backend, first, 1, after=120)
+        expect(rows.first).to_contain_text("build_v0_121")
+        expect(rows).to_have_count(100)
+        assert _focused(page) == href
+        shoot(page, "admin-focus")

@@ -64,6 +64,11 @@ def control_errors(body: Any) -> list[dict[str, str]]:
     return found
 
 
+def shown_state(record: SessionRecord) -> str:
+    """What the API calls a session's state: its outcome once it has finished."""
+    return str(record.outcome) if record.state == "finished" else record.state
+
+
 class SessionView(_View):
     """The fields of `cofounder status --json`, plus the worker and the build."""
 
@@ -99,7 +104,7 @@ class SessionView(_View):
             session_id=record.id,
             name=record.name,
             owner=record.owner,
-            state=str(record.outcome) if record.state == "finished" else record.state,
+            state=shown_state(record),
             outcome=record.outcome,
             outcome_reason=record.outcome_reason,
             iteration=record.iteration,
@@ -148,6 +153,29 @@ class EventPage(_View):
     next_after: int
 
 
+class LatestBuildView(_View):
+    """A project's newest build as its card shows it: a list of projects needs no request
+    per project to say how each one's last build went."""
+
+    session_id: str
+    build_version: str | None
+    state: str  # as a SessionView's: the outcome once finished
+    outcome: str | None
+    wake_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, record: SessionRecord) -> LatestBuildView:
+        return cls(
+            session_id=record.id,
+            build_version=record.build_version,
+            state=shown_state(record),
+            outcome=record.outcome,
+            wake_at=record.wake_at,
+            created_at=record.created_at,
+        )
+
+
 class ProjectView(_View):
     project_id: str
     owner: str
@@ -155,9 +183,10 @@ class ProjectView(_View):
     builds: int
     created_at: datetime
     spec: dict[str, Any]
+    latest_build: LatestBuildView | None  # None: not built yet
 
     @classmethod
-    def of(cls, project: ProjectRecord) -> ProjectView:
+    def of(cls, project: ProjectRecord, latest: SessionRecord | None = None) -> ProjectView:
         return cls(
             project_id=project.id,
             owner=project.owner,
@@ -165,6 +194,7 @@ class ProjectView(_View):
             builds=project.builds,
             created_at=project.created_at,
             spec=ProjectSpec.model_validate_json(project.spec_json).model_dump(mode="json"),
+            latest_build=LatestBuildView.of(latest) if latest is not None else None,
         )
 
 

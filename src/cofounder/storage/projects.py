@@ -11,6 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cofounder.storage.db import Database
+from cofounder.storage.sessions import SessionRecord
 from cofounder.storage.tables import IdempotentRequestRow, ProjectRow, SessionRow
 
 
@@ -67,6 +68,32 @@ class Projects:
             if owner is not None:
                 query = query.where(ProjectRow.owner == owner)
             return [ProjectRecord.model_validate(r) for r in session.scalars(query).all()]
+
+    def latest_builds(
+        self, owner: str | None = None, project_id: str | None = None
+    ) -> dict[str, SessionRecord]:
+        """The newest build of each project of `owner`'s (None: everyone's), or of just
+        `project_id`, by project id; a project with no build has none. Newest as a
+        newest-first listing orders them (creation, then id), and only `owner`'s sessions:
+        one query however many projects, so a list of them costs no request per project."""
+        newest = select(SessionRow.id).where(SessionRow.project_id == ProjectRow.id)
+        if owner is not None:
+            newest = newest.where(SessionRow.owner == owner)
+        newest_id = (
+            newest.order_by(SessionRow.created_at.desc(), SessionRow.id.desc())
+            .limit(1)
+            .correlate(ProjectRow)
+            .scalar_subquery()
+        )
+        query = select(ProjectRow.id, SessionRow).join(SessionRow, SessionRow.id == newest_id)
+        if owner is not None:
+            query = query.where(ProjectRow.owner == owner)
+        if project_id is not None:
+            query = query.where(ProjectRow.id == project_id)
+        with self._db.transaction() as session:
+            return {
+                pid: SessionRecord.model_validate(row) for pid, row in session.execute(query).all()
+            }
 
     def active_build(self, project_id: str) -> str | None:
         """The project's build that has not ended yet, if any."""

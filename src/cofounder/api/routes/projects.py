@@ -72,12 +72,17 @@ class _Invalid(BadInputError):
 
 @router.get("/projects", response_model=list[ProjectView])
 def list_projects(engine: EngineDep, who: CallerDep) -> list[ProjectView]:
-    return [ProjectView.of(p) for p in engine.rt.projects.list(who.scope)]
+    """The caller's projects (an admin's: everyone's), oldest first, each with its newest build."""
+    projects = engine.rt.projects
+    latest = projects.latest_builds(owner=who.scope)
+    return [ProjectView.of(p, latest.get(p.id)) for p in projects.list(who.scope)]
 
 
 @router.get("/projects/{project_id}", response_model=ProjectView)
 def get_project(engine: EngineDep, who: CallerDep, project_id: str) -> ProjectView:
-    return ProjectView.of(project_of(engine, project_id, who.scope))
+    project = project_of(engine, project_id, who.scope)
+    latest = engine.rt.projects.latest_builds(owner=who.scope, project_id=project.id)
+    return ProjectView.of(project, latest.get(project.id))
 
 
 # A key is the client's, printable ASCII; it is kept per owner and project.

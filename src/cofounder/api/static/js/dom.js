@@ -26,6 +26,23 @@ export function replace(el, ...children) {
   return append(el, children);
 }
 
+// What names a control across a redraw: its data-key, its id, or a link's address.
+function focusKey(el) {
+  if (el.dataset.key) return `key ${el.dataset.key}`;
+  if (el.id) return `id ${el.id}`;
+  if (el.tagName === "A") return `href ${el.getAttribute("href")}`;
+  return null;
+}
+
+// `replace`, keeping the keyboard focus on the same control (found again by `focusKey`): a
+// page that redraws itself must not drop a keyboard user back to the top of the page.
+export function replaceKeepingFocus(el, ...children) {
+  const had = el.contains(document.activeElement) ? focusKey(document.activeElement) : null;
+  replace(el, ...children);
+  if (had) [...el.querySelectorAll("[data-key], [id], a[href]")].find((c) => focusKey(c) === had)?.focus({ preventScroll: true });
+  return el;
+}
+
 // Only web links become hrefs: a `javascript:` URL from anywhere is shown, never followed.
 export function safeUrl(url) {
   return typeof url === "string" && /^https?:\/\//i.test(url) ? url : null;

@@ -3,7 +3,7 @@
 import { api, path } from "../api.js";
 import { h, loading, problemText, replace } from "../dom.js";
 import { clock, usd } from "../format.js";
-import { firstPages, moreButton } from "../paging.js";
+import { PagedTable } from "../paging.js";
 import { badge } from "./projects.js";
 
 function table(columns, rows) {
@@ -42,18 +42,24 @@ export async function adminPage(main, me) {
     replace(main, h("section", { class: "card narrow" }, h("h1", {}, "Admins only"), h("p", {}, "This page is for whoever runs Cofounder.")));
     return;
   }
-  const boxes = { queue: h("div", {}, loading()), workers: h("div", {}, loading()), owners: h("div", {}, loading()), sessions: h("div", {}, loading()) };
+  const sessions = new PagedTable("/sessions?order=newest", {
+    columns: ["Build", "Owner", "State", "Spent", "Started"],
+    cells: (s) => [h("a", { href: path`/builds/${s.session_id}` }, `${s.name} ${s.build_version || ""}`), s.owner, badge(s), usd(s.spend_microdollars), clock(s.created_at)],
+    key: (s) => s.session_id,
+    label: "Show older sessions",
+    noun: ["session", "sessions"],
+    empty: "No sessions yet.",
+  });
+  const boxes = { queue: h("div", {}, loading()), workers: h("div", {}, loading()), owners: h("div", {}, loading()) };
   const updated = h("p", { class: "meta", role: "status" });
   replace(main,
     h("div", { class: "page-head" }, h("h1", {}, "Admin"), updated),
     h("section", { class: "card", "aria-labelledby": "queue-title" }, h("h2", { id: "queue-title" }, "Queue"), boxes.queue),
     h("section", { class: "card", "aria-labelledby": "workers-title" }, h("h2", { id: "workers-title" }, "Workers"), boxes.workers),
     h("section", { class: "card", "aria-labelledby": "owners-title" }, h("h2", { id: "owners-title" }, "Spend per owner"), boxes.owners),
-    h("section", { class: "card", "aria-labelledby": "sessions-title" }, h("h2", { id: "sessions-title" }, "Sessions, newest first"), boxes.sessions));
-  let pages = 1; // of sessions, as many as the admin opened
-  const draw = async () => {
-    const [queue, workers, owners, sessions] = await Promise.all([
-      api("/queue"), api("/workers"), api("/owners"), firstPages("/sessions?order=newest", pages)]);
+    h("section", { class: "card", "aria-labelledby": "sessions-title" }, h("h2", { id: "sessions-title" }, "Sessions, newest first"), sessions.box));
+  const drawRest = async () => {
+    const [queue, workers, owners] = await Promise.all([api("/queue"), api("/workers"), api("/owners")]);
     replace(boxes.queue, h("dl", { class: "numbers" },
       ["queued", "running", "sleeping", "waiting"].map((k) => h("div", {}, h("dt", {}, k), h("dd", {}, queue[k])))));
     replace(boxes.workers, workers.length
@@ -66,11 +72,11 @@ export async function adminPage(main, me) {
             [o.owner, o.tier, usd(o.spent_microdollars), usd(o.allowance_microdollars), `${Math.round(o.percent)}%`, o.sessions, o.active, topUp(o.owner, draw)]))
         : h("p", { class: "empty" }, "Nobody has built anything yet."));
     }
-    replace(boxes.sessions, sessions.items.length
-      ? [table(["Build", "Owner", "State", "Spent", "Started"], sessions.items.map((s) =>
-          [h("a", { href: path`/builds/${s.session_id}` }, `${s.name} ${s.build_version || ""}`), s.owner, badge(s), usd(s.spend_microdollars), clock(s.created_at)])),
-        sessions.more ? moreButton("Show older sessions", () => { pages += 1; return draw(); }) : null]
-      : h("p", { class: "empty" }, "No sessions yet."));
+  };
+  // The sessions draw on their own (as many pages as the admin opened): "Show older sessions"
+  // fetches only them, and a redraw keeps the focus where it was.
+  const draw = async () => {
+    await Promise.all([drawRest(), sessions.draw()]);
     updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
   };
   const tick = async () => {

@@ -3,7 +3,7 @@
 import { api, ApiError, path } from "../api.js";
 import { h, loading, problemText, replace } from "../dom.js";
 import { clock, stateWords, usd } from "../format.js";
-import { firstPages, moreButton } from "../paging.js";
+import { PagedTable } from "../paging.js";
 import { notFound } from "./signin.js";
 
 export function badge(session) {
@@ -14,17 +14,10 @@ export function badge(session) {
 export async function projectsPage(main) {
   document.title = "Projects · Cofounder";
   replace(main, h("h1", {}, "Your projects"), loading("Loading your projects…"));
-  const [projects, sessions] = await Promise.all([api("/projects"), api("/sessions?limit=50&order=newest")]);
-  const latest = new Map();
-  for (const s of sessions.items) if (s.project_id && !latest.has(s.project_id)) latest.set(s.project_id, s);
-  // A project whose builds are all older than that page: ask for its newest on its own.
-  await Promise.all(projects.filter((p) => p.builds && !latest.has(p.project_id)).map(async (p) => {
-    const newest = await api(`/sessions?limit=1&order=newest&project=${encodeURIComponent(p.project_id)}`);
-    if (newest.items.length) latest.set(p.project_id, newest.items[0]);
-  }));
+  const [projects, recent] = await Promise.all([api("/projects"), api("/sessions?limit=20&order=newest")]);
   const list = projects.length
     ? h("ul", { class: "cards" }, projects.map((p) => {
-        const last = latest.get(p.project_id);
+        const last = p.latest_build; // the API's: no request per project
         return h("li", { class: "card project" },
           h("h2", {}, h("a", { href: path`/projects/${p.project_id}` }, p.name)),
           h("p", { class: "goal" }, p.spec.goal),
@@ -33,7 +26,7 @@ export async function projectsPage(main) {
             last ? [badge(last), " ", h("a", { href: path`/builds/${last.session_id}` }, "latest build")] : null));
       }))
     : h("p", { class: "empty" }, "No projects yet. Describe your idea and Cofounder builds it.");
-  const builds = sessions.items.slice(0, 20);
+  const builds = recent.items;
   replace(main,
     h("div", { class: "page-head" }, h("h1", {}, "Your projects"), h("a", { class: "button", href: "/projects/new" }, "New project")),
     list,
@@ -209,22 +202,14 @@ export async function projectPage(main, me, projectId) {
     throw error;
   }
   document.title = `${project.name} · Cofounder`;
-  const buildsRoute = `/sessions?order=newest&project=${encodeURIComponent(projectId)}`;
-  const buildsBox = h("div", {}, loading("Loading the builds…"));
-  let pages = 1;
-  const drawBuilds = async () => {
-    const builds = await firstPages(buildsRoute, pages);
-    replace(buildsBox, builds.items.length
-      ? [h("table", {},
-          h("thead", {}, h("tr", {}, ["Build", "State", "Started", "Spent"].map((c) => h("th", { scope: "col" }, c)))),
-          h("tbody", {}, builds.items.map((s) => h("tr", {},
-            h("td", {}, h("a", { href: path`/builds/${s.session_id}` }, s.build_version || s.session_id)),
-            h("td", {}, badge(s)),
-            h("td", {}, clock(s.created_at)),
-            h("td", {}, usd(s.spend_microdollars)))))),
-        builds.more ? moreButton("Show older builds", () => { pages += 1; return drawBuilds(); }) : null]
-      : h("p", { class: "empty" }, "No builds yet."));
-  };
+  const builds = new PagedTable(`/sessions?order=newest&project=${encodeURIComponent(projectId)}`, {
+    columns: ["Build", "State", "Started", "Spent"],
+    cells: (s) => [h("a", { href: path`/builds/${s.session_id}` }, s.build_version || s.session_id), badge(s), clock(s.created_at), usd(s.spend_microdollars)],
+    key: (s) => s.session_id,
+    label: "Show older builds",
+    noun: ["build", "builds"],
+    empty: "No builds yet.",
+  });
   const note = h("p", { class: "notice", role: "status" });
   const start = h("button", { type: "button" }, project.builds ? "Start the next build" : "Start the build");
   let key = idempotencyKey(); // one per intended build: a double click starts one
@@ -254,6 +239,6 @@ export async function projectPage(main, me, projectId) {
     h("div", { class: "page-head" }, h("h1", {}, project.name), start),
     note,
     h("section", { class: "card" }, h("h2", {}, "Goal"), h("p", {}, project.spec.goal), h("dl", { class: "brief" }, brief)),
-    h("section", { class: "card" }, h("h2", {}, "Builds"), buildsBox));
-  await drawBuilds();
+    h("section", { class: "card" }, h("h2", {}, "Builds"), builds.box));
+  await builds.draw();
 }
