@@ -359,5 +359,15 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         return Settings(home=data_dir) if data_dir is not None else Settings()
     except ValidationError as exc:
         raise ConfigError(
-            [named_problem(e["loc"], e["msg"], e.get("input"), data_dir) for e in exc.errors()]
+            [
+                named_problem(
+                    e["loc"], e["msg"], e.get("input"), data_dir, secret=_is_secret(e["loc"])
+                )
+                for e in exc.errors()
+            ]
         ) from None
+
+
+def _is_secret(loc: tuple[int | str, ...]) -> bool:
+    field = Settings.model_fields.get(str(loc[0])) if loc else None
+    return field is not None and "SecretStr" in str(field.annotation)

@@ -75,11 +75,21 @@ def read_config_file(path: Path = CONFIG_FILE) -> dict[str, Any]:
         raise ConfigError([f"{path}: invalid TOML: nested too deeply"]) from None
 
 
-def named_problem(loc: tuple[int | str, ...], msg: str, value: Any, data_dir: Path | None) -> str:
-    """One validation error as `SOURCE: KEY: problem (got VALUE)`."""
+def named_problem(
+    loc: tuple[int | str, ...],
+    msg: str,
+    value: Any,
+    data_dir: Path | None,
+    *,
+    secret: bool = False,
+) -> str:
+    """One validation error as `SOURCE: KEY: problem (got VALUE)`; a secret's value is never
+    shown (an error message lands in logs and terminals)."""
     field, rest = str(loc[0]) if loc else "", loc[1:]
     problem = msg.removeprefix("Value error, ")
-    if isinstance(value, str | int | float | Decimal) and not isinstance(value, bool):
+    if secret:  # pydantic counts a SecretStr's length in "items"
+        problem = problem.replace(" items after validation", " characters")
+    elif isinstance(value, str | int | float | Decimal) and not isinstance(value, bool):
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
         problem += f" (got {shown})"
     inner = _dotted(rest)

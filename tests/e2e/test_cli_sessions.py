@@ -210,8 +210,8 @@ def test_model_failure_ends_failed_with_exit_1(sqlite_backend: Backend, tmp_path
     session_id = session_id_from(result.stdout)
     status = json.loads(sqlite_backend.cli("status", session_id, "--json").stdout)
     assert status["outcome"] == "failed" and "script" in status["outcome_reason"]
-    resumed = sqlite_backend.cli("resume", session_id)  # nothing to do is not an error
-    assert resumed.returncode == 0 and "already finished (failed)" in resumed.stdout
+    resumed = sqlite_backend.cli("resume", session_id)  # its end again: failed, so exit 1
+    assert resumed.returncode == 1 and "already finished (failed)" in resumed.stdout
 
 
 def test_tool_failures_are_results_not_crashes(sqlite_backend: Backend, tmp_path: Path) -> None:
@@ -333,7 +333,7 @@ def test_an_unexpected_step_failure_ends_the_session_failed_not_stuck_running(
     assert "internal error" in status["outcome_reason"]
     assert "session_internal_error" in err  # logged, not swallowed
     again = sqlite_backend.cli("resume", session_id)
-    assert again.returncode == 0 and "already finished (failed)" in again.stdout
+    assert again.returncode == 1 and "already finished (failed)" in again.stdout
 
 
 def test_a_cut_off_reply_is_continued_not_taken_as_finished(
@@ -397,7 +397,7 @@ def test_cancelling_an_interrupted_session_ends_it_without_another_model_call(
     log = sqlite_backend.home / "sessions" / session_id / "model-requests.jsonl"
     assert len(log.read_text().splitlines()) == 1
     resumed = sqlite_backend.cli("resume", session_id)
-    assert resumed.returncode == 0 and "already finished (cancelled)" in resumed.stdout
+    assert resumed.returncode == 1 and "already finished (cancelled)" in resumed.stdout
     assert len(log.read_text().splitlines()) == 1
 
 

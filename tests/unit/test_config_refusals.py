@@ -108,3 +108,19 @@ def test_a_data_dir_with_url_characters_keeps_both_databases_inside(tmp_path: Pa
         db.close()
     assert (data / "cofounder.sqlite").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a?b=1#c%41 d"]
+
+
+@pytest.mark.parametrize("where", ["env", "toml"])
+def test_a_bad_secret_is_refused_without_showing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    secret = "hunter2-but-short"
+    if where == "env":
+        monkeypatch.setenv("COFOUNDER_SECRET_KEY", secret)
+        source = "COFOUNDER_SECRET_KEY"
+    else:
+        (tmp_path / "cofounder.toml").write_text(f'secret_key = "{secret}"\n')
+        source = "cofounder.toml: secret_key"
+    (found,) = problems()
+    assert found == f"{source}: Value should have at least 32 characters, not {len(secret)}"
+    assert "hunter2" not in found

@@ -151,7 +151,8 @@ def resume(
         if record.state == "finished":
             reason = inert(record.outcome_reason or "")
             out().print(Text(f"session {record.id} already finished ({record.outcome}): {reason}"))
-            raise typer.Exit(EXIT_OK)
+            # As if it had run to that end here: a script's `resume && deploy` must not go on.
+            raise typer.Exit(EXIT_OK if record.outcome == "completed" else EXIT_FAILED)
         holder = engine.held_by(record.id)
         if holder is not None:
             fail(f"session {record.id} is running on worker {holder.name}", EXIT_FAILED)
@@ -211,7 +212,8 @@ def wake(
 
 
 def cancel(session_id: SessionId, data_dir: DataDir = None) -> None:
-    """Ask a session to stop after its current iteration (ends an interrupted one on resume)."""
+    """Ask a session to stop after its current iteration; one that is not running (queued,
+    sleeping, waiting, paused or interrupted) ends now."""
     from cofounder.engine import EngineError
 
     catalog = open_catalog(data_dir)
