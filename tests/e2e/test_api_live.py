@@ -6,6 +6,7 @@ resumes a build; wakes a sleeper."""
 from __future__ import annotations
 
 import random
+import socket
 import time
 from datetime import datetime
 from typing import Any
@@ -196,3 +197,18 @@ def test_wake_over_http_wakes_a_sleeper(sqlite_backend: Backend) -> None:
 
 def _wakes(live: Live, session_id: str) -> list[dict[str, Any]]:
     return [e["payload"] for e in live.events(session_id) if e["type"] == "waking"]
+
+
+def test_serve_on_a_taken_port_is_bad_input_and_starts_nothing(sqlite_backend: Backend) -> None:
+    """Exit 2 naming the address, before a worker or the database is touched (uvicorn alone
+    started the worker, then exited 3 with a bare errno line)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = sqlite_backend.cli("serve", "--port", str(port))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        f"error: cannot listen on 127.0.0.1:{port}: the port is in use (choose another --port)\n"
+    )
+    assert not (sqlite_backend.home / "cofounder.sqlite").exists()  # nothing was opened

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
 from typing import Annotated
 
 import typer
@@ -30,9 +32,32 @@ def serve(
     from cofounder.api.app import create_app
     from cofounder.cli.common import open_settings
 
-    app = create_app(open_settings(data_dir), worker=not no_worker)
+    settings = open_settings(data_dir)
+    listening = _listen(host, port)  # before anything starts: a taken port is bad input
+    app = create_app(settings, worker=not no_worker)
     # Open event streams must not hold a shutdown forever.
-    uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=5, log_level="warning")
+    config = uvicorn.Config(
+        app, host=host, port=port, timeout_graceful_shutdown=5, log_level="warning"
+    )
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The bound socket, or exit 2 naming the address (uvicorn would start the worker first,
+    then exit 3 with a bare errno line)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        fail(f"--host: cannot listen on {host!r}: {exc}", EXIT_BAD_INPUT)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        why = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        fail(f"cannot listen on {host}:{port}: {why} (choose another --port)", EXIT_BAD_INPUT)
+    return sock
 
 
 @token_app.command("create")
