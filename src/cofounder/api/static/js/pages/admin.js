@@ -51,9 +51,12 @@ export async function adminPage(main, me) {
     empty: "No sessions yet.",
   });
   const boxes = { queue: h("div", {}, loading()), workers: h("div", {}, loading()), owners: h("div", {}, loading()) };
-  const updated = h("p", { class: "meta", role: "status" });
+  // When it last drew: not a live region (a screen reader would read it out every 5 s); only a
+  // failure to redraw is announced.
+  const updated = h("p", { class: "meta updated" });
+  const trouble = h("p", { class: "meta", role: "status" });
   replace(main,
-    h("div", { class: "page-head" }, h("h1", {}, "Admin"), updated),
+    h("div", { class: "page-head" }, h("h1", {}, "Admin"), h("div", {}, updated, trouble)),
     h("section", { class: "card", "aria-labelledby": "queue-title" }, h("h2", { id: "queue-title" }, "Queue"), boxes.queue),
     h("section", { class: "card", "aria-labelledby": "workers-title" }, h("h2", { id: "workers-title" }, "Workers"), boxes.workers),
     h("section", { class: "card", "aria-labelledby": "owners-title" }, h("h2", { id: "owners-title" }, "Spend per owner"), boxes.owners),
@@ -82,8 +85,10 @@ export async function adminPage(main, me) {
   const tick = async () => {
     try {
       await draw();
+      trouble.textContent = "";
     } catch (error) {
-      updated.textContent = problemText(error);
+      const said = `Not updated: ${problemText(error)}`;
+      if (trouble.textContent !== said) trouble.textContent = said;
     }
     setTimeout(tick, 5000);
   };
