@@ -90,6 +90,10 @@ def test_bad_messages_are_refused_precisely_and_change_nothing(api_on: Api) -> N
     ended = _problem(_post(api_on, alice, path, {"text": SAID}), 409)
     assert "has ended" in ended
     assert api_on.engine.founder_messages(owned.session_id) == []
+    # Steering an ended build names how it ended, as its state field does.
+    for verb, wanted in [("wake", "sleeping"), ("resume", "paused")]:
+        said = _problem(_post(api_on, alice, f"/sessions/{owned.session_id}/{verb}", {}), 409)
+        assert said.endswith(f"is not {wanted} (it is cancelled)")
 
 
 def _forked(api: Api, owned: Owned, token: str, body: dict[str, Any]) -> Any:
