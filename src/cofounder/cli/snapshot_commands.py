@@ -175,7 +175,7 @@ def export(
             "--git-history to get the code with that repository",
             EXIT_BAD_INPUT,
         )
-    sections = catalog.documents(checkpoint.session_id)
+    sections = catalog.documents(checkpoint.session_id, as_of=checkpoint.iteration)
     folder = docs_folder(manifest)
     extras: list[ExtraFile | ExtraTree] = list(doc_files(folder, sections))
     records: list[IterationRecord] = []

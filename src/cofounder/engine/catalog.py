@@ -116,9 +116,10 @@ class Catalog:
         that passes the last seq it saw misses nothing."""
         return self.rt.events.read(session_id, after_seq=after_seq, limit=limit)
 
-    def documents(self, session_id: str) -> dict[str, str]:
-        """The documentation the agent wrote for the founder, by section, as last written."""
-        return self.rt.documents.all(session_id)
+    def documents(self, session_id: str, *, as_of: int | None = None) -> dict[str, str]:
+        """The documentation the agent wrote for the founder, by section, as last written (or
+        as iteration `as_of` left it: an export of that iteration's code goes with it)."""
+        return self.rt.documents.all(session_id, as_of=as_of)
 
     def escalations(
         self, session_id: str | None = None, *, open_only: bool = False

@@ -57,12 +57,11 @@ class Documents:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def all(self, session_id: str) -> dict[str, str]:
-        """Each section's newest text."""
+    def all(self, session_id: str, *, as_of: int | None = None) -> dict[str, str]:
+        """Each section's newest text; with `as_of`, as iteration `as_of` left it."""
+        query = select(DocumentRow).where(DocumentRow.session_id == session_id)
+        if as_of is not None:
+            query = query.where(DocumentRow.iteration <= as_of)
         with self._db.transaction() as session:
-            rows = session.scalars(
-                select(DocumentRow)
-                .where(DocumentRow.session_id == session_id)
-                .order_by(DocumentRow.section, DocumentRow.iteration)
-            ).all()
+            rows = session.scalars(query.order_by(DocumentRow.section, DocumentRow.iteration)).all()
             return {row.section: row.content for row in rows}  # the last per section wins

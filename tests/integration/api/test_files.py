@@ -74,8 +74,15 @@ def test_docs_in_reading_order(api_on: Api) -> None:
 # --- export ---------------------------------------------------------------------------------
 
 
-def _commit_files(api: Api, owned: Owned, files: dict[str, bytes], iteration: int) -> str:
-    """The workspace holds `files` and iteration `iteration` committed it; its snapshot id."""
+def _commit_files(
+    api: Api,
+    owned: Owned,
+    files: dict[str, bytes],
+    iteration: int,
+    overview: str = "It tracks habits.",
+) -> str:
+    """The workspace holds `files` and iteration `iteration` committed it, writing `overview`;
+    its snapshot id."""
     workspace = api.engine.workspace_path(owned.session_id)
     for name, data in files.items():
         path = workspace / name
@@ -94,9 +101,7 @@ def _commit_files(api: Api, owned: Owned, files: dict[str, bytes], iteration: in
     )
     with api.engine.rt.db.transaction() as session:
         save_checkpoint_in(session, checkpoint)
-        upsert_document_in(
-            session, owned.session_id, "overview", "It tracks habits.", iteration=iteration
-        )
+        upsert_document_in(session, owned.session_id, "overview", overview, iteration=iteration)
     return snapshot_id
 
 
@@ -144,11 +149,26 @@ def test_export_streams_what_the_cli_writes(api: Api, tmp_path: Path) -> None:
 
     first = _get(api, f"/sessions/{owned.session_id}/export?iteration=0")
     assert first.status_code == 200
-    assert set(_members(first.content)) == {
-        "habit-tracker",
-        "habit-tracker/COFOUNDER_DOCS",
-        "habit-tracker/COFOUNDER_DOCS/1-overview.md",
-    }
+    assert set(_members(first.content)) == {"habit-tracker"}  # nothing written by then
+
+
+def test_an_iterations_export_has_the_documentation_of_that_iteration(
+    api: Api, tmp_path: Path
+) -> None:
+    owned = make_owned(api.engine, "alice")
+    _commit_files(api, owned, FILES, iteration=1, overview="First take.")
+    _commit_files(api, owned, {"app.py": b"print('bye')\n"}, iteration=2, overview="Second.")
+    cli = Backend("sqlite", api.engine.settings.home, None)
+    doc = "habit-tracker/COFOUNDER_DOCS/1-overview.md"
+    for iteration, wanted in [(1, b"First take."), (2, b"Second.")]:
+        served = _get(api, f"/sessions/{owned.session_id}/export?iteration={iteration}")
+        assert _members(served.content)[doc][2] == wanted
+        out = tmp_path / f"cli-{iteration}.tar.gz"
+        done = cli.cli("export", owned.session_id, str(out), "--iteration", str(iteration))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert _members(out.read_bytes())[doc][2] == wanted
+    latest = _get(api, f"/sessions/{owned.session_id}/export")
+    assert _members(latest.content)[doc][2] == b"Second."
 
 
 def test_export_refusals(api: Api) -> None:

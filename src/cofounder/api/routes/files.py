@@ -93,7 +93,8 @@ def export(
     try:
         store = engine.snapshots
         manifest = store.load(checkpoint.snapshot_id)
-        extras = doc_files(docs_folder(manifest), engine.documents(record.id))
+        written = engine.documents(record.id, as_of=checkpoint.iteration)
+        extras = doc_files(docs_folder(manifest), written)
         pieces = tar_stream(manifest, store.fetch_verified, root, extras)
         first = next(pieces)  # the first slice fetched and verified: its errors are answers
     except SnapshotError as exc:
