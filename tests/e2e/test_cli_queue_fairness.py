@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,34 +45,37 @@ def test_a_build_over_the_queue_cap_is_refused_and_creates_nothing(
 def test_a_build_that_waits_for_a_slot_starts_when_it_frees_and_completes(
     backend: Backend, tmp_path: Path
 ) -> None:
+    """The first build holds its slot until the test lets it go (a file in its workspace), so
+    the second is seen waiting however slow the machine: a fixed sleep in the first build was
+    over before the second was even queued on a loaded CI machine."""
     limits = '{"bootstrapper": {"per_owner": 1, "per_project": 1, "per_day": 10}}'
     env = {"COFOUNDER_TIER_LIMITS": limits}
-    turns: list[dict[str, Any]] = [
-        {"tool_calls": [_bash("sleep 2; echo built > app.txt")]},
+    held: list[dict[str, Any]] = [
+        {"tool_calls": [_bash("while [ ! -e go ]; do sleep 0.1; done; echo built > app.txt")]},
         {"text": "Done."},
     ]
-    first = scripted_project(tmp_path / "first", turns, name="First")
-    second = scripted_project(tmp_path / "second", turns, name="Second")
+    quick: list[dict[str, Any]] = [
+        {"tool_calls": [_bash("echo built > app.txt")]},
+        {"text": "Done."},
+    ]
+    first = scripted_project(tmp_path / "first", held, name="First")
+    second = scripted_project(tmp_path / "second", quick, name="Second")
     worker = backend.popen("worker", "--concurrency", "2", "--name", "w1", **env)
     try:
-        ids = [session_id_from(_detach(backend, p, env)) for p in (first, second)]
         db = Database(app_db_url(backend))
         try:
             store = SessionStore(db)
-            seen: set[tuple[str, str]] = set()
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                records = [store.get(i) for i in ids]
-                states = tuple(r.state if r else "?" for r in records)
-                seen.add((states[0], states[1]))
-                if all(s == "finished" for s in states):
-                    break
-                time.sleep(0.1)
-            else:
-                raise AssertionError(f"builds did not finish; states seen {sorted(seen)}")
-            # Only one of the owner's builds ran at a time: the second one waited queued.
-            assert ("running", "queued") in seen
-            assert ("running", "running") not in seen
+            ids = [session_id_from(_detach(backend, first, env))]
+            _wait_for(store, ids, lambda states: states == ("running",))
+            ids.append(session_id_from(_detach(backend, second, env)))
+            # Only one of the owner's builds runs at a time: the second waits, queued, while
+            # the worker has a free slot.
+            _wait_for(store, ids, lambda states: states == ("running", "queued"))
+            time.sleep(1)  # several of the worker's polls: it must not start the second
+            assert _states(store, ids) == ("running", "queued")
+            workspace = Path(backend.cli("workspace", ids[0]).stdout.strip())
+            (workspace / "go").touch()
+            _wait_for(store, ids, lambda states: states == ("finished", "finished"))
             outcomes = [(r.outcome if r else None) for r in (store.get(i) for i in ids)]
             assert outcomes == ["completed", "completed"]
             events = EventLog(db)
@@ -84,6 +88,23 @@ def test_a_build_that_waits_for_a_slot_starts_when_it_frees_and_completes(
         worker.send_signal(signal.SIGTERM)
         _, stderr = worker.communicate(timeout=60)
     assert worker.returncode == 0, stderr[-2000:]
+
+
+def _states(store: SessionStore, ids: list[str]) -> tuple[str, ...]:
+    return tuple(r.state if r else "?" for r in (store.get(i) for i in ids))
+
+
+def _wait_for(store: SessionStore, ids: list[str], done: Callable[[tuple[str, ...]], bool]) -> None:
+    seen: list[tuple[str, ...]] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        states = _states(store, ids)
+        if done(states):
+            return
+        if not seen or seen[-1] != states:
+            seen.append(states)
+        time.sleep(0.05)
+    raise AssertionError(f"the builds never got there; states seen in order: {seen}")
 
 
 def _detach(backend: Backend, project: Path, env: dict[str, str]) -> str:
