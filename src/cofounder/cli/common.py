@@ -68,8 +68,14 @@ def fail(message: str, code: int) -> NoReturn:
 
 
 def open_settings(data_dir: Path | None) -> Settings:
-    from cofounder.config import ConfigError, load_settings
+    from rich.text import Text
 
+    from cofounder.cli.inert import inert
+    from cofounder.config import ConfigError, Settings, load_settings
+    from cofounder.config_env import misspelt
+
+    for given, meant in misspelt(os.environ, Settings.model_fields):
+        err().print(Text(f"warning: {inert(given)} is not a setting (did you mean {meant}?)"))
     try:
         return load_settings(data_dir)
     except ConfigError as exc:  # each problem names its source: env var, TOML key, --data-dir
