@@ -167,6 +167,21 @@ class MovedRun:
         return self.last_home / "sessions" / self.session_id / "workspace"
 
 
+def remove_machine(home: Path, within: float = 30) -> None:
+    """Delete a killed machine's data dir. Its sandboxes die with their parent, but a moment
+    later: one still writing (a test run's __pycache__) made a single rmtree fail with
+    'Directory not empty' on a loaded machine."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            shutil.rmtree(home)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def run_across_machines(
     machines: list[Backend],
     database_url: str,
@@ -195,7 +210,7 @@ def run_across_machines(
             f"the kill planned after {count} events landed after the build finished "
             f"({run.kills[-1]} events): the machine was too slow to stop it in time"
         )
-        shutil.rmtree(machine.home)  # the machine is gone: workspace, session dir, caches
+        remove_machine(machine.home)  # the machine is gone: workspace, session dir, caches
         started_at = run.kills[-1]
         proc = next_machine.popen("resume", session_id, **extra)
     out, err = proc.communicate(timeout=240)

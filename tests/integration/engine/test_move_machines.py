@@ -7,12 +7,12 @@ included (a restore puts file modification times back, so `glob`'s newest-first 
 
 from __future__ import annotations
 
-import shutil
 import signal
 from pathlib import Path
 
 import pytest
 from crash_support import (
+    remove_machine,
     run_across_machines,
     tool_pairing_problems,
     transcript_of,
@@ -69,7 +69,7 @@ def test_crash_at_a_point_then_resume_on_a_new_machine(tmp_path: Path, point: st
     crashed = old.cli("build", str(EXAMPLE), COFOUNDER_CRASH_AT=point, **extra)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     session_id = crashed.stdout.splitlines()[0].removeprefix("session: ")
-    shutil.rmtree(old.home)
+    remove_machine(old.home)
     resumed = new.cli("resume", session_id, **extra)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     baseline = Baseline(_machine(tmp_path, "reference", database_url), **extra)
