@@ -80,6 +80,27 @@ def transcript_of(backend: Backend, session_id: str) -> list[Message]:
         db.close()
 
 
+def wait_for_state(backend: Backend, session_id: str, state: str, timeout: float = 120) -> None:
+    """Until the session's row says `state`. An event is written before the state it leads to
+    (`waiting_for_input` comes a few milliseconds before the row says `waiting`): a kill timed
+    by the event can land in between."""
+    import time
+
+    from cofounder.storage import Database, SessionStore
+
+    db = Database(app_db_url(backend))
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            record = SessionStore(db).get(session_id)
+            if record is not None and record.state == state:
+                return
+            assert time.monotonic() < deadline, f"never {state}: {record}"
+            time.sleep(0.02)
+    finally:
+        db.close()
+
+
 def texts_in(messages: list[Message], text: str) -> int:
     """How many text blocks of `messages` contain `text`."""
     return sum(text in getattr(block, "text", "") for m in messages for block in m.content)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from cf_support import Backend, app_db_url, scripted_project, session_id_from
+from cf_support import Backend, app_db_url, scripted_project, session_id_from, wait_for_state
 from cofounder.storage import Database, EventLog
 
 # Rich styles nothing when stdout is not a terminal; this keeps it so whatever the caller's
@@ -112,6 +112,7 @@ def _killed_while_waiting(backend: Backend, tmp_path: Path) -> str:
     assert run.stdout is not None
     session_id = run.stdout.readline().removeprefix("session: ").strip()
     _wait_for_event(backend, session_id, "waiting_for_input")
+    wait_for_state(backend, session_id, "waiting")
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
     return session_id

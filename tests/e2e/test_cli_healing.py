@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from cf_support import Backend, app_db_url, session_id_from
+from cf_support import Backend, app_db_url, session_id_from, wait_for_state
 from cofounder.agent.context.conversation_check import conversation_problems
 from cofounder.storage import Database, EventLog, Transcript
 
@@ -209,6 +209,7 @@ def test_an_answer_given_while_the_build_was_killed_is_delivered_exactly_once(
     assert run.stdout is not None
     session_id = run.stdout.readline().removeprefix("session: ").strip()
     escalated = _wait_for(sqlite_backend, session_id, "waiting_for_input")
+    wait_for_state(sqlite_backend, session_id, "waiting")
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
     answer = sqlite_backend.cli(
