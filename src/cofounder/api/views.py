@@ -64,11 +64,6 @@ def control_errors(body: Any) -> list[dict[str, str]]:
     return found
 
 
-def shown_state(record: SessionRecord) -> str:
-    """What the API calls a session's state: its outcome once it has finished."""
-    return str(record.outcome) if record.state == "finished" else record.state
-
-
 class SessionView(_View):
     """The fields of `cofounder status --json`, plus the worker and the build."""
 
@@ -104,7 +99,7 @@ class SessionView(_View):
             session_id=record.id,
             name=record.name,
             owner=record.owner,
-            state=shown_state(record),
+            state=record.shown_state,
             outcome=record.outcome,
             outcome_reason=record.outcome_reason,
             iteration=record.iteration,
@@ -169,7 +164,7 @@ class LatestBuildView(_View):
         return cls(
             session_id=record.id,
             build_version=record.build_version,
-            state=shown_state(record),
+            state=record.shown_state,
             outcome=record.outcome,
             wake_at=record.wake_at,
             created_at=record.created_at,

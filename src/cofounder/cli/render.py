@@ -309,10 +309,8 @@ def elapsed_since(start: datetime, end: datetime | None = None) -> str:
 
 
 def display_state(record: SessionRecord, active: bool) -> str:
-    if record.state == "finished":
-        return str(record.outcome)
-    if record.state in ("queued", "paused", "sleeping", "waiting"):
-        return record.state
+    if record.state in ("finished", "queued", "paused", "sleeping", "waiting"):
+        return record.shown_state
     return "running" if active else "interrupted"
 
 

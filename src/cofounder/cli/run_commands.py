@@ -199,8 +199,7 @@ def wake(
     engine = open_engine(data_dir)
     record = resolve_or_fail(engine, session_id)
     if record.state != "sleeping":
-        shown = record.outcome if record.state == "finished" else record.state
-        fail(f"session {record.id} is not sleeping (it is {shown})", EXIT_BAD_INPUT)
+        fail(f"session {record.id} is not sleeping (it is {record.shown_state})", EXIT_BAD_INPUT)
     engine.request_wake(record.id)
     if engine.is_active(record.id):
         out().print(f"woke session {record.id}; a running worker continues it now")

@@ -103,7 +103,7 @@ def build_session(session_id: str) -> str:
     if DBOS.workflow_id != run_workflow_id(session_id, record.run_number):
         # A run recovered after its session moved on (ended, or a later run started): it
         # has nothing left to do and must not touch the current run's sandbox or lease.
-        return record.state if record.state != "finished" else str(record.outcome)
+        return record.shown_state
     worker = live_sessions.worker
     structlog.contextvars.bind_contextvars(session_id=session_id, worker=worker)
     rt.queue.claim(session_id, worker)

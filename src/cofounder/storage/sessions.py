@@ -60,6 +60,11 @@ class SessionRecord(BaseModel):
     updated_at: datetime
     finished_at: datetime | None
 
+    @property
+    def shown_state(self) -> str:
+        """What founders are shown as its state: its outcome once it has finished."""
+        return str(self.outcome) if self.state == "finished" else self.state
+
 
 class NewSession(BaseModel):
     model_config = ConfigDict(frozen=True)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from cofounder.api.routes.common import CallerDep, EngineDep, OwnedSession
-from cofounder.api.views import Done, SessionPage, SessionView, shown_state
+from cofounder.api.views import Done, SessionPage, SessionView
 from cofounder.engine.errors import ConflictError
 from cofounder.storage.session_pages import SessionPages, SessionQuery
 
@@ -69,7 +69,7 @@ def pause(engine: EngineDep, record: OwnedSession) -> Done:
 def wake(engine: EngineDep, record: OwnedSession) -> Done:
     """A session asleep for its budget is due now (a worker picks it up within a second)."""
     if record.state != "sleeping":
-        raise ConflictError(f"session {record.id} is not sleeping (it is {shown_state(record)})")
+        raise ConflictError(f"session {record.id} is not sleeping (it is {record.shown_state})")
     engine.request_wake(record.id)
     return Done(session_id=record.id, state="sleeping", detail="woken; a worker continues it")
 
@@ -78,5 +78,5 @@ def wake(engine: EngineDep, record: OwnedSession) -> Done:
 def resume(engine: EngineDep, record: OwnedSession) -> Done:
     """A paused session goes back to the queue."""
     if not engine.requeue_paused(record.id):
-        raise ConflictError(f"session {record.id} is not paused (it is {shown_state(record)})")
+        raise ConflictError(f"session {record.id} is not paused (it is {record.shown_state})")
     return Done(session_id=record.id, state="queued", detail="back in the queue")
