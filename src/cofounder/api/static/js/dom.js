@@ -21,6 +21,15 @@ export function append(el, children) {
   return el;
 }
 
+// A table whose cells carry their column's name (data-label): on a phone each row is drawn
+// as a small card of "name: value" lines instead of a table wider than the screen.
+export function dataTable(columns, rows, rowProps = () => ({})) {
+  return h("table", { class: "data" },
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, rows.map((cells, i) =>
+      h("tr", rowProps(i), cells.map((c, j) => h("td", { "data-label": columns[j] }, c))))));
+}
+
 export function replace(el, ...children) {
   el.replaceChildren();
   return append(el, children);

@@ -2,7 +2,7 @@
 // button that asks for one more. A page that redraws itself (the admin's) asks for as many
 // pages as the reader has opened, so "Show more" survives the refresh.
 import { api } from "./api.js";
-import { h, loading, problemText, replaceKeepingFocus } from "./dom.js";
+import { dataTable, h, loading, problemText, replaceKeepingFocus } from "./dom.js";
 
 export const PAGE_SIZE = 50;
 
@@ -64,10 +64,8 @@ export class PagedTable {
     // Rows take focus from script only (tabindex -1): the first new one after "Show more",
     // and the same one again after a redraw.
     replaceKeepingFocus(this.list, items.length
-      ? h("table", {},
-          h("thead", {}, h("tr", {}, this.columns.map((c) => h("th", { scope: "col" }, c)))),
-          h("tbody", {}, items.map((item) =>
-            h("tr", { "data-key": this.key(item), tabindex: "-1" }, this.cells(item).map((c) => h("td", {}, c))))))
+      ? dataTable(this.columns, items.map((item) => this.cells(item)),
+          (i) => ({ "data-key": this.key(items[i]), tabindex: "-1" }))
       : h("p", { class: "empty" }, this.empty));
   }
 

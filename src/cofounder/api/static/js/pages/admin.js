@@ -1,16 +1,11 @@
 // What the operator sees: every session, the workers and their heartbeats, the queue, and
 // what each owner has spent.
 import { api, path } from "../api.js";
-import { h, loading, problemText, replace } from "../dom.js";
+import { dataTable, h, loading, problemText, replace } from "../dom.js";
 import { clock, usd } from "../format.js";
 import { PagedTable } from "../paging.js";
 import { badge } from "./projects.js";
 
-function table(columns, rows) {
-  return h("table", {},
-    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
-    h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c))))));
-}
 
 // Add dollars to an owner's current window; their sleeping builds wake.
 function topUp(owner, redraw) {
@@ -66,12 +61,12 @@ export async function adminPage(main, me) {
     replace(boxes.queue, h("dl", { class: "numbers" },
       ["queued", "running", "sleeping", "waiting"].map((k) => h("div", {}, h("dt", {}, k), h("dd", {}, queue[k])))));
     replace(boxes.workers, workers.length
-      ? table(["Worker", "Host", "State", "Heartbeat", "Slots", "Running"], workers.map((w) =>
+      ? dataTable(["Worker", "Host", "State", "Heartbeat", "Slots", "Running"], workers.map((w) =>
           [w.name, w.host, w.state, `${w.heartbeat_age_s.toFixed(1)} s ago`, w.concurrency, w.sessions.length]))
       : h("p", { class: "empty" }, "No worker has registered."));
     if (!boxes.owners.contains(document.activeElement)) { // never redraw under a typing admin
       replace(boxes.owners, owners.length
-        ? table(["Owner", "Plan", "Spent", "Allowance", "Used", "Builds", "Active", "Top up"], owners.map((o) =>
+        ? dataTable(["Owner", "Plan", "Spent", "Allowance", "Used", "Builds", "Active", "Top up"], owners.map((o) =>
             [o.owner, o.tier, usd(o.spent_microdollars), usd(o.allowance_microdollars), `${Math.round(o.percent)}%`, o.sessions, o.active, topUp(o.owner, draw)]))
         : h("p", { class: "empty" }, "Nobody has built anything yet."));
     }

@@ -1,7 +1,7 @@
 // Projects: the list, a new one (the API's field errors shown at their fields), and one
 // project with its builds and a button that starts the next.
 import { api, ApiError, path } from "../api.js";
-import { h, loading, problemText, replace } from "../dom.js";
+import { dataTable, h, loading, problemText, replace } from "../dom.js";
 import { clock, stateWords, usd } from "../format.js";
 import { PagedTable } from "../paging.js";
 import { notFound } from "./signin.js";
@@ -33,12 +33,10 @@ export async function projectsPage(main) {
     builds.length
       ? h("section", { class: "card", "aria-labelledby": "recent-title" },
           h("h2", { id: "recent-title" }, "Recent builds"),
-          h("table", {},
-            h("thead", {}, h("tr", {}, ["Build", "State", "Started"].map((c) => h("th", { scope: "col" }, c)))),
-            h("tbody", {}, builds.map((s) => h("tr", {},
-              h("td", {}, h("a", { href: path`/builds/${s.session_id}` }, `${s.name} ${s.build_version || ""}`)),
-              h("td", {}, badge(s)),
-              h("td", {}, clock(s.created_at)))))))
+          dataTable(["Build", "State", "Started"], builds.map((s) => [
+            h("a", { href: path`/builds/${s.session_id}` }, `${s.name} ${s.build_version || ""}`),
+            badge(s),
+            clock(s.created_at)])))
       : null);
 }
 
