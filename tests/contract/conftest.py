@@ -4,7 +4,10 @@
 E2B backend driven through the real `e2b` SDK against `tests/fakes/e2b_cloud.py` (`FakeCloud`),
 the same fake the E2B backend's own tests use: E2B's cloud cannot be reached from here, so its
 commands run with real bash in a local folder that plays the VM's /workspace. Both are opened
-through `cofounder.sandbox.backends`, as the engine opens them.
+through `cofounder.sandbox.backends`, as the engine opens them. A test that runs a preview's
+deadline out on purpose passes `app_ready`: the preview's sandbox then returns from starting
+the app only once the app is that far (see preview_support), so what the deadline finds does
+not depend on how fast this machine starts it.
 
 (This `backend` is a sandbox backend; it shadows tests/conftest.py's database `backend`.)
 """
@@ -20,10 +23,12 @@ from pydantic import SecretStr
 
 from cofounder.sandbox.backends import Backend, E2BSandboxConfig, LocalSandboxConfig
 from cofounder.sandbox.limits import SandboxLimits
+from cofounder.sandbox.preview import Preview
 from fakes.e2b_cloud import ME, patched_cloud
+from preview_support import AppReady, StartsWhenReady
 
 OpenBackend = Callable[..., Backend]
-READY_TIMEOUT_S = 20.0
+READY_TIMEOUT_S = 60.0  # only bounds the wait for an app that answers: never run out on purpose
 
 
 @pytest.fixture
@@ -61,11 +66,20 @@ def open_backend(request: pytest.FixtureRequest, ws: Path, tmp_path: Path) -> It
                 )
 
         def opener(
-            limits: SandboxLimits | None = None, ready_timeout_s: float = READY_TIMEOUT_S
+            limits: SandboxLimits | None = None,
+            ready_timeout_s: float = READY_TIMEOUT_S,
+            app_ready: AppReady | None = None,
         ) -> Backend:
-            backend = config(limits or SandboxLimits(), ready_timeout_s).open(ws, "none")
-            stack.callback(backend.sandbox.close)
-            return backend
+            chosen = config(limits or SandboxLimits(), ready_timeout_s)
+            if app_ready is None:
+                backend = chosen.open(ws, "none")
+                stack.callback(backend.sandbox.close)
+                return backend
+            sandbox = chosen.open_sandbox(ws, "none")
+            stack.callback(sandbox.close)
+            exposure = chosen.exposure(sandbox)
+            gated = StartsWhenReady(sandbox, exposure, app_ready)
+            return Backend(sandbox, Preview(gated, exposure, ready_timeout_s=ready_timeout_s))
 
         yield opener
 

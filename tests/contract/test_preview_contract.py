@@ -9,9 +9,11 @@ import pytest
 
 from cofounder.sandbox import Backend
 from cofounder.sandbox.preview_types import PreviewSpec
+from preview_support import listening_on, printed
 
 OpenBackend = Callable[..., Backend]
-FAIL_TIMEOUT_S = 3.0
+FAIL_TIMEOUT_S = 3.0  # a deadline run out on purpose: the app is made ready before it starts
+LONG_DEADLINE_S = 60.0  # a deadline no app here reaches by being slow
 
 
 def free_port() -> int:
@@ -36,18 +38,20 @@ def test_an_app_that_answers_is_ok_with_a_url_and_stops(backend: Backend) -> Non
     assert [p.running for p in backend.sandbox.list_background()] == [False]
 
 
-def test_an_app_that_exits_before_listening_says_so(backend: Backend) -> None:
+def test_an_app_that_exits_before_listening_says_so(open_backend: OpenBackend) -> None:
+    backend = open_backend(ready_timeout_s=LONG_DEADLINE_S)
     spec = PreviewSpec(command="echo missing-module >&2; exit 3", port=free_port())
     outcome = backend.preview.start(spec)
     assert not outcome.ok and outcome.url is None and backend.preview.running is None
     assert outcome.hint is not None and "exited with code 3" in outcome.hint
     assert "missing-module" in outcome.output_tail
-    assert outcome.waited_s < FAIL_TIMEOUT_S  # noticed when it exited, not at the deadline
+    assert outcome.waited_s < LONG_DEADLINE_S  # noticed when it exited, not at the deadline
 
 
 def test_an_app_on_the_wrong_port_is_told_which(open_backend: OpenBackend) -> None:
-    backend = open_backend(ready_timeout_s=FAIL_TIMEOUT_S)
     wanted, actual = free_port(), free_port()
+    # The deadline starts once the app listens, so the diagnosis at its end sees it listen.
+    backend = open_backend(ready_timeout_s=FAIL_TIMEOUT_S, app_ready=listening_on(actual))
     outcome = backend.preview.start(PreviewSpec(command=server(actual), port=wanted))
     assert not outcome.ok and outcome.hint is not None
     assert f"nothing listens on port {wanted}" in outcome.hint
@@ -77,7 +81,8 @@ def test_starting_again_replaces_the_app_and_keeps_the_url(backend: Backend) -> 
 def test_an_app_that_never_answers_is_stopped_at_the_deadline(
     open_backend: OpenBackend,
 ) -> None:
-    backend = open_backend(ready_timeout_s=FAIL_TIMEOUT_S)
+    # The deadline starts once the app has printed, so that line is in the output it keeps.
+    backend = open_backend(ready_timeout_s=FAIL_TIMEOUT_S, app_ready=printed("waiting"))
     port = free_port()
     outcome = backend.preview.start(PreviewSpec(command="echo waiting; sleep 100", port=port))
     assert not outcome.ok and outcome.hint is not None and outcome.waited_s >= FAIL_TIMEOUT_S

@@ -8,7 +8,8 @@ One Starlette app, served by uvicorn on 127.0.0.1 (a free port) in a background 
   a usage chunk, `data: [DONE]`).
 
 Each test scripts the responses it wants, in order (`server.script(...)`): a stream of frames,
-with optional pauses (a stall) or an error event part-way, or a plain HTTP error with headers.
+with an optional hold (a stall, until the test releases it) or an error event part-way, or a
+plain HTTP error with headers.
 Every request is recorded (path, headers, JSON body), so tests can assert what was sent.
 Point the SDKs at `server.anthropic_base_url` / `server.openai_base_url`.
 """
@@ -16,6 +17,7 @@ Point the SDKs at `server.anthropic_base_url` / `server.openai_base_url`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import socket
 import threading
@@ -31,6 +33,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from cofounder.llm import AssistantTurn, ModelRequest, RetryNotice
+from cofounder.llm.anthropic_model import AnthropicModel
+from cofounder.llm.openai_model import OpenAIModel
 
 # --- what a test scripts ----------------------------------------------------------------------
 
@@ -49,17 +55,19 @@ class Frame:
 
 
 @dataclass(frozen=True)
-class Pause:
-    """Send nothing for `seconds` (longer than the client's read timeout = a stalled stream)."""
+class Hold:
+    """Send nothing until `release` is set (or the server stops): a stalled stream that stays
+    stalled however long a loaded machine takes, or a pause that ends when the test says so,
+    where a pause of fixed seconds could end before the client had read what came first."""
 
-    seconds: float
+    release: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
 @dataclass(frozen=True)
 class Stream:
-    """A 200 text/event-stream response made of frames and pauses."""
+    """A 200 text/event-stream response made of frames and holds."""
 
-    items: Sequence[Frame | Pause]
+    items: Sequence[Frame | Hold]
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -285,6 +293,7 @@ class FakeLLMServer:
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
         self.frames_sent = 0  # SSE frames written so far, over all responses
+        self._stopping = threading.Event()  # ends every hold, so the server can stop
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -308,7 +317,7 @@ class FakeLLMServer:
     def openai_base_url(self) -> str:
         return f"{self.base_url}/v1"
 
-    def script(self, *responses: Scripted | Sequence[Frame | Pause]) -> None:
+    def script(self, *responses: Scripted | Sequence[Frame | Hold]) -> None:
         """Queue responses; a bare list of frames means `Stream(frames)`."""
         with self._lock:
             for response in responses:
@@ -352,7 +361,7 @@ class FakeLLMServer:
         if isinstance(response, HttpError):
             return JSONResponse(response.body, response.status, headers=response.headers)
         return StreamingResponse(
-            _emit(response.items, self._frame_sent),
+            _emit(response.items, self._stopping, self._frame_sent),
             media_type="text/event-stream",
             headers={"cache-control": "no-cache", **response.headers},
         )
@@ -377,13 +386,14 @@ class FakeLLMServer:
             target=lambda: server.run(sockets=[sock]), name="fake-llm-server", daemon=True
         )
         self._thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # only bounds the wait: it starts at once
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("fake LLM server did not start")
             time.sleep(0.01)
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -393,11 +403,12 @@ class FakeLLMServer:
 
 
 async def _emit(
-    items: Sequence[Frame | Pause], sent: Callable[[], None] | None = None
+    items: Sequence[Frame | Hold], stopping: threading.Event, sent: Callable[[], None] | None = None
 ) -> AsyncIterator[bytes]:
     for item in items:
-        if isinstance(item, Pause):
-            await asyncio.sleep(item.seconds)
+        if isinstance(item, Hold):
+            while not (item.release.is_set() or stopping.is_set()):
+                await asyncio.sleep(0.01)
         else:
             yield item.encode()
             if sent is not None:
@@ -412,3 +423,83 @@ def running() -> Iterator[FakeLLMServer]:
         yield server
     finally:
         server.stop()
+
+
+# --- a stall the client must notice -----------------------------------------------------------
+
+SLOWEST_STALL_TIMEOUT_S = 16.0
+
+
+class _TooSlow(Exception):
+    """The stall's short read timeout ran out before the client had read what came first."""
+
+
+@dataclass(frozen=True)
+class ThroughAStall:
+    """What `complete_through_a_stall` saw in the round that reached the stall."""
+
+    turn: AssistantTurn
+    streamed: list[str]
+    requests: list[RecordedRequest]
+
+
+def streamed_text(frames: Sequence[Frame]) -> str:
+    """The text deltas among Anthropic or OpenAI frames, joined: what a client streams."""
+    pieces: list[str] = []
+    for frame in frames:
+        data = frame.data if isinstance(frame.data, dict) else {}
+        delta = data.get("delta", {})
+        if data.get("type") == "content_block_delta" and delta.get("type") == "text_delta":
+            pieces.append(delta["text"])
+        for choice in data.get("choices", []):
+            pieces.append(choice.get("delta", {}).get("content") or "")
+    return "".join(pieces)
+
+
+def complete_through_a_stall(
+    open_model: Callable[[FakeLLMServer, float], AnthropicModel | OpenAIModel],
+    request: ModelRequest,
+    stalled: Sequence[Frame],
+    answer: Sequence[Frame],
+    *,
+    stall_timeout_s: float = 0.5,
+    read_timeout_s: float = 60.0,
+) -> ThroughAStall:
+    """`complete` on a model (`open_model(server, read timeout)`) whose first answer sends
+    `stalled` and then nothing until the server stops, and whose retry gets `answer`.
+
+    The short timeout must run out during the stall: that is what is tested. On a loaded
+    machine it can run out earlier, while the server thread (in this process) has yet to send
+    what comes first; the client has then not streamed all of it when the retry is due, and
+    the round is dropped (with its server, whose late answers could go to the next round)
+    and run again with twice the timeout. Before the retry the short timeout gives way to
+    `read_timeout_s`, so the retry's answer cannot look like a second stall either. The retry
+    runs inside `complete`: hence `on_retry` and the model's own client."""
+
+    def one_round(timeout_s: float) -> ThroughAStall:
+        with running() as server:
+            server.script(Stream([*stalled, Hold()]), answer)
+            model = open_model(server, timeout_s)
+            streamed: list[str] = []
+            told = model.retry.on_retry
+
+            def before_retry(notice: RetryNotice) -> None:
+                if "".join(streamed) != streamed_text(stalled):
+                    raise _TooSlow
+                if told is not None:
+                    told(notice)
+                model._client = model._client.with_options(timeout=read_timeout_s)
+
+            model.retry = dataclasses.replace(model.retry, on_retry=before_retry)
+            turn = model.complete(request, streamed.append)
+            return ThroughAStall(turn, streamed, list(server.requests))
+
+    while True:
+        try:
+            return one_round(stall_timeout_s)
+        except _TooSlow:
+            if stall_timeout_s >= SLOWEST_STALL_TIMEOUT_S:
+                raise AssertionError(
+                    f"the stream never reached its stall within {stall_timeout_s:g} s"
+                ) from None
+            stall_timeout_s *= 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,13 @@ from cofounder.llm import (
 from cofounder.llm.anthropic_model import AnthropicModel
 from fakes.llm_wire import (
     FakeLLMServer,
-    Pause,
+    Hold,
     Stream,
     ToolCall,
     anthropic_error_frame,
     anthropic_http_error,
     anthropic_turn,
+    complete_through_a_stall,
     running,
 )
 
@@ -68,8 +68,13 @@ def waits() -> Waits:
     return Waits()
 
 
+# A read timeout no answer of the fake server runs into by being slow (a timeout would be a
+# retry the script has no answer for); the stall tests' short one is complete_through_a_stall's.
+READ_TIMEOUT_S = 60.0
+
+
 def model(server: FakeLLMServer, waits: Waits, **kwargs: object) -> AnthropicModel:
-    options: dict[str, object] = {"read_timeout_s": 0.5, **kwargs}
+    options: dict[str, object] = {"read_timeout_s": READ_TIMEOUT_S, **kwargs}
     return AnthropicModel(
         "claude-test",
         api_key="test-key",
@@ -91,21 +96,25 @@ def ask(text: str = "Build me a habit tracker") -> ModelRequest:
 def test_text_reaches_on_text_in_order_as_it_arrives(server: FakeLLMServer, waits: Waits) -> None:
     frames = anthropic_turn(text="Let me start by planning.", text_chunks=4)
     first_delta = next(i for i, f in enumerate(frames) if f.event == "content_block_delta")
-    server.script(Stream([*frames[: first_delta + 1], Pause(1.0), *frames[first_delta + 1 :]]))
-    seen: list[tuple[str, int, float]] = []
+    hold = Hold()  # the server sends the rest only once the first text has reached us
+    server.script(Stream([*frames[: first_delta + 1], hold, *frames[first_delta + 1 :]]))
+    seen: list[tuple[str, int, bool]] = []
 
-    slow_read = model(server, waits, read_timeout_s=5.0)
-    turn = slow_read.complete(
-        ask(), lambda t: seen.append((t, server.frames_sent, time.monotonic()))
-    )
+    def on_text(text: str) -> None:
+        seen.append((text, server.frames_sent, hold.release.is_set()))
+        hold.release.set()
+
+    turn = model(server, waits).complete(ask(), on_text)
 
     assert "".join(t for t, _, _ in seen) == turn.text == "Let me start by planning."
     assert len(seen) == 4
-    # The first delta reached us while the server was still holding the rest back, and the
-    # next only after the pause. (Not the server's counter: it counts a frame once written,
-    # which can be after the client has read it.)
-    assert seen[0][1] <= first_delta + 1
-    assert seen[1][2] - seen[0][2] >= 0.5  # a lower bound only: a loaded machine only adds
+    # The first delta reached us while the server was still holding the rest back (a client
+    # that kept it until more came would wait out its read timeout and fail), and the next
+    # only after the hold.
+    # The server's counter only bounds it: it counts a frame once written, which can be after
+    # the client has read it.
+    assert seen[0][1] <= first_delta + 1 and not seen[0][2]
+    assert all(released for _, _, released in seen[1:])
     assert turn.stop_reason == "end_turn"
     assert turn.model == "claude-test"
 
@@ -283,18 +292,19 @@ def test_500_is_retried(server: FakeLLMServer, waits: Waits) -> None:
     assert len(server.requests) == 2
 
 
-def test_a_stream_that_stalls_mid_message_is_retried(server: FakeLLMServer, waits: Waits) -> None:
+def test_a_stream_that_stalls_mid_message_is_retried(waits: Waits) -> None:
     frames = anthropic_turn(text="partial answer", tool_calls=[ToolCall("read_file", {"p": 1})])
-    server.script(Stream([*frames[:5], Pause(3.0)]), frames)
-    seen: list[str] = []
 
-    turn = model(server, waits).complete(ask(), seen.append)
+    def stalling(fake: FakeLLMServer, read_timeout_s: float) -> AnthropicModel:
+        return model(fake, waits, read_timeout_s=read_timeout_s)
 
-    assert turn.tool_uses[0].input == {"p": 1}
-    assert len(server.requests) == 2
+    seen = complete_through_a_stall(stalling, ask(), frames[:5], frames)  # a 0.5 s stall timeout
+
+    assert seen.turn.tool_uses[0].input == {"p": 1}
+    assert len(seen.requests) == 2
     assert "stalled" in waits.notices[0].reason
     # text already streamed by the failed attempt is streamed again by the retry
-    assert "".join(seen).endswith("partial answer")
+    assert "".join(seen.streamed) == "partial an" + "partial answer"
 
 
 def test_an_error_event_mid_stream_is_retried(server: FakeLLMServer, waits: Waits) -> None:

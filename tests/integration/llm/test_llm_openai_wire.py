@@ -23,9 +23,8 @@ from cofounder.llm import (
 from cofounder.llm.openai_model import OpenAIModel
 from fakes.llm_wire import (
     FakeLLMServer,
-    Pause,
-    Stream,
     ToolCall,
+    complete_through_a_stall,
     openai_http_error,
     openai_turn,
     running,
@@ -51,14 +50,22 @@ def sleeps() -> list[float]:
     return []
 
 
+# A read timeout no answer of the fake server runs into by being slow (a timeout would be a
+# retry the script has no answer for); the stall test's short one is complete_through_a_stall's.
+READ_TIMEOUT_S = 60.0
+
+
 def model(
-    server: FakeLLMServer, sleeps: list[float], retry: RetryPolicy | None = None
+    server: FakeLLMServer,
+    sleeps: list[float],
+    retry: RetryPolicy | None = None,
+    read_timeout_s: float = READ_TIMEOUT_S,
 ) -> OpenAIModel:
     return OpenAIModel(
         "gpt-test",
         api_key="sk-test",
         base_url=server.openai_base_url,
-        read_timeout_s=0.5,
+        read_timeout_s=read_timeout_s,
         retry=retry or RetryPolicy(sleep=sleeps.append, rng=lambda low, high: high),
     )
 
@@ -172,11 +179,15 @@ def test_429_with_retry_after_then_503_then_success(
     assert sleeps == [3.0, 2.0]
 
 
-def test_a_stalled_stream_is_retried(server: FakeLLMServer, sleeps: list[float]) -> None:
+def test_a_stalled_stream_is_retried(sleeps: list[float]) -> None:
     frames = openai_turn(text="slow answer")
-    server.script(Stream([*frames[:2], Pause(3.0)]), frames)
-    assert model(server, sleeps).complete(ask()).text == "slow answer"
-    assert len(server.requests) == 2
+
+    def stalling(fake: FakeLLMServer, read_timeout_s: float) -> OpenAIModel:
+        return model(fake, sleeps, read_timeout_s=read_timeout_s)
+
+    seen = complete_through_a_stall(stalling, ask(), frames[:2], frames)  # a 0.5 s stall timeout
+    assert seen.turn.text == "slow answer"
+    assert len(seen.requests) == 2
 
 
 def test_exhaustion_raises_model_unavailable(server: FakeLLMServer, sleeps: list[float]) -> None:

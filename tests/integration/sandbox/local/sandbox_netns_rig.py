@@ -85,7 +85,7 @@ try:
         s.sendto(b"x", (host, port))
         print("SENT")
     else:
-        s = socket.create_connection((host, port), timeout=3)
+        s = socket.create_connection((host, port), timeout=30)
         print("CONNECTED", s.recv(100).decode().strip())
 except OSError as exc:
     print("ERR", errno.errorcode.get(exc.errno or 0, str(exc)))
@@ -108,7 +108,7 @@ def _holder() -> subprocess.Popen[bytes]:
     """A process alone in a new network namespace (kept until teardown)."""
     proc = subprocess.Popen(["unshare", "--net", "--", "sleep", "3600"])
     ours = os.readlink("/proc/self/ns/net")
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while os.readlink(f"/proc/{proc.pid}/ns/net") == ours:
         if time.monotonic() > deadline:
             raise RuntimeError("unshare --net did not take effect")
@@ -132,7 +132,7 @@ class Rig:
     def host_can_reach(self, host: str, port: int) -> str:
         """Connect from A itself (outside any sandbox): proves the target really exists."""
         code = (
-            "import socket,sys; s=socket.create_connection((sys.argv[1],int(sys.argv[2])),3);"
+            "import socket,sys; s=socket.create_connection((sys.argv[1],int(sys.argv[2])),30);"
             "print(s.recv(100).decode().strip())"
         )
         done = _run(*self.in_ns("a", sys.executable, "-c", code, host, str(port)))
@@ -228,11 +228,11 @@ def _worker() -> None:
         print(json.dumps({"helpers": helpers}), flush=True)
         time.sleep(3600)
     results = {
-        name: sandbox.exec(cmd, timeout_s=30).model_dump() for name, cmd in job["commands"].items()
+        name: sandbox.exec(cmd, timeout_s=60).model_dump() for name, cmd in job["commands"].items()
     }
     describe = sandbox.active_limits().describe()
     sandbox.close()
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 60  # only bounds the wait: they go at once
     while (alive := [p for p in helpers if _running(p)]) and time.monotonic() < deadline:
         time.sleep(0.01)
     print(json.dumps({"results": results, "helpers": helpers, "alive_after_close": alive,

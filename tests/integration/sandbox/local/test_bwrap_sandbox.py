@@ -10,13 +10,16 @@ import time
 from pathlib import Path
 
 import pytest
+from sandbox_battery_support import SLOWEST_TIMEOUT_S, exec_that_gets_going, unique_sleep
 
 from cofounder.sandbox import BwrapSandbox, ExecResult, Sandbox, SandboxError, SandboxLimits
 from cofounder.sandbox.local.availability import find_executable, probe_bwrap
 
 
 def host_pids_with(token: str) -> list[int]:
-    """Host pids whose command line contains `token` (the sandbox's pid namespace is nested)."""
+    """Host pids whose command line contains `token` (the sandbox's pid namespace is nested).
+
+    Tests in other workers run at the same time: a token is one test's own (unique_sleep)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -139,76 +142,95 @@ def alive(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
+WAIT_S = 90  # only bounds a wait for what must come: a loaded machine must not run it out
+# A writer that would leave a file if it outlived its command: it waits for the test's word
+# (`after`, touched once exec returned) rather than for a time the command might outlast.
+LATE_WRITER = "(until [ -e after ]; do sleep 0.05; done; echo late > /workspace/late.txt) & "
+
+
 def run_in_thread(
-    sb: BwrapSandbox, command: str, ws: Path, timeout_s: float = 30
+    sb: BwrapSandbox, command: str, ws: Path, token: str, timeout_s: float = 30
 ) -> tuple[threading.Thread, list[ExecResult], list[int]]:
-    """Start `command` (which must `touch started`) and return the host pids of its sleeps."""
+    """Start `command` (which must `touch started` once its processes run) and return the
+    host pids whose command line holds `token`, seen once it did (none if it ended first)."""
+    (ws / "started").unlink(missing_ok=True)
     results: list[ExecResult] = []
     t = threading.Thread(target=lambda: results.append(sb.exec(command, timeout_s=timeout_s)))
     t.start()
-    deadline = time.monotonic() + 10
-    while not (ws / "started").exists() and time.monotonic() < deadline:
+    deadline = time.monotonic() + WAIT_S
+    while not (ws / "started").exists() and t.is_alive():
+        assert time.monotonic() < deadline, "the command never started"
         time.sleep(0.01)
-    return t, results, host_pids_with("sleep 4242.")
+    return t, results, host_pids_with(token)
+
+
+def joined(t: threading.Thread) -> None:
+    t.join(timeout=WAIT_S)
+    assert not t.is_alive()
 
 
 def test_background_processes_die_when_the_command_returns(sandbox: BwrapSandbox, ws: Path) -> None:
+    token = unique_sleep()
     t, results, pids = run_in_thread(
         sandbox,
-        "sleep 4242.1 & setsid nohup sleep 4242.2 >/dev/null 2>&1 & "
-        "(sleep 1; echo late > /workspace/late.txt) & touch started; sleep 0.3",
+        f"sleep {token}1 & setsid nohup sleep {token}2 >/dev/null 2>&1 & {LATE_WRITER}"
+        "touch started; until [ -e seen ]; do sleep 0.01; done",  # returns once they are seen
         ws,
+        token,
     )
     assert len(pids) >= 2
-    t.join(timeout=10)
+    (ws / "seen").touch()
+    joined(t)
     # Checked the moment exec has returned, with no grace period.
     assert [p for p in pids if alive(p)] == []
-    assert results[0].exit_code == 0 and results[0].duration_ms < 5000
-    assert host_pids_with("sleep 4242.") == []
+    # It returned by itself, not waiting for its children: that would be the 30 s timeout.
+    assert results[0].exit_code == 0 and not results[0].timed_out
+    assert host_pids_with(token) == []
+    (ws / "after").touch()
     time.sleep(1.2)
     assert not (ws / "late.txt").exists()
 
 
 def test_timeout_kills_the_whole_tree(sandbox: BwrapSandbox, ws: Path) -> None:
-    started = time.monotonic()
-    t, results, pids = run_in_thread(
-        sandbox,
-        "sleep 4242.3 & (sleep 1.5; echo late > /workspace/late.txt) & "
-        "touch started; echo before; sleep 4242.4",
-        ws,
-        timeout_s=1,
-    )
+    """The 1 s timeout must fire once the command has started its processes and they were
+    seen; on a machine too loaded for that it fired first, and the run is made again with
+    twice the time (what is checked is the same)."""
+    token = unique_sleep()
+    command = f"sleep {token}1 & {LATE_WRITER}echo before; touch started; sleep {token}2"
+    timeout_s = 1.0
+    while True:
+        began = time.monotonic()
+        t, results, pids = run_in_thread(sandbox, command, ws, token, timeout_s=timeout_s)
+        joined(t)
+        elapsed = time.monotonic() - began
+        if len(pids) >= 2 or timeout_s >= SLOWEST_TIMEOUT_S:
+            break
+        timeout_s *= 2
     assert len(pids) >= 2
-    t.join(timeout=10)
-    elapsed = time.monotonic() - started
     assert [p for p in pids if alive(p)] == []
     r = results[0]
     assert r.timed_out and r.exit_code == 124
     assert r.stdout == "before\n"
-    assert 0.9 < elapsed < 5
+    # Stopped by the timeout, not by its hour-long sleep's end (`joined` waits WAIT_S at most).
+    assert 0.9 * timeout_s < elapsed
+    (ws / "after").touch()
     time.sleep(1.0)
     assert not (ws / "late.txt").exists()
 
 
 def test_timeout_with_output_still_flowing(sandbox: BwrapSandbox) -> None:
-    r = sandbox.exec("yes | head -c 100000000 | cat; sleep 60", timeout_s=1)
+    command = "yes | head -c 100000000 | cat; sleep 60"
+    r = exec_that_gets_going(sandbox, command, 1, lambda r: r.stdout != "")
     assert r.timed_out and r.truncated
 
 
 def test_close_kills_running_commands_and_refuses_new_ones(ws: Path) -> None:
     sb = BwrapSandbox(ws, SandboxLimits())
-    token = "4244.2718"
-    results = []
-    t = threading.Thread(
-        target=lambda: results.append(sb.exec(f"touch started; sleep {token}", timeout_s=60))
-    )
-    t.start()
-    deadline = time.monotonic() + 10
-    while not (ws / "started").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    token = unique_sleep()
+    t, results, _ = run_in_thread(sb, f"touch started; sleep {token}", ws, token, timeout_s=60)
+    assert (ws / "started").exists()
     sb.close()
-    t.join(timeout=10)
-    assert not t.is_alive()
+    joined(t)
     assert results and results[0].exit_code == 128 + 9 and not results[0].timed_out
     assert "sandbox was closed" in results[0].stderr
     assert host_pids_with(token) == []  # gone the moment exec returns, no grace
@@ -230,8 +252,7 @@ def test_close_during_sandbox_setup_still_returns_a_result(ws: Path) -> None:
     t = threading.Thread(target=run)
     t.start()
     sb.close()  # races with the start: either refused or killed, never a hang or a crash
-    t.join(timeout=10)
-    assert not t.is_alive()
+    joined(t)
     assert len(results) + len(refused) == 1
     if results:
         assert results[0].exit_code != 0

@@ -23,11 +23,13 @@ from cofounder.sandbox.local.exposure import LocalExposure, listeners
 from cofounder.sandbox.preview import PREVIEW_PROCESS_NAME, Preview
 from cofounder.sandbox.preview_diagnosis import diagnose
 from cofounder.sandbox.preview_types import Listener, PreviewSpec
+from preview_support import AppReady, StartsWhenReady, listening_on
 
 pytestmark = pytest.mark.skipif(not bwrap_available(), reason="bubblewrap is not usable here")
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FAIL_TIMEOUT_S = 3.0  # how long a preview that never answers is given
+FAIL_TIMEOUT_S = 3.0  # how long a preview that never answers is given (run out on purpose)
+READY_TIMEOUT_S = 60.0  # only bounds the wait for an app that answers
 
 SERVER = """\
 import http.server, sys
@@ -99,14 +101,19 @@ def sandbox(tmp_path: Path) -> Iterator[BwrapSandbox]:
     sb.close()
 
 
+MakePreview = Callable[[float, AppReady | None], Preview]
+
+
 @pytest.fixture
-def make_preview(sandbox: BwrapSandbox) -> Iterator[Callable[[float], Preview]]:
+def make_preview(sandbox: BwrapSandbox) -> Iterator[MakePreview]:
+    """A preview with this deadline; with `app_ready`, the deadline starts once the app is
+    that far (see preview_support), so what it finds does not depend on the machine's speed."""
     made: list[Preview] = []
 
-    def make(ready_timeout_s: float = 20.0) -> Preview:
-        preview = Preview(
-            sandbox, LocalExposure(sandbox), chromium=CHROMIUM, ready_timeout_s=ready_timeout_s
-        )
+    def make(ready_timeout_s: float, app_ready: AppReady | None = None) -> Preview:
+        exposure = LocalExposure(sandbox)
+        runs_in = sandbox if app_ready is None else StartsWhenReady(sandbox, exposure, app_ready)
+        preview = Preview(runs_in, exposure, chromium=CHROMIUM, ready_timeout_s=ready_timeout_s)
         made.append(preview)
         return preview
 
@@ -116,17 +123,12 @@ def make_preview(sandbox: BwrapSandbox) -> Iterator[Callable[[float], Preview]]:
 
 
 @pytest.fixture
-def preview(make_preview: Callable[[float], Preview]) -> Preview:
-    return make_preview(20.0)
-
-
-@pytest.fixture
-def failing(make_preview: Callable[[float], Preview]) -> Preview:
-    return make_preview(FAIL_TIMEOUT_S)
+def preview(make_preview: MakePreview) -> Preview:
+    return make_preview(READY_TIMEOUT_S, None)
 
 
 def get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=5) as resp:
+    with urllib.request.urlopen(url, timeout=30) as resp:
         return resp.status, resp.read().decode()
 
 
@@ -169,20 +171,22 @@ def test_running_app_is_served_on_host_loopback(sandbox: BwrapSandbox, preview: 
 
 
 def test_crashing_command_reports_its_exit_code_and_output(
-    failing: Preview, sandbox: BwrapSandbox
+    preview: Preview, sandbox: BwrapSandbox
 ) -> None:
     command = "python3 -c \"import sys; print('boom: missing module'); sys.exit(7)\""
-    outcome = failing.start(PreviewSpec(command=command, port=8000))
+    outcome = preview.start(PreviewSpec(command=command, port=8000))
     assert not outcome.ok and outcome.url is None
     assert outcome.hint is not None and "exited with code 7" in outcome.hint
     assert "boom: missing module" in outcome.output_tail
-    assert outcome.waited_s < FAIL_TIMEOUT_S  # noticed when it exited, not at the deadline
-    assert failing.running is None and preview_processes(sandbox) == []
+    assert outcome.waited_s < READY_TIMEOUT_S  # noticed when it exited, not at the deadline
+    assert preview.running is None and preview_processes(sandbox) == []
 
 
 def test_app_on_another_loopback_address_is_told_to_bind_all(
-    failing: Preview, sandbox: BwrapSandbox
+    make_preview: MakePreview, sandbox: BwrapSandbox
 ) -> None:
+    # The deadline starts once the app listens (it prints its line before it binds).
+    failing = make_preview(FAIL_TIMEOUT_S, listening_on(8000))
     outcome = failing.start(PreviewSpec(command="python3 server.py 127.0.0.2 8000", port=8000))
     assert not outcome.ok and outcome.hint is not None
     assert "listens on port 8000 but only on 127.0.0.2" in outcome.hint
@@ -273,7 +277,7 @@ def test_screenshot_of_the_running_preview(preview: Preview) -> None:
 
 def test_listeners_reads_the_sandbox_namespace(sandbox: BwrapSandbox) -> None:
     info = sandbox.start_background("python3 sockets.py", name="sockets")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 90
     while "listening" not in sandbox.background_output(info.id, max_bytes=4000):
         running = next(p for p in sandbox.list_background() if p.id == info.id).running
         assert running and time.monotonic() < deadline, sandbox.background_output(

@@ -108,7 +108,7 @@ def _spawn_in(netns: str, code: str, *args: object) -> subprocess.Popen[str]:
 
 def _stop(proc: subprocess.Popen[str]) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=5)
+    proc.wait(timeout=60)
     for stream in (proc.stdin, proc.stdout):
         if stream is not None:
             stream.close()
@@ -135,12 +135,16 @@ def forward(inside: Inside) -> Iterator[PortForward]:
         yield fwd
 
 
+# Only bounds a wait for an answer that comes: a loaded machine must not make it run out.
+IO_TIMEOUT_S = 60
+
+
 def _connect(port: int, host: str = "127.0.0.1") -> socket.socket:
-    return socket.create_connection((host, port), timeout=5)
+    return socket.create_connection((host, port), timeout=IO_TIMEOUT_S)
 
 
 def _get(port: int, path: str = "/") -> str:
-    conn = HTTPConnection("127.0.0.1", port, timeout=5)
+    conn = HTTPConnection("127.0.0.1", port, timeout=IO_TIMEOUT_S)
     try:
         conn.request("GET", path)
         resp = conn.getresponse()
@@ -183,21 +187,24 @@ def _refused(port: int) -> bool:
 
 
 def test_url_serves_the_inside_page_immediately(inside: Inside) -> None:
-    # No retry: a connection made before the relay's Python is up waits in the backlog.
-    start = time.monotonic()
+    # No retry: a connection made before the relay's Python is up waits in the backlog. The
+    # relay is frozen from the moment the constructor returns until the request is sent, so
+    # "before it is up" is a fact rather than a race with its start.
     with PortForward(inside.netns, HTTP_PORT, nsenter=inside.nsenter) as fwd:
-        with _connect(fwd.host_port) as sock:
+        os.killpg(fwd.pid, signal.SIGSTOP)
+        try:
+            sock = _connect(fwd.host_port)  # accepted by the kernel, into the backlog
             sock.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            first = sock.recv(1)
-            elapsed = time.monotonic() - start
-            rest = b""
+        finally:
+            os.killpg(fwd.pid, signal.SIGCONT)
+        with sock:
+            answer = b""
             while chunk := sock.recv(65536):
-                rest += chunk
-        assert (first + rest).startswith(b"HTTP/1.")
-        assert f"{inside.mark} /first".encode() in rest
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.")
+        assert f"{inside.mark} /first".encode() in answer
         assert fwd.url == f"http://127.0.0.1:{fwd.host_port}"
         assert inside.mark in _get(fwd.host_port, "/again")
-    assert elapsed < 3, f"first byte after {elapsed:.3f}s"
 
 
 def test_bound_to_host_loopback_only(forward: PortForward) -> None:
@@ -221,7 +228,7 @@ def _refused_at(host: str, port: int) -> bool:
 
 
 def test_keep_alive_reuses_one_inside_connection(forward: PortForward) -> None:
-    conn = HTTPConnection("127.0.0.1", forward.host_port, timeout=5)
+    conn = HTTPConnection("127.0.0.1", forward.host_port, timeout=IO_TIMEOUT_S)
     try:
         bodies = []
         for path in ("/a", "/b"):
@@ -274,15 +281,14 @@ def test_half_closed_relays_survive_garbage_collection(inside: Inside) -> None:
 
 def test_nothing_listening_inside_closes_fast_then_works(inside: Inside) -> None:
     with PortForward(inside.netns, LATE_PORT, nsenter=inside.nsenter) as fwd:
-        start = time.monotonic()
         with _connect(fwd.host_port) as sock:
-            sock.settimeout(2)
+            # Nothing will ever listen while this waits: a relay that held the connection
+            # open (a hang, or waiting for the server) would run into the timeout here.
             try:
                 got = sock.recv(1)
             except ConnectionResetError:
                 got = b""
         assert got == b""
-        assert time.monotonic() - start < 2
         assert fwd.alive()
         late = _spawn_in(inside.netns, SERVERS, "late", 0, LATE_PORT)  # port 0: HTTP anywhere
         try:
@@ -299,7 +305,6 @@ def test_close_ends_the_relay_and_frees_the_port(inside: Inside) -> None:
     assert _gone(fwd.pid)
     assert not fwd.alive()
     assert _refused(fwd.host_port)
-    idle.settimeout(2)
     with contextlib.suppress(ConnectionResetError):
         assert idle.recv(1) == b""
     idle.close()
@@ -323,8 +328,8 @@ def test_relay_dies_with_its_owner_even_on_sigkill(inside: Inside) -> None:
         pid, port = map(int, owner.stdout.readline().split())
         assert inside.mark in _get(port)
         owner.kill()
-        owner.wait(timeout=5)
-        deadline = time.monotonic() + 3
+        owner.wait(timeout=60)
+        deadline = time.monotonic() + 60
         while not _gone(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert _gone(pid)
@@ -374,7 +379,7 @@ def test_a_relay_that_cannot_start_reports_why(inside: Inside, tmp_path: Path) -
     not_a_namespace = tmp_path / "net"
     not_a_namespace.write_text("")
     with PortForward(str(not_a_namespace), HTTP_PORT, nsenter=inside.nsenter) as fwd:
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60
         while fwd.alive() and time.monotonic() < deadline:
             time.sleep(0.01)
         with pytest.raises(SandboxError, match="nsenter"):

@@ -131,7 +131,7 @@ def test_helpers_die_when_the_worker_is_killed(rig: Rig, tmp_path: Path) -> None
     assert all(alive(pid) for pid in helpers)
     worker.send_signal(signal.SIGKILL)  # no close(), no finally: the process is just gone
     worker.wait()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60  # only bounds the wait: they go at once
     while any(alive(pid) for pid in helpers) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert [pid for pid in helpers if alive(pid)] == []

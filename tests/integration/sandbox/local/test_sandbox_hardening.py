@@ -112,24 +112,57 @@ def test_each_sandbox_has_its_own_cgroup_removed_on_close(ws: Path) -> None:
     assert not any(d.exists() for d in dirs)
 
 
+# Each hog holds its memory until every hog has allocated its own or ended (the limit may
+# end one mid-way), so all three are alive together whatever the machine's speed; a fixed
+# hold could end the first before a slow third had started.
+HOG = """\
+import os, sys, time
+x = bytearray(120 * 2**20)
+x[::4096] = b"y" * len(x[::4096])
+open(f"allocated.{sys.argv[1]}", "w").close()
+while not all(os.path.exists(f"allocated.{i}") or os.path.exists(f"ended.{i}") for i in "012"):
+    time.sleep(0.01)
+"""
+
+
 @needs_cgroup
 def test_memory_limit_covers_the_whole_sandbox(ws: Path) -> None:
     """Three processes of 120 MiB each stay under any per-process cap but not under 256 MiB."""
     limits = SandboxLimits(memory_bytes=256 * MIB)
-    hog = (
-        "python3 -c 'import time; x = bytearray(120 * 2**20); "
-        'x[::4096] = b"y" * len(x[::4096]); time.sleep(3)\''
-    )
+    (ws / "hog.py").write_text(HOG)
+    hogs = "for i in 0 1 2; do (python3 hog.py $i; touch ended.$i) & done"
     with BwrapSandbox(ws, limits) as sb:
-        r = sb.exec(f"{hog} & {hog} & {hog} & wait; echo done", timeout_s=60)
+        r = sb.exec(f"{hogs}; wait; echo done", timeout_s=60)
     assert r.limit_exceeded is not None and "memory limit of 256 MiB" in r.limit_exceeded
     assert "[sandbox: the sandbox reached its memory limit" in r.stderr
 
 
+# 64 children that stay until the parent's first refused fork (or the 64th) and are then
+# killed: the count reaches the limit however slowly they start, where children that ended
+# by themselves after a second could leave room on a loaded machine.
+FORKS = """\
+import os, signal
+kids = []
+try:
+    for _ in range(64):
+        pid = os.fork()
+        if pid == 0:
+            while True:
+                signal.pause()
+        kids.append(pid)
+except OSError as exc:
+    print("refused:", exc)
+for pid in kids:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+"""
+
+
 @needs_cgroup
 def test_process_limit_covers_the_whole_sandbox(ws: Path) -> None:
+    (ws / "forks.py").write_text(FORKS)
     with BwrapSandbox(ws, SandboxLimits(max_processes=32)) as sb:
-        r = sb.exec("for i in $(seq 64); do sleep 1 & done 2>/dev/null; wait", timeout_s=60)
+        r = sb.exec("python3 forks.py", timeout_s=60)
     assert r.limit_exceeded is not None and "limit of 32 processes" in r.limit_exceeded
 
 

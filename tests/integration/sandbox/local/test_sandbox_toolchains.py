@@ -200,11 +200,12 @@ def _fetch(url: str) -> str:
     """A command that fetches `url` (retrying while the server starts) and prints the body."""
     return (
         "python3 -c 'import sys, time, urllib.request\n"
-        "for _ in range(100):\n"
+        "deadline = time.monotonic() + 50\n"
+        "while True:\n"
         "    try:\n"
         "        sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())\n"
         "        break\n"
         "    except OSError:\n"
-        "        time.sleep(0.1)\n"
-        f"else: sys.exit(1)' {url}"
+        "        if time.monotonic() > deadline: sys.exit(1)\n"
+        f"        time.sleep(0.1)' {url}"
     )
