@@ -74,6 +74,12 @@ class RunningWorker:
         """It logs `worker_started` once DBOS is up and its dispatcher runs."""
         return "worker_started" in self.log.read_text(errors="replace")
 
+    def logged(self, event: str) -> list[dict[str, Any]]:
+        """The `event` lines of its log (JSON lines), in order."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        entries = [json.loads(line) for line in lines if line.startswith("{")]
+        return [entry for entry in entries if entry.get("event") == event]
+
 
 @dataclass
 class WorkerPool:

@@ -147,32 +147,50 @@ def test_only_the_owner_forks_and_only_a_committed_iteration(
 def test_a_running_build_forks_from_its_last_committed_iteration_or_earlier(
     sqlite_backend: Backend, tmp_path: Path
 ) -> None:
+    """The second step runs until the test lets it go (a file in the workspace), so the forks
+    land while it runs however slow the machine: a fixed `sleep 8` could be over before a
+    loaded machine's two `cofounder fork` calls. The fork ends at once on a model of its own:
+    the build's worker may run it too, and on the parent's model it would wait for a gate of
+    its own."""
+    hold = "while [ ! -e go ]; do sleep 0.1; done; echo slow"
     turns = [
         _write("app.txt", "one\n"),
-        {"tool_calls": [_call("bash", command="sleep 8; echo slow")]},
+        {"tool_calls": [_call("bash", command=hold, timeout=600)]},
         {"text": "done"},
     ]
+    quick = tmp_path / "fork.yaml"
+    quick.write_text(yaml.safe_dump({"turns": [turns[0], {"text": "done"}]}))
     run = sqlite_backend.popen("build", str(scripted_project(tmp_path / "p", turns)))
-    assert run.stdout is not None
-    parent = run.stdout.readline().removeprefix("session: ").strip()
-    deadline = time.monotonic() + 60
-    while not any(
-        e["type"] == "tool_started" and e["payload"]["iteration"] == 2
-        for e in _json(sqlite_backend, "events", parent)
-    ):  # iteration 1 is committed, iteration 2's slow step under way
-        assert time.monotonic() < deadline, "the build never reached its second step"
-        time.sleep(0.1)
+    try:
+        assert run.stdout is not None
+        parent = run.stdout.readline().removeprefix("session: ").strip()
+        deadline = time.monotonic() + 120
+        while not any(
+            e["type"] == "tool_started" and e["payload"]["iteration"] == 2
+            for e in _json(sqlite_backend, "events", parent)
+        ):  # iteration 1 is committed, iteration 2's slow step under way
+            assert time.monotonic() < deadline, "the build never reached its second step"
+            time.sleep(0.1)
 
-    early = sqlite_backend.cli("fork", parent, "--iteration", "2", "--no-run", "--as", "alice")
-    assert early.returncode == 2
-    assert f"session {parent} has no committed iteration 2 (its iterations are 0 to 1)" in (
-        early.stderr
-    )
-    queued = sqlite_backend.cli("fork", parent, "--iteration", "1", "--no-run", "--as", "alice")
-    assert queued.returncode == 0, queued.stderr
-    fork = session_id_from(queued.stdout)
-    assert _files(_workspace(sqlite_backend, fork)) == {"app.txt": b"one\n"}
-    assert run.wait(timeout=120) == 0  # the original runs on, untouched
+        early = sqlite_backend.cli("fork", parent, "--iteration", "2", "--no-run", "--as", "alice")
+        assert early.returncode == 2
+        assert f"session {parent} has no committed iteration 2 (its iterations are 0 to 1)" in (
+            early.stderr
+        )
+        queued = sqlite_backend.cli(
+            "fork", parent, "--iteration", "1", "--model", f"scripted:{quick}", "--no-run",
+            "--as", "alice",
+        )  # fmt: skip
+        assert queued.returncode == 0, queued.stderr
+        fork = session_id_from(queued.stdout)
+        assert _files(_workspace(sqlite_backend, fork)) == {"app.txt": b"one\n"}
+        (_workspace(sqlite_backend, parent) / "go").touch()
+        out, err = run.communicate(timeout=180)
+        assert run.returncode == 0, out + err  # the original runs on, untouched
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
     assert _json(sqlite_backend, "status", parent)[0]["state"] == "completed"
 
 

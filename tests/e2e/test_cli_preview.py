@@ -78,7 +78,7 @@ def _project(tmp_path: Path, marker: str, middle: list[dict[str, Any]]) -> Path:
 
 def _get(url: str) -> bytes | None:
     try:
-        with urllib.request.urlopen(url, timeout=3) as response:
+        with urllib.request.urlopen(url, timeout=30) as response:
             return bytes(response.read())
     except OSError:
         return None
@@ -89,7 +89,7 @@ def _running(marker: str) -> list[str]:
     return found.stdout.split()
 
 
-def _until(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
+def _until(what: str, check: Callable[[], Any], timeout: float = 120) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
@@ -97,6 +97,10 @@ def _until(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _bash_started(db: _Db, session_id: str) -> bool:
+    return any(p["name"] == "bash" for p in db.of_type(session_id, "tool_started"))
 
 
 class _Db:
@@ -117,31 +121,48 @@ class _Db:
 def test_the_app_is_live_during_the_build_comes_back_after_a_kill_and_is_served_after(
     sqlite_backend: Backend, tmp_path: Path
 ) -> None:
+    """The step after the preview runs until the test lets it go (a file in the workspace), so
+    the app is up whenever the test looks, and the kill lands in that step: a fixed `sleep 4`
+    could be over, and the build and its app gone, before a loaded machine's test looked."""
     marker = f"pv-{uuid.uuid4().hex[:10]}"
-    sleep = {"tool_calls": [{"name": "bash", "input": {"command": "sleep 4", "timeout": 30}}]}
-    project = _project(tmp_path, marker, [sleep])
+    hold = "while [ ! -e go ]; do sleep 0.1; done"
+    held = {"tool_calls": [{"name": "bash", "input": {"command": hold, "timeout": 600}}]}
+    project = _project(tmp_path, marker, [held])
     build = sqlite_backend.popen("build", str(project))
+    resumed: subprocess.Popen[str] | None = None
     db = _Db(sqlite_backend)
-    session_id = _until("the session row", db.only_session)
-    record = _until(
-        "the preview url", lambda: (r := db.sessions.get(session_id)) and r.preview_url and r
-    )
-    url = record.preview_url
-    assert url.startswith("http://127.0.0.1:")
-    assert b"Preview e2e" in (_get(url) or b"")
-    build.send_signal(signal.SIGKILL)
-    build.wait(timeout=10)
-    _until("the app to die with the build", lambda: not _running(marker) and _get(url) is None, 5)
+    try:
+        session_id = _until("the session row", db.only_session)
+        record = _until(
+            "the preview url", lambda: (r := db.sessions.get(session_id)) and r.preview_url and r
+        )
+        url = record.preview_url
+        assert url.startswith("http://127.0.0.1:")
+        assert b"Preview e2e" in (_get(url) or b"")
+        _until("the held step", lambda: _bash_started(db, session_id))
+        build.send_signal(signal.SIGKILL)
+        build.wait(timeout=60)
+        _until("the app to die with the build", lambda: not _running(marker) and _get(url) is None)
 
-    resumed = sqlite_backend.popen("resume", session_id)
-    back = _until(
-        "the restarted preview",
-        lambda: [p for p in db.of_type(session_id, "preview_ready") if p["restarted"]],
-    )
-    assert back[0]["url"] == url  # the founder's bookmark still works
-    assert b"Preview e2e" in (_until("the page again", lambda: _get(url), 10))
-    out, err = resumed.communicate(timeout=120)
-    assert resumed.returncode == 0, out + err
+        resumed = sqlite_backend.popen("resume", session_id)
+        back = _until(
+            "the restarted preview",
+            lambda: [p for p in db.of_type(session_id, "preview_ready") if p["restarted"]],
+        )
+        assert back[0]["url"] == url  # the founder's bookmark still works
+        assert b"Preview e2e" in (_until("the page again", lambda: _get(url)))
+        # The held step runs again from the workspace of the last commit, restored before the
+        # app restarted: the gate made now lasts.
+        assert db.of_type(session_id, "workspace_restored"), "restarted before the restore"
+        workspace = sqlite_backend.cli("workspace", session_id).stdout.strip()
+        (Path(workspace) / "go").touch()
+        out, err = resumed.communicate(timeout=180)
+        assert resumed.returncode == 0, out + err
+    finally:
+        for process in (build, resumed):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.communicate()
     assert _get(url) is None and not _running(marker)
     stopped = db.of_type(session_id, "preview_stopped")
     assert stopped[-1]["reason"] == "completed"
