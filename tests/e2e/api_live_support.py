@@ -23,6 +23,7 @@ from cf_support import REPO, Backend
 OWNER = "alice"
 # What a POST that queues a build answers: a worker may claim it before the answer is read.
 JUST_QUEUED = {"queued", "running"}
+GATE = "go"  # the file in a build's workspace that lets its `held` call go on
 _USAGE = {"input_tokens": 2_000, "output_tokens": 200}
 PROJECT = {
     "name": "Streaks",
@@ -34,6 +35,13 @@ PROJECT = {
 
 def call(name: str, **args: Any) -> dict[str, Any]:
     return {"name": name, "input": args}
+
+
+def held(command: str, gate: str = GATE) -> dict[str, Any]:
+    """A bash call that runs `command` once the test opens `gate` (`Live.open_gate`): what the
+    build is doing when the test acts is then a fact, not a guess that a sleep is not over yet
+    on a loaded machine."""
+    return call("bash", command=f"until [ -e {gate} ]; do sleep 0.05; done; {command}", timeout=600)
 
 
 # A build that sleeps for its budget within a few turns: each turn costs 2,400 microdollars of
@@ -109,6 +117,12 @@ class Live:
             out += page["events"]
             if not page["events"]:
                 return out
+
+    def open_gate(self, session_id: str, gate: str = GATE) -> None:
+        """Let the session's `held` call go on: the gate is a file in its workspace."""
+        found = self.backend.cli("workspace", session_id)
+        assert found.returncode == 0, found.stderr
+        (Path(found.stdout.strip()) / gate).touch()
 
     def model_calls(self, session_id: str) -> int:
         """The model requests the session made (the scripted model logs each one)."""

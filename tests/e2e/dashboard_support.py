@@ -4,11 +4,15 @@ desktop and phone widths written to $COFOUNDER_UI_SHOTS when it is set."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
@@ -60,3 +64,47 @@ def shoot(page: Page, name: str) -> None:
         )
         page.screenshot(path=str(Path(folder) / f"{name}-{label}.png"), full_page=True)
     page.set_viewport_size(DESKTOP)
+
+
+class LateAnswer:
+    """A loopback server whose answer (`body`, as JSON) waits for `released`: a page's request
+    sent to `url` (a route's `continue_(url=...)`) stays in flight while the page goes on, as
+    a slow answer of a loaded server does."""
+
+    def __init__(self) -> None:
+        self.body: Any = None
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+        late = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                late.arrived.set()
+                late.released.wait(90)
+                data = json.dumps(late.body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the test says what went wrong."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/late"
+
+
+@contextmanager
+def late_answer() -> Iterator[LateAnswer]:
+    """A `LateAnswer` serving until the block ends (released then, if it was not)."""
+    late = LateAnswer()
+    thread = threading.Thread(target=late.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield late
+    finally:
+        late.released.set()
+        late.server.shutdown()
+        late.server.server_close()
+        thread.join()

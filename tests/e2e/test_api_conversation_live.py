@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_live_support import OWNER, Live, call, serve
+from api_live_support import OWNER, Live, call, held, serve
 
 from cf_support import Backend, texts_in, transcript_of
 
 SAID = "Please make the buttons green"
 TURNS: list[dict[str, Any]] = [
-    {"tool_calls": [call("bash", command="sleep 3; echo slow")]},
+    # Held until the message is in: a tool that slept 3 s could be over first on a loaded
+    # machine, and the message was then read a step later than the next turn expects.
+    {"tool_calls": [held("echo slow")]},
     # Iteration 2 is the message's own; this turn is iteration 3's. The scripted model fails
     # the build (and a fork from iteration 2) unless its request carries the message.
     {"text": "Green it is.", "expect": [SAID], "tool_calls": [
@@ -40,6 +42,7 @@ def test_a_message_over_http_reaches_the_build_and_a_fork_over_http_completes(
         kept = live.ok("POST", f"/sessions/{parent}/messages", json={"text": SAID})
         assert kept["read_when"] == "before its next step"
         assert kept["delivered_iteration"] is None
+        live.open_gate(parent)
 
         status = live.wait_for(parent, lambda s: s["outcome"] is not None)
         assert status["state"] == "completed", status

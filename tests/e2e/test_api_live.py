@@ -11,7 +11,16 @@ import time
 from datetime import datetime
 from typing import Any
 
-from api_live_support import JUST_QUEUED, SLEEPY_BUDGET, SLEEPY_TURNS, Live, Message, call, serve
+from api_live_support import (
+    JUST_QUEUED,
+    SLEEPY_BUDGET,
+    SLEEPY_TURNS,
+    Live,
+    Message,
+    call,
+    held,
+    serve,
+)
 
 from cf_support import Backend
 
@@ -34,11 +43,15 @@ def _types(live: Live, session_id: str) -> list[str]:
 def test_a_build_over_http_completes_and_a_stream_dropped_ten_times_misses_nothing(
     sqlite_backend: Backend,
 ) -> None:
-    turns = [
+    turns: list[dict[str, Any]] = [
         {"text": f"Step {n}.", "tool_calls": [call("narrate", message=f"step {n}"),
                                              call("bash", command=f"sleep 0.15; echo {n}")]}
         for n in range(16)
     ] + [{"text": "All done."}]  # fmt: skip
+    # The last step waits for the test, so the build cannot end before the tenth drop however
+    # slowly the test reads (a reader left behind on a loaded machine saw the end). The drops
+    # read some 16,000 bytes (this seed's), under half of what the steps before it write.
+    turns[15]["tool_calls"][1] = held("sleep 0.15; echo 15")
     rng = random.Random(SEED)
     with serve(sqlite_backend, turns) as live:
         session_id = live.start_build()
@@ -54,11 +67,12 @@ def test_a_build_over_http_completes_and_a_stream_dropped_ten_times_misses_nothi
             got += reading.messages
             drops_while_running += live.session(session_id)["outcome"] is None
             time.sleep(rng.uniform(0, 0.3))
+        live.open_gate(session_id)
         rest = live.read_stream(session_id, last_event_id=got[-1].id if got else None)
         assert rest.ended  # the server closes the stream after session_finished
         got += rest.messages
 
-        status = live.wait_for(session_id, lambda s: s["outcome"] is not None, timeout=10)
+        status = live.wait_for(session_id, lambda s: s["outcome"] is not None)
         assert status["state"] == "completed" and status["iteration"] == len(turns)
         assert drops_while_running >= 1, "no drop happened while the build ran"
         logged = live.events(session_id)
@@ -120,26 +134,31 @@ def test_an_answer_given_over_http_reaches_the_model(sqlite_backend: Backend) ->
         assert "resolved" in _types(live, session_id)
 
 
-def _sleepy(turns: int, seconds: float) -> list[dict[str, Any]]:
-    """`turns` turns whose tool sleeps `seconds`, then a closing reply."""
-    calls = [call("bash", command=f"sleep {seconds}; echo {n}") for n in range(turns)]
+def _held_second(turns: int) -> list[dict[str, Any]]:
+    """`turns` turns of one quick tool call each, then a closing reply; the second turn's call
+    runs only once the test opens its gate."""
+    calls = [call("bash", command=f"echo {n}") for n in range(turns)]
+    calls[1] = held("echo 1")
     return [*({"tool_calls": [c]} for c in calls), {"text": "done"}]
 
 
 def _in_second_turn(live: Live, verb: str) -> str:
     """Start a build and `verb` it while its second turn's tool runs: the running build is
-    asked to stop before its next model call."""
+    asked to stop before its next model call. The tool waits until the answer has come (a
+    tool that slept a second could be over before the request landed on a loaded machine,
+    and the build stopped a turn later)."""
     session_id = live.start_build()
     live.read_stream(session_id, until=_tool_started(2))
     done = live.ok("POST", f"/sessions/{session_id}/{verb}")
     assert done["state"] == "running" and "before its next model call" in done["detail"]
+    live.open_gate(session_id)
     return session_id
 
 
 def test_cancel_over_http_stops_the_build_before_its_next_model_call(
     sqlite_backend: Backend,
 ) -> None:
-    with serve(sqlite_backend, _sleepy(30, seconds=1)) as live:
+    with serve(sqlite_backend, _held_second(30)) as live:
         session_id = _in_second_turn(live, "cancel")
         status = live.wait_for(session_id, lambda s: s["outcome"] is not None)
         assert status["state"] == "cancelled" and status["iteration"] == 2
@@ -151,7 +170,7 @@ def test_cancel_over_http_stops_the_build_before_its_next_model_call(
 
 
 def test_pause_then_resume_over_http(sqlite_backend: Backend) -> None:
-    turns = _sleepy(5, seconds=0.5)
+    turns = _held_second(5)
     with serve(sqlite_backend, turns) as live:
         session_id = _in_second_turn(live, "pause")
         status = live.wait_for(session_id, lambda s: s["state"] == "paused")
@@ -177,7 +196,7 @@ def test_wake_over_http_wakes_a_sleeper(sqlite_backend: Backend) -> None:
 
         woken = live.ok("POST", f"/sessions/{session_id}/wake")
         assert woken["state"] == "sleeping" and "woken" in woken["detail"]
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while not (wakes := _wakes(live, session_id)):
             assert time.monotonic() < deadline, "the sleeper never woke"
             time.sleep(0.1)

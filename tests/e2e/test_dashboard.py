@@ -8,18 +8,30 @@ from __future__ import annotations
 import json
 import re
 import tarfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from api_live_support import SLEEPY_BUDGET, SLEEPY_TURNS, Live, call, serve
-from dashboard_support import chromium, new_page, shoot, sign_in
-from playwright.sync_api import Page, Request, expect
+from api_live_support import SLEEPY_BUDGET, SLEEPY_TURNS, Live, call, held, serve
+from dashboard_support import chromium, late_answer, new_page, shoot, sign_in
+from playwright.sync_api import Page, Request, Route, expect
 
 from cf_support import Backend
 
 # Event types the feed does not draw as a line of its own (`tool_started` becomes its call's).
 UNDRAWN = {"thinking", "budget_updated", "tool_started"}
+ASK = call(
+    "ask_founder",
+    problem="Should a streak count weekends?",
+    tried=["read the brief", "looked at similar apps"],
+    recommendation="Count every day.",
+    options=[
+        {"key": "every_day", "label": "Every day counts"},
+        {"key": "weekdays", "label": "Only weekdays count"},
+    ],
+    default="every_day",
+)
 
 
 def _new_token(live: Live, owner: str, *, admin: bool = False) -> str:
@@ -45,17 +57,6 @@ def _drawn_seqs(live: Live, session_id: str) -> list[int]:
 
 
 def test_the_founder_path_from_sign_in_to_download(sqlite_backend: Backend) -> None:
-    ask = call(
-        "ask_founder",
-        problem="Should a streak count weekends?",
-        tried=["read the brief", "looked at similar apps"],
-        recommendation="Count every day.",
-        options=[
-            {"key": "every_day", "label": "Every day counts"},
-            {"key": "weekdays", "label": "Only weekdays count"},
-        ],
-        default="every_day",
-    )
     turns: list[dict[str, Any]] = [
         {
             "text": "Planning first.",
@@ -64,7 +65,7 @@ def test_the_founder_path_from_sign_in_to_download(sqlite_backend: Backend) -> N
                 call("bash", command="sleep 1; echo planned"),
             ],
         },
-        {"text": "One product question.", "tool_calls": [ask]},
+        {"text": "One product question.", "tool_calls": [ASK]},
         {
             "text": "Weekdays it is.",
             "expect": ["Only weekdays count", "Use big tick boxes"],
@@ -140,6 +141,8 @@ def test_the_founder_path_from_sign_in_to_download(sqlite_backend: Backend) -> N
             page.get_by_role("link", name="Download the code").click()
         with tarfile.open(fetched.value.path(), mode="r:gz") as archive:
             names = archive.getnames()
+        # The answer stays on the page once the questions were read again (the end does so).
+        expect(card).to_contain_text("You chose “Only weekdays count”")
         assert any(n.endswith("/index.html") for n in names), names
         assert any("COFOUNDER_DOCS" in n and n.endswith("overview.md") for n in names), names
 
@@ -153,8 +156,108 @@ def test_the_founder_path_from_sign_in_to_download(sqlite_backend: Backend) -> N
         assert fork["parent_session_id"] == session_id and fork["build_version"] == "build_v0_2"
 
 
+def test_a_build_that_stops_for_its_founder_shows_waiting_though_read_just_before(
+    sqlite_backend: Backend,
+) -> None:
+    """The row says `waiting` a moment after the question's events (once the run has let go of
+    its sandbox), and no event follows it. A page that read the build in between said
+    "Working" for as long as the build waited. Here that read is certain: the first answer
+    that says `waiting` is sent as the `running` it was a moment before."""
+    turns: list[dict[str, Any]] = [
+        {"tool_calls": [held("echo planned")]},
+        {"tool_calls": [ASK]},
+    ]
+    with serve(sqlite_backend, turns) as live, chromium() as browser:
+        session_id = live.start_build()
+        page = new_page(browser, live.base)
+        sign_in(page, live.token, f"/builds/{session_id}")
+        expect(page.locator(".feed li").first).to_be_visible()  # read, and followed
+        faked: list[dict[str, Any]] = []  # the first answer that said `waiting`
+
+        def a_moment_before(route: Route) -> None:
+            response = route.fetch()
+            view = response.json()
+            if view["state"] == "waiting" and not faked:
+                faked.append(view)
+                view = view | {"state": "running", "wake_at": None}
+            route.fulfill(response=response, json=view)
+
+        page.route(re.compile(rf"/api/v1/sessions/{session_id}$"), a_moment_before)
+        live.open_gate(session_id)
+        expect(page.locator(".escalation")).to_contain_text("Should a streak count weekends?")
+        expect(page.locator(".badge").first).to_have_text("Waiting for you")
+        assert faked, "the page never read the build once it waited"
+
+
+def test_a_slow_read_of_an_older_state_is_not_drawn_over_a_newer_one(
+    sqlite_backend: Backend,
+) -> None:
+    """The page reads the build again after its events, a round of reads at a time. Rounds
+    that overlapped could be answered out of order: a read of the running build answered after
+    that of the finished one was drawn last, and the page said "Working" (or "Sleeping until")
+    for a build that had ended (seen under load). Here a read made while the build runs is
+    answered only once the build has ended and the page has had every event."""
+    turns: list[dict[str, Any]] = [
+        {"tool_calls": [held("echo 1")]},
+        {"tool_calls": [held("echo 2", "go-on")]},
+        {"text": "done"},
+    ]
+    with (
+        serve(sqlite_backend, turns) as live,
+        chromium() as browser,
+        late_answer() as late,
+    ):
+        session_id = live.start_build()
+        page = new_page(browser, live.base)
+        sign_in(page, live.token, f"/builds/{session_id}")
+        expect(page.locator(".feed li").first).to_be_visible()  # read, and followed
+        reads = re.compile(rf"/api/v1/sessions/{session_id}$")
+        slow: list[Request] = []  # the read answered late
+        overlapping: list[Request] = []  # reads asked for while it was unanswered
+
+        def slow_down_a_running_one(route: Route) -> None:
+            response = route.fetch()
+            view = response.json()
+            if slow or view["state"] != "running":
+                route.fulfill(response=response)
+                return
+            late.body = view  # answered later, as it was read now
+            slow.append(route.request)
+            route.continue_(url=late.url)
+
+        def note_overlap(request: Request) -> None:
+            if slow and not late.released.is_set() and reads.search(request.url):
+                overlapping.append(request)
+
+        page.route(reads, slow_down_a_running_one)
+        page.on("request", note_overlap)
+        live.open_gate(session_id)  # its first step's events: the page reads it, running
+        _until(page, late.arrived.is_set, "the page never read the running build")
+        live.open_gate(session_id, "go-on")
+        live.wait_for(session_id, lambda s: s["outcome"] is not None)
+        expect(page.locator(".connection")).to_have_text("Ended")  # every event is in
+        # The round its end asks for comes 200 ms after it, unless a round is unanswered.
+        page.wait_for_timeout(3_000)
+        assert overlapping == [], "a round of reads began while an older one was unanswered"
+        with page.expect_event("requestfinished", lambda r: r is slow[0]):
+            late.released.set()
+        # Two frames: the page has drawn what it was given.
+        page.evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+        )
+        expect(page.locator(".badge").first).to_have_text("Completed")
+
+
+def _until(page: Page, done: Callable[[], bool], what: str) -> None:
+    """Poll `done` while the page's events reach their handlers, for up to 90 s."""
+    deadline = time.monotonic() + 90
+    while not done():
+        assert time.monotonic() < deadline, what
+        page.wait_for_timeout(100)
+
+
 def test_history_survives_a_reload_and_streams_the_server_cuts(sqlite_backend: Backend) -> None:
-    steps = 30
+    steps, held_at = 30, 10
     turns: list[dict[str, Any]] = [
         {
             "tool_calls": [
@@ -164,6 +267,10 @@ def test_history_survives_a_reload_and_streams_the_server_cuts(sqlite_backend: B
         }
         for n in range(steps)
     ] + [{"text": "done"}]
+    # One step waits for the test: the build still runs when the page reloads and until the
+    # server has cut the stream three times (a loaded machine's browser could come up after
+    # the whole build was over).
+    turns[held_at]["tool_calls"][1] = held(f"sleep 0.4; echo {held_at}")
     # Every response of the stream ends after a second: the browser resumes with Last-Event-ID.
     with (
         serve(sqlite_backend, turns, COFOUNDER_EVENT_STREAM_MAX_SECONDS="1") as live,
@@ -186,6 +293,8 @@ def test_history_survives_a_reload_and_streams_the_server_cuts(sqlite_backend: B
         assert live.session(session_id)["outcome"] is None
         page.reload()
         expect(feed).to_contain_text("step 0")  # the whole history again
+        _until(page, lambda: len(resumed) >= 3, "the server never cut the stream")
+        live.open_gate(session_id)
         expect(page.locator(".badge").first).to_have_text("Completed")
         voices = page.locator(".feed .agent p").all_inner_texts()
         assert voices == [f"step {n}" for n in range(steps)]  # no gap, no duplicate
@@ -278,8 +387,10 @@ def test_the_app_shows_in_the_preview_and_its_screenshots_in_the_gallery(
                 call("take_screenshot"),
             ]
         },
-        # The build keeps working a while: its preview is live only while a worker runs it.
-        {"tool_calls": [call("bash", command="sleep 20; echo checked")]},
+        # The build keeps working until the test has seen its preview, which is live only
+        # while a worker runs it (a 20 s sleep could be over before a loaded machine's browser
+        # had looked).
+        {"tool_calls": [held("echo checked")]},
         {"text": "done"},
     ]
     with serve(sqlite_backend, turns) as live, chromium() as browser:
@@ -296,6 +407,7 @@ def test_the_app_shows_in_the_preview_and_its_screenshots_in_the_gallery(
         expect(shots).to_have_count(2)  # desktop and mobile
         expect(shots.first).to_have_js_property("naturalWidth", 1280)
         shoot(page, "build-preview")
+        live.open_gate(session_id)
         expect(page.locator(".badge").first).to_have_text("Completed")
         expect(preview).to_contain_text("Stopped")
 
@@ -368,9 +480,19 @@ def test_long_lists_show_fifty_and_more_on_request_across_refreshes(
         expect(sessions).to_have_count(50)
         page.get_by_role("button", name="Show older sessions").click()
         expect(sessions).to_have_count(100)
-        page.wait_for_timeout(6_000)  # the admin page redraws every 5 s: the pages stay open
+        # The admin page redraws every 5 s: the pages stay open. The first redraw seen may have
+        # begun before the click; the second began after it.
+        _next_redraw(page)
+        _next_redraw(page)
         expect(sessions).to_have_count(100)
         shoot(page, "admin-long")
+
+
+def _next_redraw(page: Page) -> None:
+    """Wait for the admin page's next redraw (it says when it last drew)."""
+    updated = page.locator(".page-head .updated")
+    expect(updated).to_have_text(re.compile(r"^Updated"))
+    expect(updated).not_to_have_text(updated.inner_text())
 
 
 def _focused(page: Page) -> str:
@@ -450,14 +572,9 @@ def test_the_admin_redraw_keeps_the_focus_and_counts_only_pages_that_loaded(
         rows = sessions.locator("tbody tr")
         expect(rows).to_have_count(50)
 
-        def next_redraw() -> None:
-            """Wait for the page's next redraw (it says when it last drew)."""
-            expect(updated).to_have_text(re.compile(r"^Updated"))
-            expect(updated).not_to_have_text(updated.inner_text())
-
         more = sessions.get_by_role("button", name="Show older sessions")
         more.focus()
-        next_redraw()
+        _next_redraw(page)
         expect(more).to_be_focused()
 
         # A failed page is not counted: the redraws after it still show one page.
@@ -465,7 +582,7 @@ def test_the_admin_redraw_keeps_the_focus_and_counts_only_pages_that_loaded(
         page.keyboard.press("Enter")
         expect(sessions.get_by_role("alert")).to_have_text("The database is away.")
         page.unroute(re.compile(r"/api/v1/sessions\?.*cursor="))
-        next_redraw()
+        _next_redraw(page)
         expect(rows).to_have_count(50)
         expect(more).to_be_focused()
         page.keyboard.press("Enter")  # the retry

@@ -93,8 +93,7 @@ export async function buildPage(main, me, sessionId) {
     try {
       const done = await api(path`/sessions/${sessionId}/${verb}`, { method: "POST" });
       view.note.textContent = done.detail;
-      session = await api(path`/sessions/${sessionId}`);
-      drawSession();
+      soon("session");
     } catch (error) {
       view.note.textContent = problemText(error);
     }
@@ -166,12 +165,23 @@ export async function buildPage(main, me, sessionId) {
       h("span", { class: "meta" }, p.ended ? duration(new Date(p.ended) - new Date(p.started)) : `since ${clock(p.started)}`)))
       : h("li", { class: "empty" }, "No phase yet."));
   };
+  // A build stops to wait for its founder a moment after its question's events, and no event
+  // follows: a read in between still says "running". Until the state moves on, read it again.
+  let stopsToWait = false;
   const refresh = {
-    session: async () => { session = await api(path`/sessions/${sessionId}`); drawSession(); },
+    session: async () => {
+      session = await api(path`/sessions/${sessionId}`);
+      drawSession();
+      if (stopsToWait && session.state === "running") setTimeout(() => soon("session"), 1000);
+      else stopsToWait = false;
+    },
     budget: async () => { budget = await api("/budget"); drawBudget(); },
     escalations: async () => {
       const open = (await api(path`/sessions/${sessionId}/escalations`)).filter((e) => e.state === "open");
-      replace(view.questions, escalationCards(open, () => soon("escalations", "session")));
+      // A card answered here stays, saying what was chosen (the next read took it away a
+      // moment after it was drawn).
+      const answered = [...view.questions.querySelectorAll(".escalation.answered")];
+      replace(view.questions, escalationCards(open, () => soon("escalations", "session")), answered);
     },
     preview: async () => drawPreview(view.preview, await api(path`/sessions/${sessionId}/preview`)),
     shots: async () => drawShots(view.shots, await api(path`/sessions/${sessionId}/screenshots`)),
@@ -179,19 +189,24 @@ export async function buildPage(main, me, sessionId) {
   };
   const pending = new Set();
   let timer = null;
+  // One round of reads at a time, in order: rounds that overlapped could be answered out of
+  // order, and an older state read slowly was drawn last (a finished build shown asleep).
+  let rounds = Promise.resolve();
   const soon = (...what) => {
     what.forEach((w) => pending.add(w));
     clearTimeout(timer);
-    timer = setTimeout(async () => {
-      const todo = [...pending];
-      pending.clear();
-      for (const name of todo) {
-        try {
-          await refresh[name]();
-        } catch (error) {
-          if (error.status !== 401) view.note.textContent = problemText(error);
+    timer = setTimeout(() => {
+      rounds = rounds.then(async () => {
+        const todo = [...pending];
+        pending.clear();
+        for (const name of todo) {
+          try {
+            await refresh[name]();
+          } catch (error) {
+            if (error.status !== 401) view.note.textContent = problemText(error);
+          }
         }
-      }
+      });
     }, 200);
   };
 
@@ -212,6 +227,8 @@ export async function buildPage(main, me, sessionId) {
   follow(sessionId, {
     onEvent: (event) => {
       if (!feed.add(event)) return;
+      if (event.type === "waiting_for_input") stopsToWait = event.payload.blocking;
+      if (event.type === "resolved") stopsToWait = false;
       phases.add(event);
       if (event.type.startsWith("phase_")) drawPhases();
       if (event.type === "budget_updated" && budget) {
